@@ -1,0 +1,162 @@
+"""The plan's data types: what the compiler hands to the scheduler, the runner and the executors.
+
+Plain frozen dataclasses so that every layer above can read them without importing pydantic models of the file.
+Strings may still hold runtime references (``$(tasks.t.results.r)``, ``$(results.r.path)``,
+``$(workspaces.w.path)``, ``$(tasks.status)``): ``engine.compiler.resolve`` fills them in when a task starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+OnError = Literal["stopAndFail", "continue"]
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """A step's environment variable: a literal ``value`` or a ``secret`` (name, key) resolved at run time."""
+
+    name: str
+    value: str | None = None
+    secret: str | None = None
+    secret_key: str | None = None
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step: a script (run from a file, never spliced into a command line) or a command with args."""
+
+    name: str
+    image: str | None
+    script: str | None
+    command: tuple[str, ...] | None
+    args: tuple[str, ...]
+    env: tuple[EnvVar, ...]
+    working_dir: str | None
+    timeout_s: float | None
+    on_error: OnError = "stopAndFail"
+
+
+@dataclass(frozen=True)
+class WorkspaceBinding:
+    """A task's workspace bound to one of the pipeline's workspaces."""
+
+    name: str
+    pipeline_workspace: str
+    mount_path: str | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    limit: int = 0
+    backoff_s: float = 5.0
+    factor: float = 2.0
+    max_backoff_s: float = 300.0
+
+    def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait before the retry that follows ``failed_attempts`` failures (1-based)."""
+        return float(min(self.max_backoff_s, self.backoff_s * self.factor ** max(0, failed_attempts - 1)))
+
+
+@dataclass(frozen=True)
+class ResultRef:
+    """A use of another task's result; consuming a skipped task's result skips the consumer."""
+
+    task: str
+    result: str
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One task instance (a matrix combination is its own instance, named ``task[v1,v2]``)."""
+
+    name: str
+    base: str
+    is_finally: bool
+    uses: str | None
+    image: str | None
+    steps: tuple[StepPlan, ...]
+    needs: tuple[str, ...]
+    result_refs: tuple[ResultRef, ...]
+    when: str | None
+    results: tuple[str, ...]
+    workspaces: tuple[WorkspaceBinding, ...]
+    working_dir: str | None
+    timeout_s: float | None
+    retries: RetryPlan
+    allow_failure: bool
+    matrix: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    """Things the local executor cannot honour (sidecars, volumes, securityContext), said once per run."""
+    pod: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The compiled pipeline: tasks in a stable topological order, edges with their reasons, and limits."""
+
+    pipeline: str
+    tasks: Mapping[str, TaskPlan]
+    finally_tasks: Mapping[str, TaskPlan]
+    edges: tuple[Edge, ...]
+    layers: tuple[tuple[str, ...], ...]
+    params: Mapping[str, str | list[str] | dict[str, str]]
+    workspaces: tuple[str, ...]
+    timeout_s: float | None
+    concurrency: int | None
+    on_failure: Literal["wait", "cancel"]
+
+    def task(self, name: str) -> TaskPlan:
+        return self.tasks[name] if name in self.tasks else self.finally_tasks[name]
+
+    def all_tasks(self) -> list[TaskPlan]:
+        return [*self.tasks.values(), *self.finally_tasks.values()]
+
+
+@dataclass(frozen=True)
+class GitContext:
+    """What the git event says; reaches steps only as WISHSTAR_GIT_* environment variables."""
+
+    url: str | None = None
+    branch: str | None = None
+    tag: str | None = None
+    commit: str | None = None
+    message: str | None = None
+    author: str | None = None
+    mr_title: str | None = None
+    mr_iid: str | None = None
+    target_branch: str | None = None
+
+    def env(self) -> dict[str, str]:
+        fields = {"URL": self.url, "BRANCH": self.branch, "TAG": self.tag, "COMMIT": self.commit,
+                  "MESSAGE": self.message, "AUTHOR": self.author, "MR_TITLE": self.mr_title,
+                  "MR_IID": self.mr_iid, "TARGET_BRANCH": self.target_branch}
+        return {f"WISHSTAR_GIT_{k}": v for k, v in fields.items() if v is not None}
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything about one run the compiler may depend on; no clock, no environment."""
+
+    run_id: str = "dry-run"
+    number: int = 0
+    event: Literal["push", "tag", "merge_request", "manual"] = "manual"
+    git: GitContext = field(default_factory=GitContext)
+    params: Mapping[str, str | list[str] | dict[str, str]] = field(default_factory=dict)
+    namespace: str = "default"
+    project: str | None = None
+    default_image: str = "docker.io/library/debian:bookworm-slim"

@@ -1,0 +1,126 @@
+"""The executor contract: how the runner hands a task to something that runs it.
+
+Lifecycle, in order, for one run:
+
+1. ``setup(run)`` once, before any task: create workspaces and per-run resources. Safe to repeat.
+2. ``execute(task, sink)`` once per task attempt. The runner may have up to the concurrency limit of
+   ``execute`` calls in flight at once, for different tasks; never two for the same task attempt.
+   It returns a ``TaskOutcome``; a task that fails returns ``status="failed"``, it does not raise.
+   When the runner cancels the coroutine (``asyncio.CancelledError``: Ctrl-C, ``runs cancel``, a task or
+   pipeline timeout, fail-fast with ``onFailure: cancel``), the executor must stop everything the attempt
+   started (the whole process group locally, the Pod on Kubernetes) before re-raising.
+3. ``teardown(run)`` once at the end, also after errors and cancellation. Idempotent.
+
+Logs: each step's output goes to ``sink.open_step(name)`` as produced, in chunks; the sink masks secrets and
+caps size, so executors never hold a whole log in memory. Results: the executor reads the files the steps
+wrote under ``task.results_dir`` and returns them in the outcome.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from engine.compiler.types import OnError, WorkspaceBinding
+
+TaskStatus = Literal["succeeded", "failed"]
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    """A step with every reference filled in and secrets resolved to values (never logged)."""
+
+    name: str
+    image: str | None
+    script: str | None
+    command: tuple[str, ...] | None
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    working_dir: str
+    timeout_s: float | None
+    on_error: OnError = "stopAndFail"
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    """One attempt of one task instance, ready to run."""
+
+    run_id: str
+    name: str
+    attempt: int
+    steps: tuple[ResolvedStep, ...]
+    results: tuple[str, ...]
+    results_dir: str
+    workspaces: tuple[WorkspaceBinding, ...] = ()
+    timeout_s: float | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    name: str
+    exit_code: int | None
+    started_at: float | None
+    finished_at: float | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What an attempt came to. ``reason`` is shown to the user (already free of secret values)."""
+
+    status: TaskStatus
+    exit_code: int | None = None
+    reason: str | None = None
+    results: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[StepOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunEnv:
+    """Where a run lives: its id, the checkout (working copy) and the directory for workspaces and results."""
+
+    run_id: str
+    run_dir: str
+    checkout_dir: str | None
+    workspaces: tuple[str, ...] = ()
+
+
+class LogWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LogSink(Protocol):
+    """Where a task attempt's step logs go; the runner provides one per attempt."""
+
+    def open_step(self, step: str) -> LogWriter: ...
+
+
+class Executor(abc.ABC):
+    """Runs task attempts; see the module docstring for the lifecycle and concurrency rules."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    async def setup(self, run: RunEnv) -> None:
+        """Prepare per-run resources. Safe to call twice."""
+
+    @abc.abstractmethod
+    async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
+        """Run one attempt to the end; on cancellation stop all it started, then re-raise."""
+
+    @abc.abstractmethod
+    async def teardown(self, run: RunEnv) -> None:
+        """Release per-run resources. Idempotent."""
+
+    def workspace_path(self, run: RunEnv, workspace: str) -> str:
+        """Where ``$(workspaces.NAME.path)`` points for this executor."""
+        return f"{run.run_dir}/workspaces/{workspace}"
+
+    def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
+        """Directory whose files are a task attempt's results (``$(results.NAME.path)``)."""
+        return f"{run.run_dir}/results/{task}/{attempt}"

@@ -1,0 +1,234 @@
+"""The pipeline file (``.wishstar.yaml``) as frozen pydantic models.
+
+The models give the JSON Schema (``wishstar schema``) and the structural checks (types, unknown keys); the
+cross-field rules (references, cycles, CEL, library tasks) live in ``engine.spec.validate``. Field names are
+snake_case; where users coming from Tekton expect camelCase the alias accepts it too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h))+\s*$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lowercase letters, digits, '-' and '_'")]
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN, description='a duration such as "90s", "10m", "1h30m"')]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _scalar_to_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+class SecretRef(_Model):
+    """An environment variable whose value comes from a secret, masked wherever it could appear."""
+
+    secret: str = Field(description="name of the secret (locally: --secret NAME=ENVVAR or --secrets-file; "
+                                    "on Kubernetes: a Secret in the run's namespace)")
+    secret_key: str | None = Field(default=None, alias="secretKey",
+                                   description="key inside the Kubernetes Secret; defaults to the env var's name")
+
+
+EnvValue = Annotated[str | SecretRef, Field(description="a literal value, or {secret: NAME}")]
+
+
+class EnvMixin(_Model):
+    env: dict[str, EnvValue] = Field(default_factory=dict, description="environment variables for the steps")
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _scalar_to_str(v) for k, v in value.items()}
+        return value
+
+
+class PushTrigger(_Model):
+    """Start on pushes to matching branches that change matching paths."""
+
+    branches: list[str] = Field(default_factory=list, description="branch globs; empty means every branch")
+    paths: list[str] = Field(default_factory=list, description="path globs; empty means any change")
+    paths_ignore: list[str] = Field(default_factory=list, alias="pathsIgnore",
+                                    description="path globs that alone never start the pipeline")
+
+
+class TagTrigger(_Model):
+    """Start on pushed tags whose name matches."""
+
+    names: list[str] = Field(default_factory=list, description="tag globs; empty means every tag")
+
+
+class MergeRequestTrigger(_Model):
+    """Start on merge requests opened or updated with new commits."""
+
+    target_branches: list[str] = Field(default_factory=list, alias="targetBranches",
+                                       description="target branch globs; empty means any")
+    paths: list[str] = Field(default_factory=list, description="path globs; empty means any change")
+
+
+class Triggers(_Model):
+    """Which git events start this pipeline. A missing key means that kind of event does not start it."""
+
+    push: PushTrigger | None = Field(default=None, description="branch pushes")
+    tag: TagTrigger | None = Field(default=None, description="tag pushes")
+    merge_request: MergeRequestTrigger | None = Field(default=None, alias="mergeRequest",
+                                                      description="merge requests")
+
+    @field_validator("push", "tag", "merge_request", mode="before")
+    @classmethod
+    def _empty_is_all(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+ParamValue = str | list[str] | dict[str, str]
+
+
+class ParamSpec(_Model):
+    """A pipeline parameter; `--param name=value` overrides the default."""
+
+    type: Literal["string", "array", "object"] = Field(default="string", description="the value's type")
+    default: ParamValue | None = Field(default=None, description="value when none is given; none means required")
+    description: str | None = Field(default=None, description="what it is for")
+    enum: list[str] | None = Field(default=None, description="allowed values (strings only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str | int | float | bool | list):
+            return {"default": _scalar_to_str(value) if not isinstance(value, list) else value,
+                    "type": "array" if isinstance(value, list) else "string"}
+        return value
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _default_scalar(cls, value: Any) -> Any:
+        return _scalar_to_str(value)
+
+
+class RetryPolicy(_Model):
+    """How often and how patiently a failed task is tried again."""
+
+    limit: int = Field(ge=0, le=20, description="retries after the first attempt")
+    backoff: Duration = Field(default="5s", description="wait before the first retry")
+    factor: float = Field(default=2.0, ge=1.0, le=10.0, description="each wait is the previous one times this")
+    max_backoff: Duration = Field(default="5m", alias="maxBackoff", description="cap on a single wait")
+
+
+class ResultDecl(_Model):
+    """A result a task writes to ``$(results.NAME.path)``."""
+
+    name: Name = Field(description="result name")
+    description: str | None = Field(default=None, description="what it holds")
+
+
+class Step(EnvMixin):
+    """One process of a task; steps of a task run in order and share its working directory."""
+
+    name: Name | None = Field(default=None, description="step name, unique in its task (default step-N)")
+    image: str | None = Field(default=None, description="container image on Kubernetes (recorded locally)")
+    script: str | None = Field(default=None, description="script text; a #! line picks the interpreter")
+    command: list[str] | None = Field(default=None, description="entrypoint, instead of a script")
+    args: list[str] = Field(default_factory=list, description="arguments to the command")
+    working_dir: str | None = Field(default=None, alias="workingDir", description="directory to start in")
+    timeout: Duration | None = Field(default=None, description="this step's time limit")
+    on_error: Literal["stopAndFail", "continue"] = Field(default="stopAndFail", alias="onError",
+                                                          description="continue: a failure does not stop the task")
+
+    @field_validator("command", "args", mode="before")
+    @classmethod
+    def _argv_scalars(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_scalar_to_str(v) for v in value]
+        return value
+
+
+class Task(EnvMixin):
+    """A node of the DAG: a library task (`uses`) or an inline one (`script` or `steps`)."""
+
+    description: str | None = Field(default=None, description="what the task does")
+    uses: str | None = Field(default=None, description="name of a library task (tasks/, Tekton Task schema)")
+    with_: dict[str, ParamValue] = Field(default_factory=dict, alias="with",
+                                          description="parameters of the library task")
+    image: str | None = Field(default=None, description="container image on Kubernetes (recorded locally)")
+    script: str | None = Field(default=None, description="the task's single step as a script")
+    steps: list[Step] | None = Field(default=None, description="several steps, run in order")
+    needs: list[str] = Field(default_factory=list, description="tasks that must finish first")
+    when: str | None = Field(default=None, description="CEL over git, event, params and tasks; false skips")
+    matrix: dict[str, list[str]] = Field(default_factory=dict,
+                                         description="fan-out: one instance per combination of these params")
+    workspaces: dict[str, str] = Field(default_factory=dict,
+                                       description="task workspace name -> pipeline workspace name")
+    results: list[ResultDecl] = Field(default_factory=list, description="results this task writes")
+    retries: RetryPolicy = Field(default_factory=lambda: RetryPolicy(limit=0),
+                                 description="a number of retries, or {limit, backoff, factor, maxBackoff}")
+    timeout: Duration | None = Field(default=None, description="time limit for one attempt")
+    allow_failure: bool = Field(default=False, alias="allowFailure",
+                                description="a failure is recorded but does not fail the pipeline")
+    working_dir: str | None = Field(default=None, alias="workingDir", description="directory to start in")
+
+    @field_validator("with_", mode="before")
+    @classmethod
+    def _with_scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _scalar_to_str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("matrix", mode="before")
+    @classmethod
+    def _matrix_scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [_scalar_to_str(v) for v in vs] if isinstance(vs, list) else vs for k, vs in value.items()}
+        return value
+
+    @field_validator("workspaces", mode="before")
+    @classmethod
+    def _workspace_list(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return {v: v for v in value}
+        return value
+
+    @field_validator("results", mode="before")
+    @classmethod
+    def _result_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _retry_count(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"limit": value}
+        return value
+
+
+class Pipeline(EnvMixin):
+    """A `.wishstar.yaml` file: a DAG of tasks plus `finally` tasks that always run."""
+
+    name: Name = Field(description="pipeline name; runs are numbered per pipeline")
+    description: str | None = Field(default=None, description="what the pipeline does")
+    on: Triggers | None = Field(default=None, description="git events that start the pipeline on the server")
+    params: dict[str, ParamSpec] = Field(default_factory=dict, description="parameters, `$(params.NAME)`")
+    workspaces: list[Name] = Field(default_factory=list,
+                                   description="directories shared by tasks (a PVC on Kubernetes)")
+    timeout: Duration | None = Field(default=None, description="time limit for the whole run")
+    concurrency: int | None = Field(default=None, ge=1, le=1024,
+                                    description="at most this many tasks at once (default: CPU count locally)")
+    on_failure: Literal["wait", "cancel"] = Field(
+        default="wait", alias="onFailure",
+        description="after a task fails: wait lets running tasks finish, cancel stops them; no new task "
+                    "starts either way")
+    image: str | None = Field(default=None, description="default image for inline tasks on Kubernetes")
+    tasks: dict[str, Task] = Field(description="the DAG's tasks, by name")
+    finally_: dict[str, Task] = Field(default_factory=dict, alias="finally",
+                                      description="tasks that run after all others, whatever happened")
