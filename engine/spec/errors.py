@@ -26,7 +26,10 @@ def format_path(path: Path) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, or None."""
-    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    pool = sorted(candidates)
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        close = [c for c in pool if c.startswith(word) or word in c][:1]
     return f'did you mean "{close[0]}"?' if close else None
 
 

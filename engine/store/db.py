@@ -1,0 +1,106 @@
+"""Connecting to the run store's database and bringing its schema to the current revision.
+
+Why: every process that opens the store (CLI, webhook, runner) must see the same schema, on SQLite by default
+and on PostgreSQL when a URL is given, without an ``alembic`` command line. Startup time matters, so a store
+already at head costs one indexed read of ``alembic_version``; migrating takes a lock (an immediate
+transaction on SQLite, an advisory lock on PostgreSQL) so that two processes opening a new database at once
+do not both create tables. Must not hold queries about runs: those live in ``engine.store.api``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+HEAD = "0001"
+"""The newest migration in ``migrations/versions``; a test checks it against Alembic's own idea of head."""
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_WRITE = "wishstar_write"
+_MIGRATION_LOCK = 0x57495348  # "WISH": the PostgreSQL advisory lock key taken while migrating
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_url(state_dir: Path) -> str:
+    return f"sqlite:///{state_dir / 'wishstar.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the per-dialect settings the store relies on (WAL, foreign keys, immediate writes)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves: pysqlite's implicit BEGIN is deferred, and a deferred transaction
+        # that later writes can fail with "database is locked" instead of waiting for busy_timeout.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that intends to write: on SQLite it takes the write lock up front and waits for it."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision recorded in ``alembic_version``, or None for an empty database."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
+def alembic_config() -> Config:
+    """The packaged alembic.ini, with ``script_location`` resolved next to this module."""
+    cfg = Config(str(_PACKAGE_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(_PACKAGE_DIR / "migrations"))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to head; a no-op costing one query when it is already there."""
+    with read(engine) as conn:
+        if current_revision(conn) == HEAD:
+            return
+    with write(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        if current_revision(conn) == HEAD:
+            return
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
