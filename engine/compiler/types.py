@@ -47,6 +47,8 @@ class WorkspaceBinding:
     pipeline_workspace: str
     mount_path: str | None = None
     read_only: bool = False
+    implicit: bool = False
+    """Bound because a script refers to it, not mapped: does not change the task's working directory."""
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,33 @@ class RunContext:
     namespace: str = "default"
     project: str | None = None
     default_image: str = "docker.io/library/debian:bookworm-slim"
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    """A step with every reference filled in and secrets resolved to values (never logged)."""
+
+    name: str
+    image: str | None
+    script: str | None
+    command: tuple[str, ...] | None
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    working_dir: str
+    timeout_s: float | None
+    on_error: OnError = "stopAndFail"
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    """One attempt of one task instance, ready to run."""
+
+    run_id: str
+    name: str
+    attempt: int
+    steps: tuple[ResolvedStep, ...]
+    results: tuple[str, ...]
+    results_dir: str
+    workspaces: tuple[WorkspaceBinding, ...] = ()
+    timeout_s: float | None = None
+    image: str | None = None

@@ -23,39 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from engine.compiler.types import OnError, WorkspaceBinding
+from engine.compiler.types import ResolvedStep, ResolvedTask
+
+__all__ = ["ResolvedStep", "ResolvedTask"]
 
 TaskStatus = Literal["succeeded", "failed"]
-
-
-@dataclass(frozen=True)
-class ResolvedStep:
-    """A step with every reference filled in and secrets resolved to values (never logged)."""
-
-    name: str
-    image: str | None
-    script: str | None
-    command: tuple[str, ...] | None
-    args: tuple[str, ...]
-    env: Mapping[str, str]
-    working_dir: str
-    timeout_s: float | None
-    on_error: OnError = "stopAndFail"
-
-
-@dataclass(frozen=True)
-class ResolvedTask:
-    """One attempt of one task instance, ready to run."""
-
-    run_id: str
-    name: str
-    attempt: int
-    steps: tuple[ResolvedStep, ...]
-    results: tuple[str, ...]
-    results_dir: str
-    workspaces: tuple[WorkspaceBinding, ...] = ()
-    timeout_s: float | None = None
-    image: str | None = None
 
 
 @dataclass(frozen=True)
