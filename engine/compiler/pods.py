@@ -1,0 +1,322 @@
+"""One task instance as the Kubernetes objects it becomes: a ConfigMap with its scripts, and a Pod.
+
+Why it exists: the Kubernetes executor should only create objects, never decide what they contain.
+Everything a reviewer may want to read before a run (images, env, mounts, limits, names) is decided here,
+from the plan and the run context alone, so ``wishstar compile`` can print it and golden files can pin it.
+See docs/kubernetes-manifests.md for the design and the reasons behind each choice.
+
+What it must not do: touch the outside world (no Kubernetes client, no clock, no environment, no files) or
+put a script, or any value from the git event, inside a command line. Scripts travel only as ConfigMap data;
+git values only as literal env values. Identical input gives identical dicts, built in a fixed order, so a
+YAML dump with ``sort_keys=False`` is byte-stable. Run-time references (``$(tasks.x.results.y)``,
+``$(tasks.status)``) are left for ``engine.compiler.resolve``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.compiler.entrypoint import (
+    ENTRYPOINT,
+    ENTRYPOINT_KEY,
+    RESULTS_DIR,
+    RUN_DIR,
+    SCRIPTS_DIR,
+    entrypoint_args,
+    message_limit,
+)
+from engine.compiler.types import EnvVar, RunContext, StepPlan, TaskPlan, WorkspaceBinding
+from engine.spec.subst import Ref, substitute
+
+Manifest = dict[str, Any]
+
+CHECKOUT_WORKSPACE = "source"
+"""A bound workspace of this name (task or pipeline side) holds the checkout: the default working dir."""
+WORKSPACES_ROOT = "/workspace"
+LABEL_PREFIX = "wishstar.dev/"
+SCRIPTS_VOLUME = "wishstar-scripts"
+RUN_VOLUME = "wishstar-run"
+RESULTS_VOLUME = "wishstar-results"
+SCRIPTS_MODE = 0o555
+"""Readable and executable by anyone: a step with its own ``runAsUser`` can still run a shebang script."""
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_RESULT_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_NOT_DNS = re.compile(r"[^a-z0-9]+")
+_HASH_LEN = 8
+
+
+class ManifestError(ValueError):
+    """A task plan that cannot become a valid Pod (the message says which task and what to change)."""
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+def dns_label(text: str, max_len: int = 63) -> str:
+    """``text`` if it already is a DNS-1123 label of at most ``max_len`` characters; otherwise a readable,
+    deterministic stand-in: lowercase, runs of other characters as ``-``, cut to fit, and a short hash of the
+    original so that distinct inputs (``a_b``, ``a-b``) stay distinct."""
+    if len(text) <= max_len and _DNS_LABEL.fullmatch(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
+    cleaned = _NOT_DNS.sub("-", text.lower()).strip("-")
+    cleaned = cleaned[: max_len - _HASH_LEN - 1].rstrip("-")
+    return f"{cleaned}-{digest}" if cleaned else digest
+
+
+def label_value(text: str) -> str:
+    """``text`` if it is a valid label value (``my_task`` is), else its ``dns_label`` (``test[3.11]``)."""
+    if len(text) <= 63 and _LABEL_VALUE.fullmatch(text):
+        return text
+    return dns_label(text)
+
+
+def object_name(pipeline: str, number: int, task: str, attempt: int = 1) -> str:
+    """The Pod's and the ConfigMap's name: ``<pipeline>-<number>-<task>``, plus ``-a<N>`` for a retry."""
+    retry = f"-a{attempt}" if attempt > 1 else ""
+    return dns_label(f"{pipeline}-{number}-{task}{retry}")
+
+
+def claim_name(run_id: str, workspace: str) -> str:
+    """The PersistentVolumeClaim behind a pipeline workspace in one run (the executor creates it in setup)."""
+    return dns_label(f"wishstar-{run_id}-{workspace}")
+
+
+def workspace_volume(workspace: str) -> str:
+    """The Pod volume name for a pipeline workspace."""
+    return dns_label(f"ws-{workspace}")
+
+
+def step_container(step: str) -> str:
+    return dns_label(f"step-{step}")
+
+
+# --- layout of one Pod -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What every container of the task shares: workspace paths, default workdir, mounts, reference lookup."""
+
+    paths: Mapping[str, str]
+    claims: Mapping[str, str]
+    results: tuple[str, ...]
+    workdir: str | None
+    mounts: tuple[Manifest, ...]
+
+    def lookup(self, ref: Ref) -> str | None:
+        parts = ref.parts
+        if ref.star or len(parts) != 3:
+            return None
+        kind, name, attr = parts
+        if kind == "workspaces" and name in self.paths:
+            return {"path": self.paths[name], "claim": self.claims[name], "bound": "true"}.get(attr)
+        if kind == "results" and attr == "path" and name in self.results:
+            return f"{RESULTS_DIR}/{name}"
+        return None
+
+    def fill(self, text: str) -> str:
+        return substitute(text, self.lookup)
+
+
+def mount_path(binding: WorkspaceBinding) -> str:
+    """Where a task workspace appears: its binding's ``mount_path`` (relative ones under /workspace), else
+    ``/workspace/<task workspace name>``."""
+    return posixpath.normpath(posixpath.join(WORKSPACES_ROOT, binding.mount_path or binding.name))
+
+
+def _default_workdir(bindings: tuple[WorkspaceBinding, ...]) -> str | None:
+    for binding in bindings:
+        if CHECKOUT_WORKSPACE in (binding.name, binding.pipeline_workspace):
+            return mount_path(binding)
+    return mount_path(bindings[0]) if bindings else None
+
+
+def _check_workspaces(task: TaskPlan, plan_workspaces: tuple[str, ...]) -> None:
+    seen: dict[str, str] = {}
+    for binding in task.workspaces:
+        if binding.pipeline_workspace not in plan_workspaces:
+            declared = ", ".join(plan_workspaces) or "none"
+            raise ManifestError(f'task "{task.name}": workspace "{binding.name}" is bound to pipeline '
+                                f'workspace "{binding.pipeline_workspace}", which the pipeline does not '
+                                f"declare (declared: {declared})")
+        path = mount_path(binding)
+        if path in seen:
+            raise ManifestError(f'task "{task.name}": workspaces "{seen[path]}" and "{binding.name}" are '
+                                f"both mounted at {path}; give one a different mountPath")
+        seen[path] = binding.name
+
+
+def _check_results(task: TaskPlan) -> None:
+    for result in task.results:
+        if not _RESULT_NAME.fullmatch(result):
+            raise ManifestError(f'task "{task.name}": result name "{result}" must be letters, digits, "-", '
+                                f'"_" or "." (it becomes a file name under {RESULTS_DIR})')
+
+
+def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext) -> _Layout:
+    _check_workspaces(task, plan_workspaces)
+    _check_results(task)
+    mounts: list[Manifest] = [{"name": SCRIPTS_VOLUME, "mountPath": SCRIPTS_DIR, "readOnly": True},
+                              {"name": RUN_VOLUME, "mountPath": RUN_DIR},
+                              {"name": RESULTS_VOLUME, "mountPath": RESULTS_DIR}]
+    for binding in task.workspaces:
+        mount: Manifest = {"name": workspace_volume(binding.pipeline_workspace),
+                           "mountPath": mount_path(binding)}
+        if binding.read_only:
+            mount["readOnly"] = True
+        mounts.append(mount)
+    return _Layout(
+        paths={b.name: mount_path(b) for b in task.workspaces},
+        claims={b.name: claim_name(ctx.run_id, b.pipeline_workspace) for b in task.workspaces},
+        results=task.results,
+        workdir=_default_workdir(task.workspaces),
+        mounts=tuple(mounts),
+    )
+
+
+# --- containers -----------------------------------------------------------------------------------
+
+
+def _env_var(var: EnvVar, layout: _Layout) -> Manifest:
+    if var.secret is not None:
+        ref = {"name": var.secret, "key": var.secret_key or var.name}
+        return {"name": var.name, "valueFrom": {"secretKeyRef": ref}}
+    return {"name": var.name, "value": layout.fill(var.value or "")}
+
+
+def _env(step: StepPlan, task: TaskPlan, ctx: RunContext, pipeline: str, layout: _Layout) -> list[Manifest]:
+    """Wishstar's variables, then the git event's (literal values, never in a command line), then the step's;
+    a step variable of the same name replaces the earlier one, as a later assignment would in a shell."""
+    builtin = {"WISHSTAR_RUN_ID": ctx.run_id, "WISHSTAR_PIPELINE": pipeline, "WISHSTAR_TASK": task.name,
+               "WISHSTAR_BUILD_NUMBER": str(ctx.number), **ctx.git.env()}
+    env: dict[str, Manifest] = {name: {"name": name, "value": value} for name, value in builtin.items()}
+    for var in step.env:
+        env[var.name] = _env_var(var, layout)
+    return list(env.values())
+
+
+def _workdir(step: StepPlan, task: TaskPlan, layout: _Layout) -> str | None:
+    chosen = step.working_dir or task.working_dir
+    if chosen is None:
+        return layout.workdir
+    chosen = layout.fill(chosen)
+    return posixpath.normpath(posixpath.join(layout.workdir or WORKSPACES_ROOT, chosen))
+
+
+def script_key(index: int) -> str:
+    """The ConfigMap key (and file name under the scripts mount) of step ``index``'s script."""
+    return f"step-{index}"
+
+
+def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layout: _Layout) -> Manifest:
+    step = task.steps[index]
+    if step.script is None and not step.command:
+        raise ManifestError(f'task "{task.name}", step "{step.name}": give it a script or a command; on '
+                            "Kubernetes the image's own entrypoint cannot be run in order with the others")
+    last = index == len(task.steps) - 1
+    argv = () if step.script is not None else tuple(map(layout.fill, (*(step.command or ()), *step.args)))
+    args = entrypoint_args(
+        index=index, name=step.name, timeout_s=step.timeout_s, on_error=step.on_error,
+        script_path=f"{SCRIPTS_DIR}/{script_key(index)}" if step.script is not None else None,
+        argv=argv, last_results=task.results if last else None, limit=message_limit(len(task.steps)))
+    container: Manifest = {
+        "name": step_container(step.name),
+        "image": step.image or task.image or ctx.default_image,
+        "command": ["/bin/sh", f"{SCRIPTS_DIR}/{ENTRYPOINT_KEY}"],
+        "args": args,
+    }
+    workdir = _workdir(step, task, layout)
+    if workdir is not None:
+        container["workingDir"] = workdir
+    container["env"] = _env(step, task, ctx, pipeline, layout)
+    container["volumeMounts"] = [dict(m) for m in layout.mounts]
+    return container
+
+
+def _containers(task: TaskPlan, ctx: RunContext, pipeline: str, layout: _Layout) -> list[Manifest]:
+    if not task.steps:
+        raise ManifestError(f'task "{task.name}" has no steps')
+    containers = [_container(i, task, ctx, pipeline, layout) for i in range(len(task.steps))]
+    names = [c["name"] for c in containers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ManifestError(f'task "{task.name}": two steps are named "{name}"; names must be unique')
+    return containers
+
+
+# --- objects --------------------------------------------------------------------------------------
+
+
+def _metadata(task: TaskPlan, ctx: RunContext, pipeline: str, attempt: int) -> Manifest:
+    if not _DNS_LABEL.fullmatch(ctx.namespace) or len(ctx.namespace) > 63:
+        raise ManifestError(f'namespace "{ctx.namespace}" is not a valid Kubernetes namespace name')
+    labels = {"app.kubernetes.io/managed-by": "wishstar",
+              f"{LABEL_PREFIX}run": label_value(ctx.run_id),
+              f"{LABEL_PREFIX}pipeline": label_value(pipeline),
+              f"{LABEL_PREFIX}task": label_value(task.name),
+              f"{LABEL_PREFIX}attempt": str(attempt)}
+    if ctx.project:
+        labels[f"{LABEL_PREFIX}project"] = label_value(ctx.project)
+    annotations = {f"{LABEL_PREFIX}run": ctx.run_id, f"{LABEL_PREFIX}pipeline": pipeline,
+                   f"{LABEL_PREFIX}task": task.name, f"{LABEL_PREFIX}build-number": str(ctx.number)}
+    return {"name": object_name(pipeline, ctx.number, task.name, attempt), "namespace": ctx.namespace,
+            "labels": labels, "annotations": annotations}
+
+
+def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
+    volumes: list[Manifest] = [
+        {"name": SCRIPTS_VOLUME, "configMap": {"name": name, "defaultMode": SCRIPTS_MODE}},
+        {"name": RUN_VOLUME, "emptyDir": {}},
+        {"name": RESULTS_VOLUME, "emptyDir": {}},
+    ]
+    seen: set[str] = set()
+    for binding in task.workspaces:
+        if binding.pipeline_workspace in seen:
+            continue
+        seen.add(binding.pipeline_workspace)
+        claim = {"claimName": claim_name(ctx.run_id, binding.pipeline_workspace)}
+        volumes.append({"name": workspace_volume(binding.pipeline_workspace), "persistentVolumeClaim": claim})
+    return volumes
+
+
+def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
+                        attempt: int = 1) -> Manifest:
+    """The ConfigMap holding the entrypoint and every step's script (references to workspaces and results
+    filled in). Immutable: each attempt gets its own."""
+    layout = _layout(task, plan_workspaces, ctx)
+    data = {ENTRYPOINT_KEY: ENTRYPOINT}
+    for index, step in enumerate(task.steps):
+        if step.script is not None:
+            data[script_key(index)] = layout.fill(step.script)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(task, ctx, pipeline, attempt),
+            "immutable": True, "data": data}
+
+
+def pod_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
+                 attempt: int = 1) -> Manifest:
+    """The Pod: one container per step, in order, each behind the entrypoint; restartPolicy Never (retries are
+    new Pods, decided by the scheduler); the task's time limit as activeDeadlineSeconds."""
+    layout = _layout(task, plan_workspaces, ctx)
+    metadata = _metadata(task, ctx, pipeline, attempt)
+    spec: Manifest = {"restartPolicy": "Never"}
+    if task.timeout_s is not None:
+        spec["activeDeadlineSeconds"] = max(1, math.ceil(task.timeout_s))
+    spec["containers"] = _containers(task, ctx, pipeline, layout)
+    spec["volumes"] = _volumes(task, ctx, metadata["name"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def task_manifests(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
+                   attempt: int = 1) -> list[Manifest]:
+    """``[ConfigMap, Pod]`` for one attempt of one task instance, in the order they must be created."""
+    return [config_map_manifest(task, plan_workspaces, ctx, pipeline=pipeline, attempt=attempt),
+            pod_manifest(task, plan_workspaces, ctx, pipeline=pipeline, attempt=attempt)]
