@@ -1,7 +1,8 @@
 """The run store's tables, declared once for SQLite and PostgreSQL alike.
 
-Why: one schema, described in one place, that Alembic migrations are checked against and that the queries in
-``engine.store.api`` use as SQLAlchemy Core tables. Must not hold behaviour: no queries, no sessions, no clock.
+Why: one schema, described in one place, that Alembic migrations are checked against and that the queries
+in ``engine.store.api`` use as SQLAlchemy Core tables. Must not hold behaviour: no queries, no sessions, no
+clock.
 Timestamps are epoch seconds (double precision) handed in by the caller; the API renders them as ISO-8601.
 """
 

@@ -19,7 +19,7 @@ def iso(ts: float | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
-def run_summary(row: Mapping[str, Any]) -> dict[str, Any]:
+def run_summary(row: Mapping[Any, Any]) -> dict[str, Any]:
     """One line of ``runs list``."""
     git = dict(row["git"] or {})
     return {
@@ -37,7 +37,7 @@ def run_summary(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def step_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+def step_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {
         "name": row["name"],
         "attempt": row["attempt"],
@@ -50,7 +50,7 @@ def step_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def task_dict(row: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def task_dict(row: Mapping[Any, Any], steps: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     return {
         "name": row["name"],
         "status": row["status"],
@@ -64,10 +64,10 @@ def task_dict(row: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> dic
     }
 
 
-def run_dict(run: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
-             steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def run_dict(run: Mapping[Any, Any], tasks: Sequence[Mapping[Any, Any]],
+             steps: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     """The full ``runs show --json`` shape: run fields, then tasks in plan order with their steps."""
-    by_task: dict[str, list[Mapping[str, Any]]] = {}
+    by_task: dict[str, list[Mapping[Any, Any]]] = {}
     for step in steps:
         by_task.setdefault(step["task"], []).append(step)
     return {

@@ -1,0 +1,351 @@
+"""The run store: runs, their tasks and steps, as the CLI, the webhook and the runner record and read them.
+
+Why: one small API over SQLAlchemy Core that behaves the same on SQLite (the default, one file under the state
+directory) and PostgreSQL (several engine processes sharing one database). Build numbers come from a counter
+row per pipeline, bumped with an upsert that holds the row lock until the run row is inserted, so numbers are
+unique and increase in commit order even with concurrent writers. Must not read the clock for run data
+(callers pass epoch seconds; only ``created_at`` defaults to now) and must not hold log contents: step logs
+are files (``engine.store.logs``), the store keeps their paths and sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from engine.store import db, shape
+from engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
+from engine.store.logs import LogStore
+from engine.store.models import RUN_STATUSES, TASK_STATUSES, pipelines, runs, steps, tasks
+
+_HEX = re.compile(r"[0-9a-f]{1,32}")
+_ACTIVE = ("pending", "running")
+_SUMMARY_COLUMNS = (runs.c.id, runs.c.pipeline, runs.c.number, runs.c.status, runs.c.reason, runs.c.event,
+                    runs.c.branch, runs.c.git, runs.c.created_at, runs.c.started_at, runs.c.finished_at)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task instance's state as the runner sees it; ``upsert_tasks`` writes many in one transaction."""
+
+    name: str
+    status: str = "pending"
+    base: str | None = None
+    is_finally: bool = False
+    reason: str | None = None
+    attempts: int = 0
+    exit_code: int | None = None
+    results: Mapping[str, str] = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+    position: int | None = None
+    """Order in ``get_run``; None keeps the stored position, or appends a new task after the others."""
+
+
+def process_is_alive(host: str, pid: int) -> bool:
+    """A default for ``reap_orphans``: a process on this host is checked; one elsewhere is assumed alive."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ``ON CONFLICT`` (SQLite and PostgreSQL spell it alike)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _check(kind: str, status: str, allowed: tuple[str, ...]) -> None:
+    if status not in allowed:
+        raise InvalidStatus(kind, status, allowed)
+
+
+class Store:
+    """Runs, tasks and steps in a SQL database. Thread-safe; open one per process and share it."""
+
+    def __init__(self, engine: Engine, state_dir: Path) -> None:
+        self._engine = engine
+        self.state_dir = state_dir
+        self.logs = LogStore(state_dir)
+
+    @classmethod
+    def open(cls, url: str | None, state_dir: Path) -> Store:
+        """Open (creating and migrating as needed) the store; ``url`` None means SQLite in ``state_dir``."""
+        if url is None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            url = db.sqlite_url(state_dir)
+        engine = db.make_engine(url)
+        db.migrate(engine)
+        return cls(engine, state_dir)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- runs -----------------------------------------------------------------------------------------
+
+    def create_run(self, pipeline: str, *, params: Mapping[str, Any] | None = None,
+                   git: Mapping[str, Any] | None = None, event: str | None = None,
+                   executor: str | None = None, file: str | None = None, host: str | None = None,
+                   pid: int | None = None, status: str = "pending",
+                   created_at: float | None = None) -> tuple[str, int]:
+        """Record a new run and allocate its build number; returns ``(id, number)``.
+
+        ``host``/``pid`` name the owning process (default: this one), so ``reap_orphans`` can tell
+        when it died.
+        """
+        _check("run", status, RUN_STATUSES)
+        git_data = dict(git or {})
+        values = {
+            "pipeline": pipeline, "status": status, "params": dict(params or {}), "git": git_data,
+            "branch": git_data.get("branch"), "event": event, "executor": executor, "file": file,
+            "host": host if host is not None else socket.gethostname(),
+            "pid": pid if pid is not None else os.getpid(),
+            "created_at": created_at if created_at is not None else time.time(), "cancel_requested": False,
+        }
+        for attempt in range(5):
+            run_id = secrets.token_hex(6)
+            try:
+                with db.write(self._engine) as conn:
+                    number = self._allocate_number(conn, pipeline)
+                    conn.execute(runs.insert().values(id=run_id, number=number, **values))
+                return run_id, number
+            except IntegrityError:  # an id collision (48 random bits): try another id
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _allocate_number(conn: Connection, pipeline: str) -> int:
+        stmt = _insert(conn, pipelines).values(name=pipeline, last_number=1)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"],
+                                          set_={"last_number": pipelines.c.last_number + 1})
+        return int(conn.execute(stmt.returning(pipelines.c.last_number)).scalar_one())
+
+    def set_run_status(self, run_id: str, status: str, reason: str | None = None, *,
+                       started_at: float | None = None, finished_at: float | None = None) -> None:
+        """Set status and reason (None clears it); timestamps are only written when given."""
+        _check("run", status, RUN_STATUSES)
+        values: dict[str, Any] = {"status": status, "reason": reason}
+        if started_at is not None:
+            values["started_at"] = started_at
+        if finished_at is not None:
+            values["finished_at"] = finished_at
+        self._update_run(run_id, values)
+
+    def set_run_owner(self, run_id: str, host: str, pid: int) -> None:
+        """Hand a run to another process (e.g. a worker picking up a webhook's run)."""
+        self._update_run(run_id, {"host": host, "pid": pid})
+
+    def _update_run(self, run_id: str, values: Mapping[str, Any]) -> None:
+        with db.write(self._engine) as conn:
+            if conn.execute(update(runs).where(runs.c.id == run_id).values(**values)).rowcount == 0:
+                raise RunNotFound(run_id)
+
+    def request_cancel(self, ref: str) -> str:
+        """Ask the process running the run to cancel it; returns the run id. Safe to repeat."""
+        run_id = self.resolve(ref)
+        self._update_run(run_id, {"cancel_requested": True})
+        return run_id
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """Polled by the runner; an indexed read by primary key."""
+        with db.read(self._engine) as conn:
+            flag = conn.execute(select(runs.c.cancel_requested).where(runs.c.id == run_id)).scalar()
+        if flag is None:
+            raise RunNotFound(run_id)
+        return bool(flag)
+
+    def delete_run(self, ref: str) -> str:
+        """Delete a run with its tasks, steps and log files; returns the run id."""
+        run_id = self.resolve(ref)
+        with db.write(self._engine) as conn:
+            conn.execute(delete(steps).where(steps.c.run_id == run_id))
+            conn.execute(delete(tasks).where(tasks.c.run_id == run_id))
+            conn.execute(delete(runs).where(runs.c.id == run_id))
+        shutil.rmtree(self.logs.run_dir(run_id), ignore_errors=True)
+        return run_id
+
+    def reap_orphans(self, is_alive: Callable[[str, int], bool] = process_is_alive, *,
+                     now: float | None = None) -> list[str]:
+        """Fail pending/running runs whose owning process is gone; returns their ids.
+
+        The update is conditional on the run still being active and owned by the same process, so a run that
+        finished (or was handed over) meanwhile is left alone. ``finished_at`` is set only when ``now`` is
+        given.
+        """
+        with db.read(self._engine) as conn:
+            active = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid)
+                                  .where(runs.c.status.in_(_ACTIVE))).all()
+        reaped = []
+        for run_id, host, pid in active:
+            if host is None or pid is None or is_alive(host, pid):
+                continue
+            if self._fail_orphan(run_id, host, pid, now):
+                reaped.append(run_id)
+        return reaped
+
+    def _fail_orphan(self, run_id: str, host: str, pid: int, now: float | None) -> bool:
+        reason = f"the process running it (host {host}, pid {pid}) is gone"
+        values: dict[str, Any] = {"status": "failed", "reason": reason}
+        if now is not None:
+            values["finished_at"] = now
+        with db.write(self._engine) as conn:
+            stmt = (update(runs).values(**values)
+                    .where(runs.c.id == run_id, runs.c.status.in_(_ACTIVE),
+                           runs.c.host == host, runs.c.pid == pid))
+            if conn.execute(stmt).rowcount == 0:
+                return False
+            in_run = tasks.c.run_id == run_id
+            task_values: dict[str, Any] = {"status": "failed", "reason": reason}
+            if now is not None:
+                task_values["finished_at"] = now
+            conn.execute(update(tasks).where(in_run, tasks.c.status == "running").values(**task_values))
+            conn.execute(update(tasks).where(in_run, tasks.c.status == "pending")
+                         .values(status="cancelled", reason=reason))
+        return True
+
+    # -- tasks and steps ------------------------------------------------------------------------------
+
+    def upsert_tasks(self, run_id: str, rows: Iterable[TaskRow | Mapping[str, Any]]) -> None:
+        """Insert or update many task rows in one transaction (one statement, executemany)."""
+        items = [r if isinstance(r, TaskRow) else TaskRow(**r) for r in rows]
+        if not items:
+            return
+        for item in items:
+            _check("task", item.status, TASK_STATUSES)
+        try:
+            with db.write(self._engine) as conn:
+                positions = self._positions(conn, run_id, items)
+                values = [{**asdict(item), "run_id": run_id, "base": item.base or item.name,
+                           "results": dict(item.results), "position": positions[item.name]}
+                          for item in items]
+                stmt = _insert(conn, tasks)
+                keep = {"run_id", "name", "position"}
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["run_id", "name"],
+                    set_={c.name: stmt.excluded[c.name] for c in tasks.c if c.name not in keep})
+                conn.execute(stmt, values)
+        except IntegrityError as exc:
+            raise RunNotFound(run_id) from exc
+
+    @staticmethod
+    def _positions(conn: Connection, run_id: str, items: list[TaskRow]) -> dict[str, int]:
+        positions = {i.name: i.position for i in items if i.position is not None}
+        if len(positions) == len(items):
+            return positions
+        stored = {name: position for name, position in
+                  conn.execute(select(tasks.c.name, tasks.c.position).where(tasks.c.run_id == run_id))}
+        following = max(stored.values(), default=-1) + 1
+        for item in items:
+            if item.name in positions:
+                continue
+            if item.name in stored:
+                positions[item.name] = stored[item.name]
+            else:
+                positions[item.name] = following
+                following += 1
+        return positions
+
+    def record_step(self, run_id: str, task: str, attempt: int, name: str, *, exit_code: int | None = None,
+                    started_at: float | None = None, finished_at: float | None = None,
+                    log_path: str | None = None, truncated: bool = False, size: int = 0,
+                    position: int = 0) -> None:
+        """Insert or update one step of one task attempt (``size``: bytes written to its log)."""
+        values = {"run_id": run_id, "task": task, "attempt": attempt, "name": name, "exit_code": exit_code,
+                  "started_at": started_at, "finished_at": finished_at, "log_path": log_path,
+                  "truncated": truncated, "bytes": size, "position": position}
+        try:
+            with db.write(self._engine) as conn:
+                stmt: Insert = _insert(conn, steps).values(**values)
+                stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+                    index_elements=["run_id", "task", "attempt", "name"],
+                    set_={k: v for k, v in values.items() if k not in ("run_id", "task", "attempt", "name")})
+                conn.execute(stmt)
+        except IntegrityError as exc:
+            raise RunNotFound(run_id) from exc
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """A run id from an id, a unique id prefix, or ``pipeline#number``."""
+        with db.read(self._engine) as conn:
+            pipeline, sep, number = ref.rpartition("#")
+            if sep and number.isdigit():
+                found = conn.execute(select(runs.c.id).where(runs.c.pipeline == pipeline,
+                                                             runs.c.number == int(number))).scalar()
+                if found is None:
+                    raise RunNotFound(ref)
+                return str(found)
+            if not _HEX.fullmatch(ref):
+                raise RunNotFound(ref)
+            # A range on the primary key, not LIKE: SQLite's LIKE is case-insensitive and skips the index.
+            ids = conn.execute(select(runs.c.id).where(runs.c.id >= ref, runs.c.id < ref + "g")
+                               .order_by(runs.c.id).limit(6)).scalars().all()
+        if ref in ids:
+            return ref
+        if not ids:
+            raise RunNotFound(ref)
+        if len(ids) > 1:
+            raise AmbiguousRun(ref, list(ids))
+        return str(ids[0])
+
+    def get_run(self, ref: str) -> dict[str, Any]:
+        """The run with its tasks (plan order) and steps, in the documented JSON shape."""
+        run_id = self.resolve(ref)
+        with db.read(self._engine) as conn:
+            run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            if run is None:
+                raise RunNotFound(ref)
+            task_rows = conn.execute(select(tasks).where(tasks.c.run_id == run_id)
+                                     .order_by(tasks.c.position, tasks.c.name)).mappings().all()
+            step_rows = conn.execute(select(steps).where(steps.c.run_id == run_id)
+                                     .order_by(steps.c.task, steps.c.attempt, steps.c.position,
+                                               steps.c.started_at, steps.c.name)).mappings().all()
+        return shape.run_dict(run, task_rows, step_rows)
+
+    def list_runs(self, status: str | None = None, branch: str | None = None, pipeline: str | None = None,
+                  limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first; each filter narrows, and each combination has an index that serves it."""
+        query = select(*_SUMMARY_COLUMNS)
+        if status is not None:
+            _check("run", status, RUN_STATUSES)
+            query = query.where(runs.c.status == status)
+        if branch is not None:
+            query = query.where(runs.c.branch == branch)
+        if pipeline is not None:
+            query = query.where(runs.c.pipeline == pipeline)
+        query = query.order_by(runs.c.created_at.desc()).limit(max(0, limit))
+        with db.read(self._engine) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [shape.run_summary(r) for r in rows]
