@@ -177,7 +177,7 @@ class ContainerFields(_Open):
     args: list[str] | None = Field(default=None, description="arguments; $(params.a[*]) expands in place")
     env: list[EnvVarSpec] = Field(default_factory=list, description="environment variables")
     env_from: list[dict[str, Any]] = Field(default_factory=list, alias="envFrom",
-                                           description="whole Secrets/ConfigMaps as variables (Kubernetes only)")
+                                           description="Secrets/ConfigMaps as variables (Kubernetes only)")
     working_dir: str | None = Field(default=None, alias="workingDir", description="directory to start in")
     compute_resources: dict[str, Any] | None = Field(
         default=None, alias="computeResources",
@@ -258,8 +258,8 @@ class Metadata(_Open):
 class TektonTask(_Strict):
     """A Tekton Task (or ClusterTask) file. ``api_version`` records what was written; the rest is v1."""
 
-    api_version: Literal["tekton.dev/v1", "tekton.dev/v1beta1"] = Field(alias="apiVersion",
-                                                                         description="tekton.dev/v1 or v1beta1")
+    api_version: Literal["tekton.dev/v1", "tekton.dev/v1beta1"] = Field(
+        alias="apiVersion", description="tekton.dev/v1 or v1beta1 (read as v1)")
     kind: Literal["Task", "ClusterTask"] = Field(description="Task (ClusterTask is read the same way)")
     metadata: Metadata = Field(description="name, labels, annotations")
     spec: TaskSpec = Field(description="params, results, workspaces, steps")
@@ -297,14 +297,18 @@ _TYPE_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
 _TAG_WORDS = {"str": "a string", "list[str]": "a list of strings", "dict[str,str]": "a map of strings"}
 
 
+def _has(node: Any, part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
 def _split_loc(loaded: Loaded, loc: tuple[str | int, ...]) -> tuple[Path, str | None]:
     """The data path of a pydantic location, and the union member tag (``str``, ``list[str]``) if any."""
     out: list[str | int] = []
     node: Any = loaded.data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if _has(node, part):
             node = node[part]
         elif isinstance(part, str) and _TYPE_TAG.match(part):
             return tuple(out), part
@@ -347,7 +351,8 @@ def _problems(loaded: Loaded, exc: ValidationError) -> Iterator[Problem]:
             model = _model_at(path[:-1])
             known = [f.alias or n for n, f in model.model_fields.items()] if model else []
             message = f'unknown field "{path[-1]}"'
-            hint = did_you_mean(str(path[-1]), known) or ("known fields: " + ", ".join(known) if known else None)
+            listing = "known fields: " + ", ".join(known) if known else None
+            hint = did_you_mean(str(path[-1]), known) or listing
         elif error["type"] == "missing":
             message = "this field is required"
         elif error["type"] == "value_error" and "ctx" in error:
@@ -365,8 +370,8 @@ def _structure_problems(loaded: Loaded) -> list[Problem]:
     if not isinstance(spec, dict):
         return problems
     if data.get("apiVersion") == "tekton.dev/v1" and "resources" in spec:
-        problems.append(loaded.problem(("spec", "resources"), "PipelineResources do not exist in tekton.dev/v1",
-                                       "use params and workspaces instead"))
+        problems.append(loaded.problem(("spec", "resources"), "PipelineResources do not exist in "
+                                       "tekton.dev/v1", "use params and workspaces instead"))
     for key in ("params", "results", "workspaces", "steps", "sidecars"):
         seen: set[str] = set()
         items = spec.get(key)

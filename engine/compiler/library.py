@@ -1,0 +1,335 @@
+"""Expand a library task (Tekton Task schema) with a pipeline task's ``with:`` values into step plans.
+
+This is where Tekton's parameter semantics live: defaults, required params, enums and types are checked, the
+step template is merged into each step, and ``$(params...)`` references are substituted, including array
+params spread over several arguments. References only a run can answer (``$(results.x.path)``,
+``$(workspaces.w.path)``, ``$(context.taskRun.name)``, ``$(steps...)``) are left verbatim for the runner.
+Whatever the task asks for that a local process cannot give (sidecars, volumes, security contexts) is said in
+``notes`` rather than silently dropped.
+
+Pure: no file reads, no environment, no clock. Values are substituted in one pass and never re-scanned, so a
+parameter value that contains ``$(...)`` stays literal text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from engine.compiler.types import EnvVar, OnError, StepPlan
+from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
+from engine.spec.subst import Ref, find_refs, substitute
+from engine.spec.tekton import ContainerFields, EnvVarSpec, ParamSpec, Step, TektonTask, parse_go_duration
+
+WithValue = str | list[str] | dict[str, str]
+LineOf = Callable[[Path], int | None]
+
+DEFAULT_SHEBANG = "#!/bin/sh\nset -e\n"
+"""Tekton runs a script without ``#!`` as ``sh -e``; so do we, so catalog scripts behave the same."""
+
+_INDEXED = re.compile(r"^(?P<name>.+)\[(?P<index>\d+)\]$")
+
+
+@dataclass(frozen=True)
+class TaskWorkspace:
+    """A workspace the library task declares; the pipeline binds it to one of its own."""
+
+    name: str
+    optional: bool = False
+    read_only: bool = False
+    mount_path: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class LibraryExpansion:
+    """A library task made concrete for one use: steps, results, workspaces and what cannot run locally."""
+
+    task: str
+    steps: tuple[StepPlan, ...]
+    params: Mapping[str, WithValue] = field(compare=False)
+    results: tuple[str, ...] = ()
+    workspaces: tuple[TaskWorkspace, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Site:
+    """Where the ``with:`` block sits in the user's file, for problems."""
+
+    file: str
+    at: Path
+    line_of: LineOf | None
+
+    def problem(self, sub: Path, message: str, hint: str | None = None) -> Problem:
+        path = (*self.at, *sub)
+        line = self.line_of(path) if self.line_of else None
+        return Problem(self.file, line, format_path(path), message, hint)
+
+
+# --- parameters -------------------------------------------------------------------------------------------
+
+
+Issue = tuple[Path, str, str | None]
+"""(path below the ``with:`` block, message, hint): a problem not yet placed in a file."""
+
+
+def with_issues(task: TektonTask, with_: Mapping[str, WithValue]) -> tuple[dict[str, WithValue], list[Issue]]:
+    """Every declared param's value (given, else default) and every issue with the given values."""
+    declared = {p.name: p for p in task.spec.params}
+    issues: list[Issue] = [((key,), f'task "{task.name}" has no param "{key}"',
+                            did_you_mean(key, declared) or _known("its params", declared))
+                           for key in with_ if key not in declared]
+    values: dict[str, WithValue] = {}
+    for name, spec in declared.items():
+        given = with_.get(name)
+        if given is None and spec.default is None:
+            issues.append(((), f'missing required param "{name}" of task "{task.name}"',
+                           f"add `{name}: ...` under with" + _described(spec)))
+            continue
+        value = _with_default(spec, given)
+        problem = _type_problem(spec, value)
+        if problem is not None:
+            issues.append(((name,), *problem))
+            continue
+        values[name] = value
+    return values, issues
+
+
+def resolve_params(task: TektonTask, with_: Mapping[str, WithValue], *, file: str = "<pipeline>",
+                   at: Path = ("with",), line_of: LineOf | None = None,
+                   ) -> tuple[dict[str, WithValue], list[Problem]]:
+    """Like ``with_issues``, with each issue placed at ``at`` in ``file`` (``line_of`` finds its line)."""
+    site = _Site(file, at, line_of)
+    values, issues = with_issues(task, with_)
+    return values, [site.problem(*issue) for issue in issues]
+
+
+def check_with(task: TektonTask, with_: Mapping[str, WithValue], *, file: str = "<pipeline>",
+               at: Path = ("with",), line_of: LineOf | None = None) -> list[Problem]:
+    """The problems of using ``task`` with ``with_`` (unknown keys, missing params, wrong types, enums)."""
+    return resolve_params(task, with_, file=file, at=at, line_of=line_of)[1]
+
+
+def _known(what: str, names: Mapping[str, object]) -> str:
+    return f"{what}: {', '.join(sorted(names))}" if names else f"{what}: none"
+
+
+def _described(spec: ParamSpec) -> str:
+    return f" ({spec.description.strip().splitlines()[0]})" if spec.description and spec.description.strip() \
+        else ""
+
+
+def _with_default(spec: ParamSpec, given: WithValue | None) -> WithValue:
+    if given is None:
+        assert spec.default is not None
+        return spec.default
+    if isinstance(given, dict) and isinstance(spec.default, dict):
+        return {**spec.default, **given}
+    return given
+
+
+_TYPE_WORDS = {"string": "a string", "array": "a list of strings", "object": "a map of strings"}
+
+
+def _type_of(value: WithValue) -> str:
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "string"
+
+
+def _type_problem(spec: ParamSpec, value: WithValue) -> tuple[str, str | None] | None:
+    kind = spec.kind
+    if _type_of(value) != kind:
+        return (f'param "{spec.name}" is {_TYPE_WORDS[kind]}, not {_TYPE_WORDS[_type_of(value)]}',
+                "write a list: [a, b]" if kind == "array" else None)
+    if isinstance(value, str) and spec.enum and value not in spec.enum and "$(" not in value:
+        return (f'"{value}" is not an allowed value of param "{spec.name}"',
+                did_you_mean(value, spec.enum) or "allowed: " + ", ".join(spec.enum))
+    if isinstance(value, dict) and spec.properties:
+        missing = sorted(set(spec.properties) - set(value))
+        if missing:
+            return f'param "{spec.name}" lacks key(s) {", ".join(missing)}', "give every key of the object"
+    return None
+
+
+# --- substitution -----------------------------------------------------------------------------------------
+
+
+def _param_path(ref: Ref) -> tuple[str, ...] | None:
+    """``params.x...`` or v1beta1 ``inputs.params.x...`` -> ``("x", ...)``; anything else -> None."""
+    parts = ref.parts[1:] if ref.parts[:2] == ("inputs", "params") else ref.parts
+    return parts[1:] if len(parts) >= 2 and parts[0] == "params" else None
+
+
+def param_lookup(values: Mapping[str, WithValue]) -> Callable[[Ref], str | None]:
+    """A ``substitute`` lookup answering string params, ``arr[N]`` elements and ``obj.key`` fields."""
+
+    def lookup(ref: Ref) -> str | None:
+        path = _param_path(ref)
+        if path is None or ref.star:
+            return None
+        name, index = path[0], None
+        indexed = _INDEXED.match(name)
+        if indexed and indexed.group("name") in values:
+            name, index = indexed.group("name"), int(indexed.group("index"))
+        value = values.get(name)
+        if isinstance(value, str) and len(path) == 1 and index is None:
+            return value
+        if isinstance(value, list) and len(path) == 1 and index is not None:
+            return value[index] if index < len(value) else None
+        if isinstance(value, dict) and len(path) == 2 and index is None:
+            return value.get(path[1])
+        return None
+
+    return lookup
+
+
+def _whole_array(item: str, values: Mapping[str, WithValue]) -> list[str] | None:
+    """The elements, when ``item`` is exactly one ``$(params.arr[*])`` (or the older ``$(params.arr)``) of an
+    array param."""
+    refs = list(find_refs(item))
+    if len(refs) != 1 or item.strip() != refs[0].text:
+        return None
+    path = _param_path(refs[0])
+    value = values.get(path[0]) if path and len(path) == 1 else None
+    return list(value) if isinstance(value, list) else None
+
+
+def expand_argv(items: Sequence[str], values: Mapping[str, WithValue]) -> tuple[str, ...]:
+    """Substitute params in command/args; a whole-item ``$(params.arr[*])`` becomes one item per element."""
+    lookup = param_lookup(values)
+    out: list[str] = []
+    for item in items:
+        spread = _whole_array(item, values)
+        out.extend(spread if spread is not None else [substitute(item, lookup)])
+    return tuple(out)
+
+
+# --- steps ------------------------------------------------------------------------------------------------
+
+
+def _merged_env(template: ContainerFields | None, step: ContainerFields) -> list[EnvVarSpec]:
+    merged = {e.name: e for e in (template.env if template else [])}
+    merged.update({e.name: e for e in step.env})
+    return list(merged.values())
+
+
+def _env(step_name: str, env: list[EnvVarSpec], lookup: Callable[[Ref], str | None],
+         notes: list[str]) -> tuple[EnvVar, ...]:
+    out: list[EnvVar] = []
+    for var in env:
+        source = var.value_from
+        if source is None:
+            out.append(EnvVar(var.name, value=substitute(var.value or "", lookup)))
+        elif source.secret_key_ref is not None:
+            ref = source.secret_key_ref
+            out.append(EnvVar(var.name, secret=substitute(ref.name or "", lookup),
+                              secret_key=substitute(ref.key, lookup)))
+        else:
+            origin = "a ConfigMap" if source.config_map_key_ref is not None else "the Pod's fields"
+            notes.append(f'step "{step_name}": env {var.name} comes from {origin}, which only Kubernetes '
+                         "provides; it is unset when run locally")
+    return tuple(out)
+
+
+def _script(text: str | None, lookup: Callable[[Ref], str | None]) -> str | None:
+    if text is None:
+        return None
+    body = substitute(text, lookup)
+    return body if body.startswith("#!") else DEFAULT_SHEBANG + body
+
+
+def _step_notes(name: str, step: Step, template: ContainerFields | None) -> list[str]:
+    def pick(attr: str) -> object:
+        own = getattr(step, attr)
+        return own if own else getattr(template, attr, None)
+
+    notes: list[str] = []
+    if pick("security_context"):
+        notes.append(f'step "{name}": securityContext applies on Kubernetes only; locally the step runs as '
+                     "the current user with no extra privileges")
+    mounts = pick("volume_mounts")
+    if isinstance(mounts, list) and mounts:
+        paths = ", ".join(str(m.get("mountPath", "?")) for m in mounts)
+        notes.append(f'step "{name}": volumeMounts ({paths}) are Kubernetes-only; nothing is mounted there '
+                     "locally")
+    if pick("env_from"):
+        notes.append(f'step "{name}": envFrom (whole Secrets or ConfigMaps as variables) is Kubernetes-only; '
+                     "those variables are unset locally")
+    return notes
+
+
+def _timeout(name: str, raw: str | None, lookup: Callable[[Ref], str | None],
+             site: _Site, index: int) -> tuple[float | None, list[Problem]]:
+    if raw is None:
+        return None, []
+    text = substitute(raw, lookup)
+    try:
+        return parse_go_duration(text), []
+    except ValueError as exc:
+        return None, [site.problem((), f'step "{name}" (steps[{index}]) timeout: {exc}')]
+
+
+def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, WithValue], site: _Site,
+               notes: list[str]) -> tuple[StepPlan, list[Problem]]:
+    template = task.spec.step_template
+    lookup = param_lookup(values)
+    name = step.name or f"unnamed-{index}"
+    command = step.command if step.command is not None else (template.command if template else None)
+    args = step.args if step.args is not None else (template.args if template else None)
+    image = step.image or (template.image if template else None)
+    working_dir = step.working_dir or (template.working_dir if template else None)
+    timeout_s, problems = _timeout(name, step.timeout, lookup, site, index)
+    notes.extend(_step_notes(name, step, template))
+    on_error: OnError = step.on_error or "stopAndFail"
+    plan = StepPlan(
+        name=name,
+        image=substitute(image, lookup) if image else None,
+        script=_script(step.script, lookup),
+        command=expand_argv(command, values) if command is not None else None,
+        args=expand_argv(args or [], values),
+        env=_env(name, _merged_env(template, step), lookup, notes),
+        working_dir=substitute(working_dir, lookup) if working_dir else None,
+        timeout_s=timeout_s,
+        on_error=on_error,
+    )
+    return plan, problems
+
+
+def _task_notes(task: TektonTask) -> list[str]:
+    spec = task.spec
+    notes = [f'sidecar "{s.name}" ({s.image or "no image"}) runs only on Kubernetes; locally it is not '
+             "started, so steps that talk to it will fail" for s in spec.sidecars]
+    if spec.volumes:
+        names = ", ".join(str(v.get("name", "?")) for v in spec.volumes)
+        notes.append(f"volumes ({names}) exist only on Kubernetes; the local executor does not create them")
+    if spec.pipeline_resources:
+        notes.append("PipelineResources (v1beta1 spec.resources) are not supported; $(resources...) "
+                     "references stay unresolved")
+    return notes
+
+
+def expand_library_task(task: TektonTask, with_: Mapping[str, WithValue], *, file: str = "<pipeline>",
+                        at: Path = ("with",), line_of: LineOf | None = None) -> LibraryExpansion:
+    """Check ``with_`` against the task's params and build its steps; ``ValidationFailed`` lists all problems.
+
+    ``file``, ``at`` (the path of the ``with:`` block) and ``line_of`` say where problems point in the user's
+    file; ``Loaded.line_of`` fits ``line_of``.
+    """
+    site = _Site(file, at, line_of)
+    values, problems = resolve_params(task, with_, file=file, at=at, line_of=line_of)
+    if problems:
+        raise ValidationFailed(problems)
+    notes = _task_notes(task)
+    steps: list[StepPlan] = []
+    for index, step in enumerate(task.spec.steps):
+        plan, step_problems = _plan_step(index, step, task, values, site, notes)
+        steps.append(plan)
+        problems.extend(step_problems)
+    if problems:
+        raise ValidationFailed(problems)
+    workspaces = tuple(TaskWorkspace(w.name, w.optional, w.read_only, w.mount_path, w.description)
+                       for w in task.spec.workspaces)
+    return LibraryExpansion(task=task.name, steps=tuple(steps), params=values,
+                            results=tuple(r.name for r in task.spec.results), workspaces=workspaces,
+                            notes=tuple(dict.fromkeys(notes)))
