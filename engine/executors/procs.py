@@ -83,8 +83,8 @@ class Child:
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str, stdout: int) -> Child:
-    """Start ``argv`` (never a shell string) as a new session with exactly ``env``; stdout and stderr go to the
-    one file descriptor ``stdout``, stdin is /dev/null. ``OSError`` if it cannot be started."""
+    """Start ``argv`` (never a shell string) as a new session with exactly ``env``; stdout and stderr go to
+    the one file descriptor ``stdout``, stdin is /dev/null. ``OSError`` if it cannot be started."""
     popen = subprocess.Popen(
         list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stdout,
         start_new_session=True, close_fds=True,
