@@ -146,9 +146,19 @@ def _type_problem(spec: ParamSpec, value: WithValue) -> tuple[str, str | None] |
         return (f'"{value}" is not an allowed value of param "{spec.name}"',
                 did_you_mean(value, spec.enum) or "allowed: " + ", ".join(spec.enum))
     if isinstance(value, dict) and spec.properties:
-        missing = sorted(set(spec.properties) - set(value))
-        if missing:
-            return f'param "{spec.name}" lacks key(s) {", ".join(missing)}', "give every key of the object"
+        return _object_problem(spec.name, spec.properties, value)
+    return None
+
+
+def _object_problem(name: str, properties: Mapping[str, object],
+                    value: Mapping[str, str]) -> tuple[str, str | None] | None:
+    unknown = sorted(set(value) - set(properties))
+    if unknown:
+        return (f'param "{name}" has no key "{unknown[0]}"',
+                did_you_mean(unknown[0], properties) or _known("its keys", properties))
+    missing = sorted(set(properties) - set(value))
+    if missing:
+        return f'param "{name}" lacks key(s) {", ".join(missing)}', "give every key of the object"
     return None
 
 

@@ -91,12 +91,13 @@ def test_problem_names_file_line_path_and_hint(text: str, expected: str) -> None
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = MINIMAL.replace("  steps:", "  parms: []\n  steps:") + "      timeout: soon\n      onError: maybe\n"
+    text = MINIMAL.replace("  steps:", "  parms: []\n  steps:")
+    text += "      timeout: soon\n      onError: maybe\n"
     assert len(_problems(text)) == 3
 
 
-DURATIONS = [("10s", 10.0), ("1h30m", 5400.0), ("1.5h", 5400.0), ("300ms", 0.3), ("0", 0.0), ("2m3.5s", 123.5),
-             ("1h0m0s", 3600.0)]
+DURATIONS = [("10s", 10.0), ("1h30m", 5400.0), ("1.5h", 5400.0), ("300ms", 0.3), ("0", 0.0),
+             ("2m3.5s", 123.5), ("1h0m0s", 3600.0)]
 
 
 @pytest.mark.parametrize(("text", "seconds"), DURATIONS, ids=[d[0] for d in DURATIONS])
