@@ -133,11 +133,17 @@ def mount_path(binding: WorkspaceBinding) -> str:
     return posixpath.normpath(posixpath.join(WORKSPACES_ROOT, binding.mount_path or binding.name))
 
 
-def _default_workdir(bindings: tuple[WorkspaceBinding, ...]) -> str | None:
-    for binding in bindings:
+def _default_workdir(task: TaskPlan) -> str | None:
+    """The checkout workspace, else the first one the task maps; none (the image's own) for library tasks,
+    which say where they work, and for bindings made only because a script mentions a workspace. The same
+    rule as ``engine.compiler.resolve`` locally."""
+    if task.uses:
+        return None
+    explicit = [b for b in task.workspaces if not b.implicit]
+    for binding in explicit:
         if CHECKOUT_WORKSPACE in (binding.name, binding.pipeline_workspace):
             return mount_path(binding)
-    return mount_path(bindings[0]) if bindings else None
+    return mount_path(explicit[0]) if explicit else None
 
 
 def _check_workspaces(task: TaskPlan, plan_workspaces: tuple[str, ...]) -> None:
@@ -178,7 +184,7 @@ def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext) -
         paths={b.name: mount_path(b) for b in task.workspaces},
         claims={b.name: claim_name(ctx.run_id, b.pipeline_workspace) for b in task.workspaces},
         results=task.results,
-        workdir=_default_workdir(task.workspaces),
+        workdir=_default_workdir(task),
         mounts=tuple(mounts),
     )
 
@@ -264,10 +270,11 @@ def _metadata(task: TaskPlan, ctx: RunContext, pipeline: str, attempt: int) -> M
               f"{LABEL_PREFIX}pipeline": label_value(pipeline),
               f"{LABEL_PREFIX}task": label_value(task.name),
               f"{LABEL_PREFIX}attempt": str(attempt)}
-    if ctx.project:
-        labels[f"{LABEL_PREFIX}project"] = label_value(ctx.project)
     annotations = {f"{LABEL_PREFIX}run": ctx.run_id, f"{LABEL_PREFIX}pipeline": pipeline,
                    f"{LABEL_PREFIX}task": task.name, f"{LABEL_PREFIX}build-number": str(ctx.number)}
+    if ctx.project:
+        labels[f"{LABEL_PREFIX}project"] = label_value(ctx.project)
+        annotations[f"{LABEL_PREFIX}project"] = ctx.project
     return {"name": object_name(pipeline, ctx.number, task.name, attempt), "namespace": ctx.namespace,
             "labels": labels, "annotations": annotations}
 
