@@ -1,0 +1,74 @@
+"""Shared pieces of the CLI: consoles (progress and errors on stderr, data on stdout), the store, output modes,
+and the one place user errors become messages and exit codes instead of stack traces."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from engine.settings import Settings, get_settings
+from engine.spec.errors import ValidationFailed, WishstarError
+from engine.store.api import Store
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class PlanOutput(str, Enum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+
+
+class UserError(WishstarError):
+    """A mistake in how the command was called."""
+
+
+def settings(state_dir: Path | None = None) -> Settings:
+    base = get_settings()
+    return base.model_copy(update={"state_dir": state_dir}) if state_dir else base
+
+
+@contextmanager
+def open_store(cfg: Settings) -> Iterator[Store]:
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(cfg.database_url, cfg.state_dir)
+    try:
+        store.reap_orphans()
+        yield store
+    finally:
+        store.close()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def report_error(exc: BaseException) -> int:
+    """Print a user error without a stack trace; returns the exit code."""
+    if isinstance(exc, ValidationFailed):
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", markup=True, highlight=False)
+        err.print(f"{len(exc.problems)} problem(s) found")
+        return 1
+    err.print(f"[red]error[/red]: {_escape(str(exc))}")
+    return 2 if isinstance(exc, UserError) else 1
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,180 @@
+"""The ``wishstar`` entry point: commands for running, validating, planning and inspecting pipelines.
+
+Every user error ends here as a one-line message (or a list of problems) and an exit code; stack traces are
+only for bugs (and ``WISHSTAR_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from cli import runs_cmd
+from cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
+from cli.render import plan_dict, print_plan, validation_json
+from engine.compiler.types import RunContext
+from engine.executors.checkout import read_capped
+from engine.spec.errors import ValidationFailed, WishstarError
+from engine.spec.model import Pipeline
+from pipelines.load import compile_run, find_pipeline_file, validate
+from tasks import Library
+
+app = typer.Typer(name="wishstar", help="Run CI/CD pipelines as DAGs of tasks, locally or on Kubernetes.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(runs_cmd.runs_app, name="runs")
+tasks_app = typer.Typer(help="The library of reusable tasks (Tekton Task schema).", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.command("logs")(runs_cmd.logs)
+
+StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
+FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="pipeline file relative to the project")]
+ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, repeatable")]
+
+
+def _pipeline_path(path: Path, file: str | None) -> Path:
+    return path if path.is_file() else find_pipeline_file(path, file)
+
+
+def _load(path: Path, file: str | None, library: Library):  # type: ignore[no-untyped-def]
+    target = _pipeline_path(path, file)
+    return validate(read_capped(target), str(target), library)
+
+
+@app.command()
+def run(
+    source: Annotated[str, typer.Argument(help="project directory inside a git repository, or a git URL")] = ".",
+    ref: Annotated[str | None, typer.Option(help="branch, tag or commit to build (default HEAD)")] = None,
+    file: FileOpt = None,
+    param: ParamOpt = [],  # noqa: B006
+    event: Annotated[str, typer.Option(help="simulate a git event: push, tag or merge_request; honours on:")]
+    = "manual",
+    branch: Annotated[str | None, typer.Option(help="branch name for --event (default: the checkout's)")] = None,
+    tag: Annotated[str | None, typer.Option(help="tag name for --event tag")] = None,
+    executor: Annotated[str, typer.Option(help="where tasks run")] = "local",
+    secret: Annotated[list[str], typer.Option(help="NAME=ENVVAR: secret NAME from environment variable ENVVAR")]
+    = [],  # noqa: B006
+    secrets_file: Annotated[list[Path], typer.Option(help="YAML mapping NAME: value")] = [],  # noqa: B006
+    concurrency: Annotated[int | None, typer.Option(min=1, help="tasks at once (default: CPU count)")] = None,
+    output: Annotated[Output, typer.Option(help="json prints the run when it ends")] = Output.text,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="no live view")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Check out SOURCE at REF and run its pipeline on this machine."""
+    from cli.run_cmd import EXIT_CANCELLED, RunRequest, execute, load_secrets, parse_pairs
+
+    if event not in ("manual", "push", "tag", "merge_request"):
+        raise UserError(f'--event {event}: use push, tag or merge_request')
+    cfg = settings(state_dir)
+    req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
+                     branch=branch, tag=tag, secrets=load_secrets(secret, secrets_file), executor=executor,
+                     concurrency=concurrency, progress=not no_progress)
+    with open_store(cfg) as store:
+        run_id, status = execute(req, cfg, store, Library())
+        if not run_id:
+            return
+        data = store.get_run(run_id)
+    if output is Output.json:
+        print_json(data)
+    else:
+        runs_cmd.print_summary(data)
+    if status == "cancelled":
+        raise typer.Exit(EXIT_CANCELLED)
+    if status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command("validate")
+def validate_cmd(
+    path: Annotated[Path, typer.Argument(help="pipeline file, or a project directory")] = Path("."),
+    file: FileOpt = None,
+    output: Annotated[Output, typer.Option(help="json lists problems as objects")] = Output.text,
+) -> None:
+    """Check a pipeline file; report every problem at once with file, line, field path and a hint."""
+    try:
+        loaded = _load(path, file, Library())
+    except ValidationFailed as exc:
+        if output is Output.json:
+            print_json(validation_json(False, exc.problems))
+            raise typer.Exit(1) from None
+        raise
+    if output is Output.json:
+        print_json(validation_json(True, []))
+    else:
+        out.print(f"{loaded.file}: ok ({len(loaded.pipeline.tasks)} tasks, {len(loaded.pipeline.finally_)} finally)")
+
+
+@app.command()
+def plan(
+    path: Annotated[Path, typer.Argument(help="pipeline file, or a project directory")] = Path("."),
+    file: FileOpt = None,
+    param: ParamOpt = [],  # noqa: B006
+    output: Annotated[PlanOutput, typer.Option(help="text: the DAG; yaml: Kubernetes manifests; json: both")]
+    = PlanOutput.text,
+    namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
+) -> None:
+    """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
+    from cli.run_cmd import parse_pairs
+
+    library = Library()
+    loaded = _load(path, file, library)
+    ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
+                     default_image=settings().default_image)
+    compiled = compile_run(loaded, ctx, library, manifests=output is not PlanOutput.text)
+    if output is PlanOutput.yaml:
+        docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]
+        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+    elif output is PlanOutput.json:
+        print_json(plan_dict(compiled, with_manifests=True))
+    else:
+        print_plan(compiled)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the pipeline file (for editor autocompletion)."""
+    data = Pipeline.model_json_schema(by_alias=True)
+    data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    data["title"] = "Wishstar pipeline (.wishstar.yaml)"
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Library tasks with their parameters and results."""
+    library = Library()
+    for name in sorted(library.names()):
+        task = library.get(name)
+        params = ", ".join(p.name for p in task.spec.params)
+        results = ", ".join(r.name for r in task.spec.results)
+        out.print(f"[bold]{name}[/bold]  params: {params or '-'}  results: {results or '-'}")
+
+
+def main() -> None:
+    """Console entry point: user errors become messages and exit codes, never stack traces."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (WishstarError, OSError) as exc:
+        if os.environ.get("WISHSTAR_DEBUG"):
+            raise
+        sys.exit(report_error(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,195 @@
+"""``wishstar run``: check out a source at a ref, validate and compile its pipeline, run it, record it.
+
+Order matters for honesty: nothing is recorded until the pipeline file validates (a broken file is an
+error, not a run); once the run is recorded, every way out (failure, Ctrl-C, a crash) leaves it finished in
+the store with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from cli.common import UserError, err
+from cli.progress import ProgressView
+from engine.compiler.types import GitContext, Plan, RunContext
+from engine.executors.base import RunEnv
+from engine.executors.checkout import Source, clone, locate, read_capped
+from engine.executors.local import LocalExecutor
+from engine.runner import RunOptions, Runner, base_env
+from engine.settings import Settings
+from engine.spec.triggers import should_run
+from engine.spec.validate import declared_secrets
+from engine.store.api import Store
+from engine.store.logs import LogStore
+from pipelines.load import Loaded, compile_run, find_pipeline_file, validate
+from tasks import Library
+
+EXIT_FAILED, EXIT_CANCELLED, EXIT_NOT_TRIGGERED = 1, 130, 0
+
+
+@dataclass
+class RunRequest:
+    source: str
+    ref: str | None = None
+    file: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    event: str = "manual"
+    branch: str | None = None
+    tag: str | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    executor: str = "local"
+    concurrency: int | None = None
+    progress: bool = True
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"{what} {item!r}: write NAME=VALUE")
+        out[key] = value
+    return out
+
+
+def load_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:
+    """``--secret NAME=ENVVAR`` (value from this environment) and ``--secrets-file`` (NAME: value YAML)."""
+    secrets: dict[str, str] = {}
+    for path in files:
+        try:
+            data = yaml.safe_load(read_capped(path))
+        except yaml.YAMLError as exc:
+            raise UserError(f"{path}: not a YAML mapping of NAME: value ({exc.__class__.__name__})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str | int) for v in data.values()):
+            raise UserError(f"{path}: a secrets file is a YAML mapping of NAME: value")
+        secrets.update({str(k): str(v) for k, v in data.items()})
+    for name, var in parse_pairs(pairs, "--secret").items():
+        if var not in os.environ:
+            raise UserError(f"--secret {name}={var}: environment variable {var} is not set")
+        secrets[name] = os.environ[var]
+    return secrets
+
+
+def _git_for_event(src: Source, req: RunRequest) -> GitContext:
+    git = src.git
+    if req.branch is not None:
+        git = replace(git, branch=req.branch)
+    if req.tag is not None:
+        git = replace(git, tag=req.tag)
+    return git
+
+
+def _prepare(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source, Path, Path, Loaded]:
+    src = locate(req.source, req.ref)
+    if src.dirty:
+        err.print("note: uncommitted changes are not part of the run; it builds commit "
+                  f"{src.commit[:12]}", highlight=False)
+    work = cfg.state_dir / "work" / f"tmp-{uuid.uuid4().hex[:12]}"
+    work.parent.mkdir(parents=True, exist_ok=True)
+    project = clone(src, work / "checkout")
+    path = find_pipeline_file(project, req.file)
+    shown = os.path.relpath(path, work / "checkout") if path.is_relative_to(work / "checkout") else str(path)
+    try:
+        loaded = validate(read_capped(path), shown, library)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return src, work, project, loaded
+
+
+def _missing_secrets(loaded: Loaded, secrets: dict[str, str]) -> None:
+    missing = {k: v for k, v in declared_secrets(loaded.pipeline).items() if k not in secrets}
+    if missing:
+        lines = [f'secret "{k}" (used by {", ".join(v)})' for k, v in sorted(missing.items())]
+        raise UserError("this run was not given: " + "; ".join(lines) +
+                        " (hint: --secret NAME=ENVVAR or --secrets-file FILE)")
+
+
+def _notices(plan: Plan) -> None:
+    images = sorted({s.image or t.image for t in plan.all_tasks() for s in t.steps if s.image or t.image})
+    if images:
+        err.print(f"note: the local executor runs steps on this machine; images are recorded, not used "
+                  f"({', '.join(images[:4])}{', ...' if len(images) > 4 else ''})", highlight=False)
+    for note in sorted({n for t in plan.all_tasks() for n in t.notes}):
+        err.print(f"note: {note}", highlight=False)
+
+
+def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> tuple[str, str]:
+    """Run the pipeline; returns (run id, final status)."""
+    if req.executor != "local":
+        raise UserError(f'--executor {req.executor}: only "local" is available in this version')
+    src, work, project, loaded = _prepare(req, cfg, library)
+    git = _git_for_event(src, req)
+    verdict = should_run(loaded.pipeline.on, req.event, branch=git.branch, tag=git.tag)
+    if not verdict.run:
+        shutil.rmtree(work, ignore_errors=True)
+        err.print(f"not started: {verdict.reason}", highlight=False)
+        return "", "not-triggered"
+    _missing_secrets(loaded, req.secrets)
+    run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=git.as_dict(),
+                                      event=req.event, executor=req.executor, file=loaded.file)
+    try:
+        run_dir = cfg.state_dir / "work" / run_id
+        work.rename(run_dir)
+        project = run_dir / project.relative_to(work)
+        ctx = RunContext(run_id=run_id, number=number, event=req.event, git=git,  # type: ignore[arg-type]
+                         params=req.params, default_image=cfg.default_image)
+        plan = compile_run(loaded, ctx, library)
+    except BaseException as exc:
+        store.set_run_status(run_id, "failed", f"could not start: {exc}")
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    _notices(plan)
+    status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project), plan.workspaces))
+    _prune(cfg)
+    return run_id, status
+
+
+def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: Store, env: RunEnv) -> str:
+    err.print(f"run {ctx.run_id} · {plan.pipeline} #{ctx.number} · commit {(ctx.git.commit or '')[:12]}",
+              highlight=False)
+    options = RunOptions(concurrency=req.concurrency or cfg.concurrency or (os.cpu_count() or 2))
+    with ProgressView(plan, err, enabled=req.progress) as view:
+        runner = Runner(plan, ctx, LocalExecutor(), store, LogStore(cfg.state_dir), env, secrets=req.secrets,
+                        base_env=base_env(ctx, plan.pipeline, os.environ), options=options, progress=view)
+        state = asyncio.run(_with_signals(runner))
+    return state.status
+
+
+async def _with_signals(runner: Runner):  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def on_signal() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            err.print("cancelling: stopping running tasks, then finally tasks run (Ctrl-C again to stop those too)")
+            runner.cancel()
+        else:
+            runner.cancel(force=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        return await runner.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _prune(cfg: Settings) -> None:
+    """Keep the newest ``keep_workspaces`` run directories; logs and history stay in the store."""
+    root = cfg.state_dir / "work"
+    dirs = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith("tmp-")),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in dirs[cfg.keep_workspaces:]:
+        shutil.rmtree(old, ignore_errors=True)

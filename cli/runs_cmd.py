@@ -1,0 +1,214 @@
+"""``wishstar runs list|show|cancel`` and ``wishstar logs``: the run history, read from the store.
+
+Logs are tailed and followed with bounded memory (blocks from the end, then new bytes as they arrive).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cli.common import Output, UserError, err, open_store, out, print_json, settings
+from cli.progress import ICONS
+from engine.spec.durations import format_duration
+from engine.store.logs import follow, tail
+
+runs_app = typer.Typer(help="The run history.", no_args_is_help=True)
+StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
+
+
+def _took(item: dict[str, Any]) -> str:
+    from datetime import datetime
+
+    start, end = item.get("started_at"), item.get("finished_at")
+    if not start or not end:
+        return ""
+    parse = datetime.fromisoformat
+    return format_duration((parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds())
+
+
+@runs_app.command("list")
+def list_runs(
+    status: Annotated[str | None, typer.Option(help="succeeded, failed, cancelled, running or pending")] = None,
+    branch: Annotated[str | None, typer.Option(help="only runs of this branch")] = None,
+    pipeline: Annotated[str | None, typer.Option(help="only runs of this pipeline")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="at most this many, newest first")] = 20,
+    output: Annotated[Output, typer.Option()] = Output.text,
+    state_dir: StateDir = None,
+) -> None:
+    """Recent runs, newest first."""
+    if status and status not in ICONS:
+        raise UserError(f"--status {status}: use one of succeeded, failed, cancelled, running, pending")
+    with open_store(settings(state_dir)) as store:
+        rows = store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
+    if output is Output.json:
+        print_json(rows)
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "pipeline", "#", "status", "branch", "commit", "started", "took"):
+        table.add_column(col)
+    for r in rows:
+        git = r.get("git") or {}
+        table.add_row(r["id"], escape(r["pipeline"]), str(r["number"]), _status(r["status"]),
+                      escape(str(git.get("branch") or r.get("branch") or "")), str(git.get("commit") or "")[:10],
+                      str(r.get("started_at") or r.get("created_at") or "")[:19].replace("T", " "), _took(r))
+    out.print(table)
+
+
+def _status(status: str) -> str:
+    icon, style = ICONS.get(status, ("?", ""))
+    return f"[{style}]{icon} {status}[/{style}]" if style else f"{icon} {status}"
+
+
+def print_summary(run: dict[str, Any]) -> None:
+    """A run and its tasks as a table (used by ``runs show`` and at the end of ``run``)."""
+    git = run.get("git") or {}
+    out.print(f"[bold]{escape(run['pipeline'])} #{run['number']}[/bold]  {run['id']}  {_status(run['status'])}"
+              f"  {escape(str(git.get('branch') or ''))} {str(git.get('commit') or '')[:12]}  {_took(run)}")
+    if run.get("reason"):
+        out.print(f"  reason: {escape(run['reason'])}")
+    table = Table(box=None, header_style="bold")
+    for col in ("task", "status", "attempts", "exit", "took", "results / reason"):
+        table.add_column(col, overflow="fold")
+    for task in run["tasks"]:
+        results = ", ".join(f"{k}={v}" for k, v in (task.get("results") or {}).items())
+        detail = "; ".join(x for x in (results, task.get("reason") or "") if x)
+        exit_code = task.get("exit_code")
+        table.add_row(escape(task["name"]), _status(task["status"]), str(task.get("attempts") or 0),
+                      "" if exit_code is None else str(exit_code), _took(task), escape(detail))
+    out.print(table)
+
+
+@runs_app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
+    output: Annotated[Output, typer.Option()] = Output.text,
+    state_dir: StateDir = None,
+) -> None:
+    """One run with its tasks, results and reasons."""
+    with open_store(settings(state_dir)) as store:
+        run = store.get_run(run_id)
+    if output is Output.json:
+        print_json(run)
+    else:
+        print_summary(run)
+
+
+@runs_app.command("cancel")
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
+    state_dir: StateDir = None,
+) -> None:
+    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled."""
+    with open_store(settings(state_dir)) as store:
+        resolved = store.request_cancel(run_id)
+        status = store.get_run(resolved)["status"]
+    if status in ("succeeded", "failed", "cancelled"):
+        err.print(f"run {resolved} already ended ({status})")
+    else:
+        out.print(f"cancel requested for run {resolved}")
+
+
+def logs(
+    run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
+    task: Annotated[str | None, typer.Argument(help="only this task (default: all, in order)")] = None,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the run ends")] = False,
+    lines: Annotated[int, typer.Option("--tail", help="only the last N lines of each step (0: all)")] = 0,
+    attempt: Annotated[int | None, typer.Option(help="this attempt (default: every attempt)")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Print the logs of a run's steps; --follow streams a running run's output as it is written."""
+    cfg = settings(state_dir)
+    with open_store(cfg) as store:
+        run = store.get_run(run_id)
+        names = [t["name"] for t in run["tasks"]]
+        if task is not None and task not in names:
+            from engine.spec.errors import did_you_mean
+
+            raise UserError(f'run {run["id"]} has no task "{task}"' +
+                            (f" ({did_you_mean(task, names)})" if did_you_mean(task, names) else ""))
+        if follow_:
+            _follow(store, run["id"], task, cfg)
+            return
+        for t in run["tasks"]:
+            if task is not None and t["name"] != task:
+                continue
+            for step in t.get("steps", []):
+                if attempt is not None and step["attempt"] != attempt:
+                    continue
+                _print_step_log(t["name"], step, lines)
+
+
+def _print_step_log(task: str, step: dict[str, Any], lines: int) -> None:
+    path = step.get("log")
+    err.print(f"── {task} › {step['name']} (attempt {step['attempt']}, exit {step.get('exit_code')}) ──",
+              highlight=False)
+    if not path or not Path(path).exists():
+        err.print("  (no log)")
+        return
+    if lines:
+        for line in tail(path, lines):
+            sys.stdout.write(line + "\n")
+    else:
+        with open(path, "rb") as f:
+            while chunk := f.read(64 * 1024):
+                sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
+
+
+def _follow(store: Any, run_id: str, task: str | None, cfg: Any) -> None:
+    """Stream each step's log as it appears, in order, until the run ends."""
+    done: set[str] = set()
+    while True:
+        run = store.get_run(run_id)
+        finished = run["status"] in ("succeeded", "failed", "cancelled")
+        for t in run["tasks"]:
+            if task is not None and t["name"] != task:
+                continue
+            for step in t.get("steps", []):
+                key = f"{t['name']}/{step['attempt']}/{step['name']}"
+                if key in done or not step.get("log"):
+                    continue
+                done.add(key)
+                _print_step_log(t["name"], step, 0)
+        if finished:
+            return
+        _follow_running(store, run_id, task, cfg, done)
+
+
+def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: set[str]) -> None:
+    """Follow the log files of running tasks (steps are recorded in the store only when their task ends)."""
+    logs_root = cfg.state_dir / "logs" / run_id
+    running = [t["name"] for t in store.get_run(run_id)["tasks"] if t["status"] == "running"
+               and (task is None or t["name"] == task)]
+    if not running or not logs_root.exists():
+        time.sleep(0.3)
+        return
+    from engine.store.logs import LogStore
+
+    layout = LogStore(cfg.state_dir)
+    name = running[0]
+    attempt_dirs = sorted(layout.run_dir(run_id).glob(f"{layout.step_path(run_id, name, 1, 'x').parent.parent.name}/*"))
+    if not attempt_dirs:
+        time.sleep(0.3)
+        return
+    for log in sorted(attempt_dirs[-1].glob("*.log")):
+        key = f"{name}/{attempt_dirs[-1].name}/{log.stem}"
+        if key in done:
+            continue
+        done.add(key)
+        err.print(f"── {name} › {log.stem} (attempt {attempt_dirs[-1].name}, live) ──", highlight=False)
+
+        def stop(task_name: str = name) -> bool:
+            run = store.get_run(run_id)
+            return all(t["status"] != "running" for t in run["tasks"] if t["name"] == task_name)
+
+        for chunk in follow(log, stop):
+            sys.stdout.write(chunk if isinstance(chunk, str) else chunk.decode(errors="replace"))
+            sys.stdout.flush()

@@ -1,0 +1,99 @@
+"""Check out the repository a run builds: a local path (inside any git work tree) or a git URL, at a ref.
+
+The run gets its own clone in its working directory (never the user's work tree), at the exact commit the
+ref names; the pipeline file is read from that clone. The git context (branch, commit, message, author) comes
+from the commit and reaches steps only as environment variables.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from engine.compiler.types import GitContext
+from engine.spec.errors import InputTooLarge, WishstarError
+from engine.spec.loader import MAX_FILE_BYTES
+
+
+class SourceError(WishstarError):
+    """The source cannot be checked out (not a repository, unknown ref, clone failure)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a run's code comes from, before anything is cloned."""
+
+    url: str
+    """What to clone: a repository path or URL."""
+    subdir: str
+    """The project's directory inside the repository ('' for the root)."""
+    commit: str
+    git: GitContext
+    dirty: bool = False
+
+
+def _is_url(source: str) -> bool:
+    return "://" in source or source.startswith("git@")
+
+
+def locate(source: str, ref: str | None) -> Source:
+    """Resolve a local path or URL and a ref to an exact commit, without cloning a local repository."""
+    if _is_url(source):
+        return Source(url=source, subdir="", commit=ref or "HEAD", git=GitContext(url=source, branch=ref))
+    path = Path(source).resolve()
+    if not path.exists():
+        raise SourceError(f"{source}: no such directory (hint: pass a path inside a git repository or a git URL)")
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f"{source}: not inside a git repository "
+                          "(hint: `git init && git add -A && git commit -m init`, or pass a git URL)") from None
+    root = Path(repo.working_tree_dir or path)
+    try:
+        commit = repo.commit(ref or "HEAD")
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise SourceError(f'{source}: unknown ref "{ref or "HEAD"}" (hint: a branch, tag or commit of that '
+                          "repository; a repository needs at least one commit)") from None
+    branch = ref if ref and ref in repo.heads else None
+    if ref is None and not repo.head.is_detached:
+        branch = repo.active_branch.name
+    subdir = str(path.relative_to(root)) if path != root else ""
+    ctx = GitContext(url=str(root), branch=branch, commit=commit.hexsha, message=str(commit.message).strip(),
+                     author=f"{commit.author.name} <{commit.author.email}>",
+                     tag=ref if ref and ref in [t.name for t in repo.tags] else None)
+    dirty = repo.is_dirty(untracked_files=False, path=subdir or None)
+    return Source(url=str(root), subdir="" if subdir == "." else subdir, commit=commit.hexsha, git=ctx, dirty=dirty)
+
+
+def clone(source: Source, dest: Path) -> Path:
+    """Clone ``source`` into ``dest`` at its commit; returns the project directory inside the clone."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    try:
+        if _is_url(source.url):
+            repo = git.Repo.clone_from(source.url, dest, no_checkout=True)
+        else:
+            repo = git.Repo.clone_from(source.url, dest, no_checkout=True, shared=True)
+        repo.git.checkout("--detach", "--quiet", source.commit)
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or "").strip().splitlines()
+        raise SourceError(f"cannot check out {source.url} at {source.commit}: "
+                          f"{detail[-1] if detail else exc.status}") from None
+    return dest / source.subdir if source.subdir else dest
+
+
+def read_capped(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A pipeline or task file's bytes, refusing files over ``limit`` before reading them."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no pipeline file (hint: create .wishstar.yaml at the project root, "
+                          "or pass --file)") from None
+    if size > limit:
+        raise InputTooLarge(f"{path}: {size} bytes is over the {limit}-byte limit for pipeline files "
+                            "(hint: move steps into library tasks)")
+    with path.open("rb") as f:
+        return f.read(limit + 1)

@@ -1,0 +1,283 @@
+"""The thin loop that drives one run: ask the scheduler what to do, do it through the executor, record it.
+
+All decisions are in ``engine.scheduler``; this module only applies them, feeds executor outcomes back, keeps
+the store up to date (batched: at most one write per ``flush_interval`` while tasks run, always at the end)
+and notices cancellation (a signal, or ``runs cancel`` setting a flag in the store). It owns the clock.
+It must not decide anything the scheduler could decide, nor hold a whole log in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task
+from engine.compiler.types import Plan, RunContext
+from engine.executors.base import Executor, RunEnv, TaskOutcome
+from engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
+from engine.scheduler.state import RunState, TaskState
+from engine.store.api import Store, TaskRow
+from engine.store.logs import LogStore, Masker, TaskLogSink
+
+Progress = Callable[["Snapshot"], None]
+
+
+class CancelSource(Protocol):
+    def cancel_requested(self, run_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a live view shows: the state, the tail of each running task's log, notices."""
+
+    state: RunState
+    tails: Mapping[str, list[str]]
+    now: float
+
+
+@dataclass
+class RunOptions:
+    concurrency: int = field(default_factory=lambda: os.cpu_count() or 2)
+    flush_interval: float = 0.1
+    cancel_poll: float = 0.5
+    clock: Callable[[], float] = time.time
+
+
+def aggregate_status(plan: Plan, state: RunState) -> str:
+    """``$(tasks.status)`` for finally tasks: succeeded, failed, cancelled or completed (failures allowed)."""
+    regular = [state.task(n) for n in plan.tasks]
+    if state.cancel_requested or any(s.status == "cancelled" for s in regular):
+        return "cancelled"
+    failed = [n for n in plan.tasks if state.task(n).status == "failed"]
+    if any(not plan.tasks[n].allow_failure for n in failed) or state.timed_out:
+        return "failed"
+    if failed or any(s.status == "skipped" for s in regular):
+        return "completed"
+    return "succeeded"
+
+
+class Runner:
+    """Runs one compiled plan to the end; ``await runner.run()`` returns the final state."""
+
+    def __init__(self, plan: Plan, ctx: RunContext, executor: Executor, store: Store, logs: LogStore,
+                 env: RunEnv, *, secrets: Mapping[str, str], base_env: Mapping[str, str],
+                 options: RunOptions | None = None, progress: Progress | None = None) -> None:
+        self.plan, self.ctx, self.executor, self.store, self.logs, self.env = plan, ctx, executor, store, logs, env
+        self.secrets = dict(secrets)
+        self.base_env = dict(base_env)
+        self.options = options or RunOptions()
+        self.progress = progress
+        self.masker_values = [v for v in self.secrets.values() if v]
+        self._cancel = asyncio.Event()
+        self._force = False
+        self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}
+        self._sinks: dict[str, TaskLogSink] = {}
+        self._persisted: dict[str, TaskState] = {}
+        self._last_flush = 0.0
+        self._last_poll = 0.0
+        self.state: RunState | None = None
+
+    def cancel(self, *, force: bool = False) -> None:
+        """Ask the run to stop (Ctrl-C): running tasks are cancelled, finally tasks still run. ``force`` (a
+        second Ctrl-C) cancels finally tasks too."""
+        self._cancel.set()
+        if force:
+            self._force = True
+            for task in self._inflight.values():
+                task.cancel()
+
+    # -- the loop ------------------------------------------------------------------------------------------
+
+    async def run(self) -> RunState:
+        now = self.options.clock()
+        state = initial_state(self.plan, now)
+        self.store.set_run_status(self.ctx.run_id, "running", started_at=now)
+        self._flush(state, force=True)
+        await self.executor.setup(self.env)
+        try:
+            state = await self._loop(state)
+        finally:
+            for task in self._inflight.values():
+                task.cancel()
+            if self._inflight:
+                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+            await self.executor.teardown(self.env)
+        return state
+
+    async def _loop(self, state: RunState) -> RunState:
+        while True:
+            now = self.options.clock()
+            if self._cancel.is_set() and not state.cancel_requested:
+                state = request_cancel(state)
+            decision = decide(self.plan, state, now, self._facts, self.options.concurrency)
+            state = decision.state
+            for action in decision.actions:
+                if isinstance(action, Start):
+                    state = self._start(state, action.task, action.attempt, now)
+                elif isinstance(action, Cancel):
+                    self._inflight[action.task].cancel() if action.task in self._inflight else None
+                elif isinstance(action, Finish):
+                    self.state = state
+                    self._flush(state, force=True)
+                    self.store.set_run_status(self.ctx.run_id, action.status, self._mask(action.reason),
+                                              finished_at=self.options.clock())
+                    self._report(state)
+                    return state
+            self.state = state
+            self._flush(state)
+            self._report(state)
+            state = await self._wait(state, decision.wake_at)
+
+    async def _wait(self, state: RunState, wake_at: float | None) -> RunState:
+        now = self.options.clock()
+        timeout = self.options.cancel_poll
+        if wake_at is not None:
+            timeout = max(0.0, min(timeout, wake_at - now))
+        if self.progress is not None:
+            timeout = min(timeout, 0.25)
+        waiters: set[asyncio.Future[Any]] = set(self._inflight.values())
+        cancel_wait = asyncio.ensure_future(self._cancel.wait())
+        waiters.add(cancel_wait)
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancel_wait.cancel()
+        now = self.options.clock()
+        for name, task in list(self._inflight.items()):
+            if task.done():
+                del self._inflight[name]
+                state = self._finish(state, name, task, now)
+        if now - self._last_poll >= self.options.cancel_poll:
+            self._last_poll = now
+            if self.store.cancel_requested(self.ctx.run_id):
+                self._cancel.set()
+        return state
+
+    # -- actions -------------------------------------------------------------------------------------------
+
+    def _start(self, state: RunState, name: str, attempt: int, now: float) -> RunState:
+        task = self.plan.task(name)
+        if self._force:
+            return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
+                            reason="cancelled before it started (forced stop)", results={}, cancelled=True)
+        view = RuntimeView(
+            run_id=self.ctx.run_id,
+            results={n: s.results for n, s in state.tasks.items() if s.results},
+            statuses={n: s.status for n, s in state.tasks.items()},
+            aggregate_status=aggregate_status(self.plan, state),
+            secrets=self.secrets,
+            base_env={**self.base_env, "WISHSTAR_TASK": name, "WISHSTAR_ATTEMPT": str(attempt)},
+        )
+        results_dir = self.executor.results_dir(self.env, name, attempt)
+        workspaces = {w: self.executor.workspace_path(self.env, w) for w in self.plan.workspaces}
+        try:
+            resolved = resolve_task(task, view, attempt=attempt, results_dir=results_dir,
+                                    workspace_paths=workspaces, default_cwd=self.env.checkout_dir or self.env.run_dir)
+        except MissingSecret as exc:
+            return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
+                            reason=str(exc), results={})
+        sink = self.logs.sink(self.ctx.run_id, name, attempt, self.masker_values)
+        self._sinks[name] = sink
+        self._inflight[name] = asyncio.create_task(self.executor.execute(resolved, sink), name=name)
+        return state
+
+    def _finish(self, state: RunState, name: str, task: asyncio.Task[TaskOutcome], now: float) -> RunState:
+        sink = self._sinks.pop(name, None)
+        attempt = state.task(name).attempts
+        if sink is not None:
+            sink.close()
+        if task.cancelled():
+            outcome, cancelled = TaskOutcome("failed", reason="cancelled"), True
+        elif task.exception() is not None:
+            exc = task.exception()
+            outcome, cancelled = TaskOutcome("failed", reason=f"executor error: {exc}"), False
+        else:
+            outcome, cancelled = task.result(), False
+        self._record_steps(name, attempt, outcome, sink)
+        reason = self._mask(outcome.reason)
+        if cancelled:
+            reason = self._cancel_reason(state)
+        results = {k: self._mask(v) or "" for k, v in outcome.results.items()}
+        state = finished(self.plan, state, name, succeeded=outcome.status == "succeeded", now=now,
+                         exit_code=outcome.exit_code, reason=reason, results=results, cancelled=cancelled)
+        if results != dict(outcome.results):
+            # masked copies go to the store; the next tasks still see the real values
+            state = state.with_task(name, results=dict(outcome.results))
+        return state
+
+    def _cancel_reason(self, state: RunState) -> str:
+        if state.cancel_requested:
+            return "cancelled: the run was cancelled"
+        if state.timed_out:
+            return "cancelled: the pipeline timed out"
+        return "cancelled: another task failed (onFailure: cancel)"
+
+    def _record_steps(self, name: str, attempt: int, outcome: TaskOutcome, sink: TaskLogSink | None) -> None:
+        logs = sink.step_logs() if sink is not None else {}
+        for i, step in enumerate(outcome.steps):
+            log = logs.get(step.name)
+            self.store.record_step(self.ctx.run_id, name, attempt, step.name, exit_code=step.exit_code,
+                                   started_at=step.started_at, finished_at=step.finished_at,
+                                   log_path=log.path if log else None, truncated=bool(log and log.truncated),
+                                   size=log.size if log else 0, position=i)
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------
+
+    def _mask(self, text: str | None) -> str | None:
+        if text is None or not self.masker_values:
+            return text
+        masker = Masker(self.masker_values)
+        return (masker.feed(text.encode()) + masker.flush()).decode(errors="replace")
+
+    def _flush(self, state: RunState, force: bool = False) -> None:
+        now = self.options.clock()
+        if not force and now - self._last_flush < self.options.flush_interval:
+            return
+        self._last_flush = now
+        rows = []
+        for position, task in enumerate(self.plan.all_tasks()):
+            current = state.task(task.name)
+            if self._persisted.get(task.name) == current:
+                continue
+            self._persisted[task.name] = current
+            rows.append(TaskRow(name=task.name, status=current.status, base=task.base, is_finally=task.is_finally,
+                                reason=self._mask(current.reason), attempts=current.attempts,
+                                exit_code=current.exit_code,
+                                results={k: self._mask(v) or "" for k, v in current.results.items()},
+                                started_at=current.started_at, finished_at=current.finished_at,
+                                position=position))
+        if rows:
+            self.store.upsert_tasks(self.ctx.run_id, rows)
+
+    def _report(self, state: RunState) -> None:
+        if self.progress is None:
+            return
+        tails = {name: sink.tail() for name, sink in self._sinks.items()}
+        self.progress(Snapshot(state, tails, self.options.clock()))
+
+    def _facts(self, state: RunState) -> dict[str, Any]:
+        git = {k: "" for k in ("url", "branch", "tag", "commit", "message", "author", "mr_title", "mr_iid",
+                               "target_branch")}
+        git.update(self.ctx.git.as_dict())
+        tasks = {n: {"status": s.status, "results": dict(s.results)} for n, s in state.tasks.items()}
+        for task in self.plan.all_tasks():
+            tasks.setdefault(task.base, tasks[task.name])
+        return {"git": git, "event": self.ctx.event, "params": dict(self.plan.params), "tasks": tasks,
+                "context": {"run": {"id": self.ctx.run_id, "number": self.ctx.number},
+                            "pipeline": {"name": self.plan.pipeline}}}
+
+
+def base_env(ctx: RunContext, pipeline: str, host_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment every step starts from: a few host variables, the run's identity, the git context."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SHELL", "TZ")
+    env = {k: host_env[k] for k in keep if k in host_env}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update({"CI": "true", "WISHSTAR": "true", "WISHSTAR_RUN_ID": ctx.run_id, "WISHSTAR_PIPELINE": pipeline,
+                "WISHSTAR_BUILD_NUMBER": str(ctx.number), "WISHSTAR_EVENT": ctx.event})
+    env.update(ctx.git.env())
+    return env
+
