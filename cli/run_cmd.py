@@ -23,7 +23,7 @@ from engine.compiler.types import GitContext, Plan, RunContext
 from engine.executors.base import RunEnv
 from engine.executors.checkout import Source, clone, locate, read_capped
 from engine.executors.local import LocalExecutor
-from engine.runner import RunOptions, Runner, base_env
+from engine.runner import Runner, RunOptions, base_env
 from engine.settings import Settings
 from engine.spec.triggers import should_run
 from engine.spec.validate import declared_secrets
@@ -114,7 +114,7 @@ def _missing_secrets(loaded: Loaded, secrets: dict[str, str]) -> None:
 
 
 def _notices(plan: Plan) -> None:
-    images = sorted({s.image or t.image for t in plan.all_tasks() for s in t.steps if s.image or t.image})
+    images = sorted({img for t in plan.all_tasks() for s in t.steps if (img := s.image or t.image)})
     if images:
         err.print(f"note: the local executor runs steps on this machine; images are recorded, not used "
                   f"({', '.join(images[:4])}{', ...' if len(images) > 4 else ''})", highlight=False)
@@ -161,7 +161,7 @@ def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: S
         runner = Runner(plan, ctx, LocalExecutor(), store, LogStore(cfg.state_dir), env, secrets=req.secrets,
                         base_env=base_env(ctx, plan.pipeline, os.environ), options=options, progress=view)
         state = asyncio.run(_with_signals(runner))
-    return state.status
+    return str(state.status)
 
 
 async def _with_signals(runner: Runner):  # type: ignore[no-untyped-def]

@@ -147,7 +147,7 @@ def logs(
 
 def _print_step_log(task: str, step: dict[str, Any], lines: int) -> None:
     path = step.get("log")
-    err.print(f"── {task} › {step['name']} (attempt {step['attempt']}, exit {step.get('exit_code')}) ──",
+    err.print(f"── {task} > {step['name']} (attempt {step['attempt']}, exit {step.get('exit_code')}) ──",
               highlight=False)
     if not path or not Path(path).exists():
         err.print("  (no log)")
@@ -203,7 +203,7 @@ def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: s
         if key in done:
             continue
         done.add(key)
-        err.print(f"── {name} › {log.stem} (attempt {attempt_dirs[-1].name}, live) ──", highlight=False)
+        err.print(f"── {name} > {log.stem} (attempt {attempt_dirs[-1].name}, live) ──", highlight=False)
 
         def stop(task_name: str = name) -> bool:
             run = store.get_run(run_id)

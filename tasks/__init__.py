@@ -115,7 +115,10 @@ class Library:
         if task.uses is None or task.uses not in self:
             return None
         tekton = self.get(task.uses)
-        _, issues = with_issues(tekton, task.with_)
+        given: dict[str, WithValue] = dict(task.with_)
+        for key, values in task.matrix.items():  # matrix values are params of each instance
+            given.setdefault(key, values[0] if values else "")
+        _, issues = with_issues(tekton, given)
         return UsesInfo(results=tuple(r.name for r in tekton.spec.results),
                         workspaces=tuple((w.name, w.optional) for w in tekton.spec.workspaces),
                         params=tuple(p.name for p in tekton.spec.params),

@@ -53,7 +53,8 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, ParamValue], file: st
     problems: list[Problem] = []
     for key in given:
         if key not in pipeline.params:
-            problems.append(Problem(file, None, f"params.{key}", f'--param {key}: the pipeline declares no such parameter',
+            problems.append(Problem(file, None, f"params.{key}",
+                                    f"--param {key}: the pipeline declares no such parameter",
                                     did_you_mean(key, pipeline.params) or "see `params:` in the pipeline file"))
     values: dict[str, ParamValue] = {}
     for name, spec in pipeline.params.items():
@@ -82,7 +83,7 @@ def _param_text(value: ParamValue) -> str:
 
 def _lookup(params: Mapping[str, ParamValue], ctx: RunContext, pipeline: str, instance: str
             ) -> Callable[[Ref], str | None]:
-    context = {("context", "run", "id"): ctx.run_id, ("context", "run", "number"): str(ctx.number),
+    context: dict[tuple[str, ...], str] = {("context", "run", "id"): ctx.run_id, ("context", "run", "number"): str(ctx.number),
                ("context", "pipeline", "name"): pipeline, ("context", "task", "name"): instance}
 
     def lookup(ref: Ref) -> str | None:
@@ -104,7 +105,7 @@ def _expand_argv(items: list[str], params: Mapping[str, ParamValue], lookup: Cal
     for item in items:
         name = item[len("$(params."):-len("[*])")] if item.startswith("$(params.") and item.endswith("[*])") else None
         if name is not None and isinstance(params.get(name), list):
-            out.extend(params[name])  # type: ignore[arg-type]
+            out.extend(params[name])
         else:
             out.append(substitute(item, lookup))
     return tuple(out)

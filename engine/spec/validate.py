@@ -269,7 +269,8 @@ def _check_params(c: _Checker) -> None:
     for pname, spec in c.pipeline.params.items():
         if spec.enum and isinstance(spec.default, str) and spec.default not in spec.enum:
             c.add(("params", pname, "default"), f'"{spec.default}" is not one of {spec.enum}')
-        kind = {str: "string", list: "array", dict: "object"}.get(type(spec.default), spec.type)
+        kind = ("string" if isinstance(spec.default, str) else "array" if isinstance(spec.default, list)
+                else "object" if isinstance(spec.default, dict) else spec.type)
         if spec.default is not None and kind != spec.type:
             c.add(("params", pname, "default"), f"the default is {kind} but the type is {spec.type}")
 
