@@ -19,6 +19,7 @@ import yaml
 
 from cli.common import UserError, err
 from cli.progress import ProgressView
+from engine.compiler.build import resolve_params
 from engine.compiler.types import GitContext, Plan, RunContext
 from engine.executors.base import RunEnv
 from engine.executors.checkout import Source, clone, locate, read_capped
@@ -127,13 +128,18 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
     if req.executor != "local":
         raise UserError(f'--executor {req.executor}: only "local" is available in this version')
     src, work, project, loaded = _prepare(req, cfg, library)
-    git = _git_for_event(src, req)
-    verdict = should_run(loaded.pipeline.on, req.event, branch=git.branch, tag=git.tag)
-    if not verdict.run:
+    try:
+        git = _git_for_event(src, req)
+        verdict = should_run(loaded.pipeline.on, req.event, branch=git.branch, tag=git.tag)
+        if not verdict.run:
+            err.print(f"not started: {verdict.reason}", highlight=False)
+            shutil.rmtree(work, ignore_errors=True)
+            return "", "not-triggered"
+        _missing_secrets(loaded, req.secrets)
+        resolve_params(loaded.pipeline, req.params, loaded.file)  # refuse bad --param before recording a run
+    except BaseException:
         shutil.rmtree(work, ignore_errors=True)
-        err.print(f"not started: {verdict.reason}", highlight=False)
-        return "", "not-triggered"
-    _missing_secrets(loaded, req.secrets)
+        raise
     run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=git.as_dict(),
                                       event=req.event, executor=req.executor, file=loaded.file)
     try:
