@@ -17,6 +17,11 @@ from engine.spec.errors import InputTooLarge, Path, Problem, ValidationFailed
 MAX_FILE_BYTES = 1024 * 1024
 """Pipeline and task files larger than this are refused before parsing (1 MiB)."""
 
+NODES_PER_BYTE = 2
+"""Cap on the values built from a file, per byte of it, aliases counted each time they are used: a small file of
+nested aliases ("billion laughs") would otherwise expand without bound. Every value written out takes at least
+one byte, so only alias expansion can reach the cap."""
+
 
 @dataclass(frozen=True)
 class Loaded:
@@ -42,13 +47,18 @@ class Loaded:
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, budget: int) -> None:
         self.file = file
         self.lines: dict[Path, int] = {}
         self.problems: list[Problem] = []
         self._constructor = yaml.SafeLoader("")
+        self._budget = budget
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self._budget -= 1
+        if self._budget < 0:
+            raise InputTooLarge(f"{self.file}: aliases expand to more values than the file's size allows "
+                                "(hint: write the values out, or use a library task)")
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -84,7 +94,7 @@ class _Builder:
 
 def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
     """Parse one YAML document; raise ``InputTooLarge`` or ``ValidationFailed`` with the line and column."""
-    size = len(text.encode() if isinstance(text, str) else text)
+    size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
         raise InputTooLarge(f"{file}: {size} bytes is over the {max_bytes}-byte limit for pipeline and task "
                             "files (hint: split it into library tasks)")
@@ -98,15 +108,24 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
                                         "check indentation and quoting around this line")]) from None
     except yaml.YAMLError as exc:
         raise ValidationFailed([Problem(file, None, "<yaml>", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ValidationFailed([_too_deep(file)]) from None
     if node is None:
         raise ValidationFailed([Problem(file, 1, "<root>", "the file is empty", "start with `name:`")])
-    builder = _Builder(file)
+    builder = _Builder(file, NODES_PER_BYTE * size + 100)
     try:
         data = builder.build(node, ())
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         raise ValidationFailed([Problem(file, mark.line + 1 if mark else None, "<yaml>",
                                         f"YAML error: {exc.problem}")]) from None
+    except RecursionError:
+        raise ValidationFailed([_too_deep(file)]) from None
     if builder.problems:
         raise ValidationFailed(builder.problems)
     return Loaded(data, builder.lines, file)
+
+
+def _too_deep(file: str) -> Problem:
+    return Problem(file, None, "<yaml>", "the document is nested too deeply",
+                   "flatten the nested lists and mappings")
