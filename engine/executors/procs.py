@@ -86,10 +86,21 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str, stdout: int) ->
     """Start ``argv`` (never a shell string) as a new session with exactly ``env``; stdout and stderr go to
     the one file descriptor ``stdout``, stdin is /dev/null. ``OSError`` if it cannot be started."""
     popen = subprocess.Popen(
-        list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stdout,
+        list(argv), env=dict(env), cwd=cwd, stdin=_devnull(), stdout=stdout, stderr=stdout,
         start_new_session=True, close_fds=True,
     )
     return Child(popen)
+
+
+_DEVNULL_FD: int | None = None
+
+
+def _devnull() -> int:
+    """One /dev/null descriptor for every child's stdin (``subprocess.DEVNULL`` opens one per process)."""
+    global _DEVNULL_FD
+    if _DEVNULL_FD is None:
+        _DEVNULL_FD = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _DEVNULL_FD
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -198,6 +209,8 @@ class OutputPump:
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait for end of output; False if something outside the group still holds the pipe open."""
+        if self.eof.done():
+            return True
         try:
             async with asyncio.timeout(timeout_s):
                 await asyncio.shield(self.eof)

@@ -53,10 +53,10 @@ class TestHostileValues:
 
 def test_the_script_file_is_run_by_path_and_its_text_is_on_no_command_line(tmp_path: Path) -> None:
     needle = "wishstar-needle-7f3a"
-    script = f'# {needle}\nfor f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f" 2>/dev/null; echo; done'
+    script = f'# {needle}\nfor f in /proc/[0-9]*/cmdline; do {{ tr "\\0" " " < "$f"; }} 2>/dev/null || true; echo; done'
     outcome, sink, run = run_step(tmp_path, make_step("s", script, tmp=tmp_path))
     assert outcome.status == "succeeded"
     command_lines = sink.text("s").splitlines()
-    assert f"/bin/sh -e {run.run_dir}/scripts/t/1/s " in command_lines
+    assert any(line.startswith(f"/bin/sh -e {run.run_dir}/scripts/") for line in command_lines)
     assert not any(needle in line for line in command_lines)
-    assert not any(" -c " in line and "scripts/t/1" in line for line in command_lines)
+    assert not any(" -c " in line and f"{run.run_dir}/scripts" in line for line in command_lines)

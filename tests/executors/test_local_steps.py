@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import stat
@@ -158,29 +159,49 @@ class TestResults:
         assert outcome.status == "failed"
         assert outcome.reason == 'result "big" is larger than the 10 bytes limit'
 
-    def test_the_results_dir_exists_before_the_first_step(self, tmp_path: Path) -> None:
+    def test_the_results_dir_exists_before_the_first_step_when_results_are_declared(self,
+                                                                                   tmp_path: Path) -> None:
         run = make_run(tmp_path)
-        step = make_step("s", f'test -d "{run.run_dir}/results/t/1"', tmp=tmp_path)
-        outcome = execute(make_task(run, step), run)
-        assert outcome.status == "succeeded"
+        step = make_step("s", f'test -d "{run.run_dir}/results/t/1"\necho ok > "{run.run_dir}/results/t/1/r"',
+                         tmp=tmp_path)
+        outcome = execute(make_task(run, step, results=("r",)), run)
+        assert outcome.status == "succeeded", outcome.reason
 
 
 class TestScripts:
     def test_a_script_runs_from_a_0700_file_under_the_run_dir_never_with_dash_c(self, tmp_path: Path) -> None:
         run, sink = make_run(tmp_path), RecordingSink()
         script = "tr '\\0' '\\n' < /proc/$$/cmdline"
-        execute(make_task(run, make_step("build", script, tmp=tmp_path), name="t", attempt=2), run, sink)
-        path = f"{run.run_dir}/scripts/t/2/build"
-        assert sink.text("build").splitlines() == ["/bin/sh", "-e", path]
+        execute(make_task(run, make_step("build", script, tmp=tmp_path)), run, sink)
+        shell, flag, path = sink.text("build").splitlines()
+        assert (shell, flag, os.path.dirname(path)) == ("/bin/sh", "-e", f"{run.run_dir}/scripts")
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
         assert Path(path).read_text() == script
+
+    def test_tasks_sharing_a_script_share_one_file_written_once(self, tmp_path: Path) -> None:
+        run, ex = make_run(tmp_path), LocalExecutor()
+        tasks = [make_task(run, make_step("s", "echo same", tmp=tmp_path), name=n) for n in ("a", "b")]
+
+        async def main() -> list[int]:
+            await ex.setup(run)
+            mtimes = []
+            for task in tasks:
+                await ex.execute(task, RecordingSink())
+                (script,) = Path(run.run_dir, "scripts").iterdir()
+                mtimes.append(script.stat().st_mtime_ns)
+            return mtimes
+
+        first, second = asyncio.run(main())
+        assert first == second
 
     def test_a_shebang_script_is_executed_directly(self, tmp_path: Path) -> None:
         run, sink = make_run(tmp_path), RecordingSink()
         script = "#!/usr/bin/env python3\nimport sys\nprint(sys.argv, 6 * 7)\n"
         outcome = execute(make_task(run, make_step("py", script, tmp=tmp_path)), run, sink)
         assert outcome.status == "succeeded", sink.text("py")
-        assert sink.text("py") == f"['{run.run_dir}/scripts/t/1/py'] 42\n"
+        argv, answer = sink.text("py").rsplit(" ", 1)
+        (path,) = ast.literal_eval(argv)
+        assert (os.path.dirname(path), answer) == (f"{run.run_dir}/scripts", "42\n")
 
     def test_a_command_runs_as_argv_without_a_shell(self, tmp_path: Path) -> None:
         run, sink = make_run(tmp_path), RecordingSink()
