@@ -64,7 +64,9 @@ _TYPE_HINTS = {
     "list_type": "write a list, e.g. [a, b]",
     "dict_type": "write a mapping of key: value",
     "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
     "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
     "missing": None,
     "model_type": "write a mapping; see docs/pipeline.md",
 }
@@ -139,3 +141,23 @@ def parse_structure(loaded: Loaded) -> tuple[Pipeline | None, dict[str, Task], d
         return None, parsed["tasks"], parsed["finally"], problems
     pipeline = Pipeline.model_validate({**shell, "tasks": parsed["tasks"], "finally": parsed["finally"]})
     return pipeline, parsed["tasks"], parsed["finally"], []
+
+
+def best_effort(loaded: Loaded, tasks: dict[str, Task], finals: dict[str, Task]) -> Pipeline | None:
+    """A pipeline of the parts that did parse, so cross-field checks can still report their problems
+    alongside the structural ones. Top-level fields that failed are dropped (a bad name becomes a placeholder)."""
+    if not isinstance(loaded.data, dict):
+        return None
+    shell = {k: v for k, v in loaded.data.items() if k not in ("tasks", "finally")}
+    for _ in range(len(shell) + 2):
+        try:
+            return Pipeline.model_validate({**shell, "tasks": tasks, "finally": finals})
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            if not bad - {"tasks", "finally"} and "name" in shell:
+                return None
+            for key in bad:
+                shell.pop(key, None)
+            if "name" in bad or "name" not in shell:
+                shell["name"] = "invalid"
+    return None

@@ -14,7 +14,7 @@ from engine.spec import cel
 from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
 from engine.spec.loader import Loaded, load_yaml
 from engine.spec.model import NAME_PATTERN, Pipeline, Task
-from engine.spec.structure import parse_structure
+from engine.spec.structure import best_effort, parse_structure
 from engine.spec.subst import Ref, find_refs
 
 CONTEXT_REFS = {("context", "run", "id"), ("context", "run", "number"), ("context", "pipeline", "name"),
@@ -45,6 +45,7 @@ class _Checker:
     library_names: tuple[str, ...]
     problems: list[Problem] = field(default_factory=list)
     infos: dict[str, UsesInfo | None] = field(default_factory=dict)
+    broken: frozenset[str] = frozenset()
 
     def add(self, path: Path, message: str, hint: str | None = None, line_offset: int = 0) -> None:
         problem = self.loaded.problem(path, message, hint)
@@ -161,7 +162,7 @@ def _check_needs(c: _Checker, section: str, name: str, task: Task) -> None:
             c.add(path, f'task "{name}" needs itself', "remove it")
         elif need in c.pipeline.finally_:
             c.add(path, f'"{need}" is a finally task', "tasks cannot wait for finally tasks")
-        elif need not in c.pipeline.tasks:
+        elif need not in c.pipeline.tasks and need not in c.broken:
             c.add(path, f'unknown task "{need}"', did_you_mean(need, c.pipeline.tasks) or "check the name")
 
 
@@ -207,6 +208,8 @@ def _check_task_ref(c: _Checker, section: str, name: str, parts: tuple[str, ...]
             bad("$(tasks.status) is only known in finally tasks", "move this task under finally:")
         return
     target = parts[1] if len(parts) > 1 else ""
+    if target in c.broken:
+        return
     if target not in c.pipeline.tasks:
         bad(f'unknown task "{target}"', did_you_mean(target, c.pipeline.tasks) or "check the name")
         return
@@ -311,16 +314,26 @@ def _check_cycles(c: _Checker) -> None:
               "remove one of the needs or result references on this cycle")
 
 
-def check_pipeline(pipeline: Pipeline, loaded: Loaded, uses: UsesLookup,
-                   library_names: Iterable[str]) -> tuple[list[Problem], dict[str, UsesInfo | None]]:
-    """All semantic problems of a structurally valid pipeline, and the library info of its ``uses`` tasks."""
-    c = _Checker(loaded, pipeline, uses, tuple(library_names))
+def _raw_task_names(loaded: Loaded) -> set[str]:
+    data = loaded.data if isinstance(loaded.data, dict) else {}
+    return {str(k) for section in ("tasks", "finally") if isinstance(data.get(section), dict)
+            for k in data[section]}
+
+
+def check_pipeline(pipeline: Pipeline, loaded: Loaded, uses: UsesLookup, library_names: Iterable[str], *,
+                   broken: Iterable[str] = ()) -> tuple[list[Problem], dict[str, UsesInfo | None]]:
+    """All semantic problems of a pipeline, and the library info of its ``uses`` tasks. ``broken`` names tasks
+    that failed structural checks: references to them are not reported again."""
+    c = _Checker(loaded, pipeline, uses, tuple(library_names), broken=frozenset(broken))
     _check_names(c)
     _check_params(c)
     _check_duration(c, ("timeout",), pipeline.timeout)
-    for name, (section, task) in c.all_tasks.items():
+    # Both sections, not ``all_tasks``: a name used in both would otherwise hide the regular task from every check.
+    every = [("tasks", n, t) for n, t in pipeline.tasks.items()]
+    every += [("finally", n, t) for n, t in pipeline.finally_.items()]
+    for section, name, task in every:
         _check_uses(c, section, name, task)
-    for name, (section, task) in c.all_tasks.items():
+    for section, name, task in every:
         _check_shape(c, section, name, task)
         _check_needs(c, section, name, task)
         _check_workspaces(c, section, name, task)
@@ -335,8 +348,12 @@ def validate_text(text: str | bytes, file: str, uses: UsesLookup,
                   library_names: Iterable[str]) -> tuple[Pipeline, dict[str, UsesInfo | None]]:
     """Parse and validate a pipeline file; ``ValidationFailed`` lists every problem found."""
     loaded = load_yaml(text, file)
-    pipeline, _, _, problems = parse_structure(loaded)
+    pipeline, tasks, finals, problems = parse_structure(loaded)
     if pipeline is None:
+        partial = best_effort(loaded, tasks, finals)
+        if partial is not None:
+            broken = _raw_task_names(loaded) - set(tasks) - set(finals)
+            problems += check_pipeline(partial, loaded, uses, library_names, broken=broken)[0]
         raise ValidationFailed(problems)
     semantic, infos = check_pipeline(pipeline, loaded, uses, library_names)
     if semantic:
