@@ -26,7 +26,7 @@ def format_duration(seconds: float) -> str:
     """A short human form: 0.4s, 12s, 3m05s, 1h02m."""
     if seconds < 10:
         return f"{seconds:.1f}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     if whole < 60:
         return f"{whole}s"
     minutes, secs = divmod(whole, 60)
