@@ -9,6 +9,7 @@ It must not decide anything the scheduler could decide, nor hold a whole log in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ class Snapshot:
 class RunOptions:
     concurrency: int = field(default_factory=lambda: os.cpu_count() or 2)
     flush_interval: float = 0.1
+    log_limit: int = 50 * 1024 * 1024
     cancel_poll: float = 0.5
     clock: Callable[[], float] = time.time
 
@@ -77,6 +79,8 @@ class Runner:
         self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}
         self._sinks: dict[str, TaskLogSink] = {}
         self._persisted: dict[str, TaskState] = {}
+        self._pending_steps: list[tuple[str, int, TaskOutcome, TaskLogSink | None]] = []
+        self._cancel_wait: asyncio.Task[Any] | None = None
         self._last_flush = 0.0
         self._last_poll = 0.0
         self.state: RunState | None = None
@@ -105,6 +109,11 @@ class Runner:
                 task.cancel()
             if self._inflight:
                 await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+            if self._cancel_wait is not None:
+                self._cancel_wait.cancel()
+            if self._pending_steps:  # only when the loop stopped on an exception; do not mask it
+                with contextlib.suppress(Exception):
+                    self._write_steps()
             await self.executor.teardown(self.env)
         return state
 
@@ -115,18 +124,26 @@ class Runner:
                 state = request_cancel(state)
             decision = decide(self.plan, state, now, self._facts, self.options.concurrency)
             state = decision.state
+            started = False
             for action in decision.actions:
                 if isinstance(action, Start):
                     state = self._start(state, action.task, action.attempt, now)
+                    started = True
                 elif isinstance(action, Cancel):
                     self._inflight[action.task].cancel() if action.task in self._inflight else None
                 elif isinstance(action, Finish):
                     self.state = state
+                    self._write_steps()
                     self._flush(state, force=True)
                     self.store.set_run_status(self.ctx.run_id, action.status, self._mask(action.reason),
                                               finished_at=self.options.clock())
                     self._report(state)
                     return state
+            if started and self._inflight:
+                # Let the tasks just started spawn their processes first; the bookkeeping below then runs
+                # while they do, instead of delaying them (it matters most for a chain of short tasks).
+                await asyncio.sleep(0)
+            self._write_steps()
             self.state = state
             self._flush(state)
             self._report(state)
@@ -140,12 +157,10 @@ class Runner:
         if self.progress is not None:
             timeout = min(timeout, 0.25)
         waiters: set[asyncio.Future[Any]] = set(self._inflight.values())
-        cancel_wait = asyncio.ensure_future(self._cancel.wait())
-        waiters.add(cancel_wait)
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            cancel_wait.cancel()
+        if self._cancel_wait is None:  # one waiter for the whole run, not one task per wait
+            self._cancel_wait = asyncio.ensure_future(self._cancel.wait())
+        waiters.add(self._cancel_wait)
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         now = self.options.clock()
         for name, task in list(self._inflight.items()):
             if task.done():
@@ -164,11 +179,13 @@ class Runner:
         if self._force:
             return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
                             reason="cancelled before it started (forced stop)", results={}, cancelled=True)
+        # Statuses ($(tasks.status), $(tasks.NAME.status)) are only valid in finally tasks (validation refuses
+        # them elsewhere), so regular tasks skip building them: O(tasks) per start adds up to O(tasks^2).
         view = RuntimeView(
             run_id=self.ctx.run_id,
             results={n: s.results for n, s in state.tasks.items() if s.results},
-            statuses={n: s.status for n, s in state.tasks.items()},
-            aggregate_status=aggregate_status(self.plan, state),
+            statuses={n: s.status for n, s in state.tasks.items()} if task.is_finally else {},
+            aggregate_status=aggregate_status(self.plan, state) if task.is_finally else "",
             secrets=self.secrets,
             base_env={**self.base_env, "WISHSTAR_TASK": name, "WISHSTAR_ATTEMPT": str(attempt)},
         )
@@ -180,7 +197,7 @@ class Runner:
         except MissingSecret as exc:
             return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
                             reason=str(exc), results={})
-        sink = self.logs.sink(self.ctx.run_id, name, attempt, self.masker_values)
+        sink = self.logs.sink(self.ctx.run_id, name, attempt, self.masker_values, limit=self.options.log_limit)
         self._sinks[name] = sink
         self._inflight[name] = asyncio.create_task(self.executor.execute(resolved, sink), name=name)
         return state
@@ -197,7 +214,7 @@ class Runner:
             outcome, cancelled = TaskOutcome("failed", reason=f"executor error: {exc}"), False
         else:
             outcome, cancelled = task.result(), False
-        self._record_steps(name, attempt, outcome, sink)
+        self._pending_steps.append((name, attempt, outcome, sink))  # written by _write_steps, soon
         reason = self._mask(outcome.reason)
         if cancelled:
             reason = self._cancel_reason(state)
@@ -215,6 +232,12 @@ class Runner:
         if state.timed_out:
             return "cancelled: the pipeline timed out"
         return "cancelled: another task failed (onFailure: cancel)"
+
+    def _write_steps(self) -> None:
+        """Record the steps of the attempts that ended since the last call (before their task rows)."""
+        pending, self._pending_steps = self._pending_steps, []
+        for name, attempt, outcome, sink in pending:
+            self._record_steps(name, attempt, outcome, sink)
 
     def _record_steps(self, name: str, attempt: int, outcome: TaskOutcome, sink: TaskLogSink | None) -> None:
         logs = sink.step_logs() if sink is not None else {}

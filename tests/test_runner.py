@@ -1,0 +1,210 @@
+"""The runner with the fake executor and a real SQLite store: what it starts, cancels and records."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.compiler.build import compile_pipeline
+from engine.compiler.types import GitContext, Plan, RunContext
+from engine.executors.base import RunEnv
+from engine.executors.fake import FAIL, FakeExecutor, FakeOutcome
+from engine.runner import Runner, RunOptions, base_env
+from engine.spec.validate import validate_text
+from engine.store.api import Store
+from engine.store.logs import LogStore
+
+
+def _plan(text: str, ctx: RunContext) -> Plan:
+    pipeline, _ = validate_text(textwrap.dedent(text), ".wishstar.yaml", lambda t: None, [])
+    return compile_pipeline(pipeline, ctx, lambda n, w: None)  # type: ignore[arg-type,return-value]
+
+
+def _run(tmp_path: Path, text: str, fake: FakeExecutor, *, secrets: dict[str, str] | None = None,
+         concurrency: int = 4, after_start=None) -> tuple[dict, Runner]:
+    store = Store.open(None, tmp_path)
+    run_id, number = store.create_run("p", git={"branch": "main"})
+    ctx = RunContext(run_id=run_id, number=number, git=GitContext(branch="main", commit="abc"))
+    plan = _plan(text, ctx)
+    env = RunEnv(run_id, str(tmp_path / "run"), str(tmp_path / "run"), plan.workspaces)
+    runner = Runner(plan, ctx, fake, store, LogStore(tmp_path), env, secrets=secrets or {},
+                    base_env=base_env(ctx, plan.pipeline, {"PATH": "/usr/bin"}),
+                    options=RunOptions(concurrency=concurrency, flush_interval=0.0, cancel_poll=0.05))
+
+    async def main() -> None:
+        task = asyncio.create_task(runner.run())
+        if after_start is not None:
+            await after_start(runner, fake)
+        await task
+
+    asyncio.run(main())
+    data = store.get_run(run_id)
+    store.close()
+    return data, runner
+
+
+def _tasks(run: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in run["tasks"]}
+
+
+def test_tasks_start_in_dependency_order_and_results_reach_later_tasks(tmp_path):
+    fake = FakeExecutor({"version": [FakeOutcome(results={"tag": "1.2.3"})]})
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          version:
+            results: [tag]
+            script: printf x > $(results.tag.path)
+          build:
+            script: echo building $(tasks.version.results.tag)
+    """, fake)
+    assert fake.started_order == ["version", "build"]
+    assert fake.calls[1].steps[0].script == "echo building 1.2.3"
+    assert run["status"] == "succeeded"
+    assert _tasks(run)["version"]["results"] == {"tag": "1.2.3"}
+
+
+def test_git_values_reach_steps_as_environment_only(tmp_path):
+    fake = FakeExecutor()
+    _run(tmp_path, """
+        name: p
+        tasks:
+          show:
+            script: echo "$WISHSTAR_GIT_BRANCH"
+    """, fake)
+    step = fake.calls[0].steps[0]
+    assert step.env["WISHSTAR_GIT_BRANCH"] == "main"
+    assert step.env["WISHSTAR_BUILD_NUMBER"] == "1"
+    assert step.script == 'echo "$WISHSTAR_GIT_BRANCH"'
+
+
+def test_the_concurrency_limit_holds(tmp_path):
+    fake = FakeExecutor(default=FakeOutcome(duration_s=0.01))
+    tasks = "\n".join(f"  t{i}:\n    script: 'true'" for i in range(8))
+    _run(tmp_path, f"name: p\ntasks:\n{tasks}\n", fake, concurrency=3)
+    assert fake.max_running == 3
+    assert len(fake.calls) == 8
+
+
+def test_a_retry_is_recorded_as_a_second_attempt(tmp_path):
+    fake = FakeExecutor({"flaky": [FAIL, FakeOutcome()]})
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          flaky:
+            retries: {limit: 1, backoff: 10ms}
+            script: 'true'
+    """, fake)
+    task = _tasks(run)["flaky"]
+    assert [c.attempt for c in fake.calls] == [1, 2]
+    assert task["attempts"] == 2 and task["status"] == "succeeded"
+    assert {s["attempt"] for s in task["steps"]} == {1, 2}
+
+
+def test_on_failure_cancel_stops_running_siblings(tmp_path):
+    hold = asyncio.Event()
+    fake = FakeExecutor({"slow": [FakeOutcome(hold=hold)], "bad": [FAIL]})
+    run, _ = _run(tmp_path, """
+        name: p
+        onFailure: cancel
+        tasks:
+          slow:
+            script: sleep 100
+          bad:
+            script: exit 1
+          later:
+            needs: [bad]
+            script: 'true'
+    """, fake)
+    tasks = _tasks(run)
+    assert fake.cancelled == ["slow"]
+    assert tasks["slow"]["status"] == "cancelled"
+    assert tasks["later"]["status"] == "skipped"
+    assert run["status"] == "failed" and 'task "bad" failed' in run["reason"]
+
+
+def test_cancelling_runs_finally_and_records_cancelled(tmp_path):
+    hold = asyncio.Event()
+    fake = FakeExecutor({"slow": [FakeOutcome(hold=hold)]})
+
+    async def cancel_when_started(runner: Runner, fake: FakeExecutor) -> None:
+        await fake.started("slow").wait()
+        runner.cancel()
+
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          slow:
+            script: sleep 100
+        finally:
+          report:
+            script: echo $(tasks.status)
+    """, fake, after_start=cancel_when_started)
+    assert run["status"] == "cancelled"
+    assert _tasks(run)["slow"]["status"] == "cancelled"
+    assert fake.calls[-1].steps[0].script == "echo cancelled"
+
+
+def test_a_missing_secret_fails_only_that_task_with_a_hint(tmp_path):
+    fake = FakeExecutor()
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          deploy:
+            env: {TOKEN: {secret: deploy-token}}
+            script: deploy
+    """, fake)
+    task = _tasks(run)["deploy"]
+    assert task["status"] == "failed"
+    assert 'needs secret "deploy-token"' in task["reason"] and "--secret" in task["reason"]
+    assert fake.calls == []
+
+
+def test_secret_values_in_results_and_reasons_are_masked_in_the_store(tmp_path):
+    fake = FakeExecutor({"leak": [FakeOutcome(status="failed", results={"copy": "tok-123456"},
+                                              reason="server said tok-123456 is invalid")]})
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          leak:
+            env: {TOKEN: {secret: token}}
+            results: [copy]
+            script: echo
+    """, fake, secrets={"token": "tok-123456"})
+    task = _tasks(run)["leak"]
+    assert task["results"] == {"copy": "***"}
+    assert "tok-123456" not in task["reason"] and "***" in task["reason"]
+    assert fake.calls[0].steps[0].env["TOKEN"] == "tok-123456"
+
+
+def test_an_executor_error_fails_the_task_not_the_engine(tmp_path):
+    fake = FakeExecutor({"boom": [FakeOutcome(error=RuntimeError("disk full"))]})
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          boom:
+            script: 'true'
+    """, fake)
+    assert _tasks(run)["boom"]["status"] == "failed"
+    assert "disk full" in _tasks(run)["boom"]["reason"]
+    assert fake.events[-1].kind == "teardown"
+
+
+@pytest.mark.parametrize("flag", [True, False], ids=["allow-failure", "strict"])
+def test_allow_failure_decides_whether_a_failed_task_fails_the_run(tmp_path, flag):
+    fake = FakeExecutor({"lint": [FAIL]})
+    run, _ = _run(tmp_path, f"""
+        name: p
+        tasks:
+          lint:
+            allowFailure: {str(flag).lower()}
+            script: exit 1
+          test:
+            needs: [lint]
+            script: 'true'
+    """, fake)
+    assert run["status"] == ("succeeded" if flag else "failed")
+    assert _tasks(run)["test"]["status"] == ("succeeded" if flag else "skipped")
