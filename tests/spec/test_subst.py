@@ -1,0 +1,77 @@
+"""``$(...)`` references: parsed in every documented form, replaced in one pass, unknown ones kept verbatim."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.spec.subst import Ref, find_refs, parse_expr, substitute
+
+
+@pytest.mark.parametrize(("expr", "parts", "star"), [
+    ("params.registry", ("params", "registry"), False),
+    ('params["a.b"]', ("params", "a.b"), False),
+    ("params['a.b']", ("params", "a.b"), False),
+    ("params.list[*]", ("params", "list"), True),
+    ('params["a.b"][*]', ("params", "a.b"), True),
+    ("tasks.version.results.tag", ("tasks", "version", "results", "tag"), False),
+    ("tasks.status", ("tasks", "status"), False),
+], ids=["dotted", "bracket-double", "bracket-single", "star", "bracket-star", "task-result", "tasks-status"])
+def test_every_documented_reference_form_parses(expr: str, parts: tuple[str, ...], star: bool) -> None:
+    assert parse_expr(expr) == (parts, star)
+
+
+def test_find_refs_reports_each_reference_with_its_span() -> None:
+    text = "a $(params.x) b $(tasks.t.results.r)"
+    refs = list(find_refs(text))
+    assert [(r.parts, text[r.start:r.end]) for r in refs] == [
+        (("params", "x"), "$(params.x)"), (("tasks", "t", "results", "r"), "$(tasks.t.results.r)")]
+
+
+@pytest.mark.parametrize("text", ["$(a b)", "$()", "$(", "$(a(b))", "$ (params.x)"],
+                         ids=["space", "empty", "unclosed", "nested-paren", "space-after-dollar"])
+def test_text_that_is_not_a_reference_is_ignored(text: str) -> None:
+    assert list(find_refs(text)) == []
+
+
+def answer(values: dict[str, str]):  # type: ignore[no-untyped-def]
+    def lookup(ref: Ref) -> str | None:
+        return values.get(".".join(ref.parts))
+    return lookup
+
+
+def test_known_references_are_replaced_and_unknown_kept_verbatim() -> None:
+    text = "push $(params.registry)/app:$(tasks.version.results.tag)"
+    assert substitute(text, answer({"params.registry": "ghcr.io"})) == "push ghcr.io/app:$(tasks.version.results.tag)"
+
+
+NAMES = st.text(alphabet="abcxyz_", min_size=1, max_size=6)
+PLAIN = st.text(alphabet=st.characters(blacklist_characters="$"), max_size=20)
+VALUES = st.text(max_size=30) | st.builds(lambda n: f"$(params.{n})", NAMES)
+
+
+@given(st.lists(st.tuples(PLAIN, NAMES), max_size=5), PLAIN, st.dictionaries(NAMES, VALUES))
+def test_substitution_is_a_single_pass(chunks: list[tuple[str, str]], tail: str, values: dict[str, str]) -> None:
+    text = "".join(f"{plain}$(params.{name})" for plain, name in chunks) + tail
+    expected = "".join(plain + values.get(name, f"$(params.{name})") for plain, name in chunks) + tail
+    assert substitute(text, answer({f"params.{k}": v for k, v in values.items()})) == expected
+
+
+@given(st.text(max_size=60))
+def test_a_lookup_that_knows_nothing_leaves_any_text_unchanged(text: str) -> None:
+    assert substitute(text, lambda _ref: None) == text
+
+
+@given(st.text(max_size=40), NAMES)
+def test_a_value_containing_a_reference_stays_literal(value: str, name: str) -> None:
+    hostile = f"{value}$(params.{name})"
+    lookup = answer({f"params.{name}": hostile})
+    assert substitute(f"[$(params.{name})]", lookup) == f"[{hostile}]"
+
+
+@given(st.text(max_size=60))
+def test_find_refs_never_fails_and_spans_point_at_the_reference(text: str) -> None:
+    for ref in find_refs(text):
+        assert text[ref.start:ref.end] == ref.text
+        assert ref.text.startswith("$(") and ref.text.endswith(")")
