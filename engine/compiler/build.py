@@ -27,7 +27,7 @@ from engine.spec.durations import parse_duration
 from engine.spec.errors import Problem, ValidationFailed, did_you_mean
 from engine.spec.model import EnvValue, Pipeline, Task
 from engine.spec.model import Step as StepSpec
-from engine.spec.subst import Ref, substitute
+from engine.spec.subst import Ref, find_refs, substitute
 from engine.spec.validate import edges_of, result_refs
 
 ParamValue = str | list[str] | dict[str, str]
@@ -83,8 +83,9 @@ def _param_text(value: ParamValue) -> str:
 
 def _lookup(params: Mapping[str, ParamValue], ctx: RunContext, pipeline: str, instance: str
             ) -> Callable[[Ref], str | None]:
-    context: dict[tuple[str, ...], str] = {("context", "run", "id"): ctx.run_id, ("context", "run", "number"): str(ctx.number),
-               ("context", "pipeline", "name"): pipeline, ("context", "task", "name"): instance}
+    context: dict[tuple[str, ...], str] = {
+        ("context", "run", "id"): ctx.run_id, ("context", "run", "number"): str(ctx.number),
+        ("context", "pipeline", "name"): pipeline, ("context", "task", "name"): instance}
 
     def lookup(ref: Ref) -> str | None:
         parts = ref.parts[1:] if ref.parts[0] == "inputs" else ref.parts
@@ -103,9 +104,12 @@ def _expand_argv(items: list[str], params: Mapping[str, ParamValue], lookup: Cal
     """Substitute argv; an argument that is exactly ``$(params.arr[*])`` becomes one argument per item."""
     out: list[str] = []
     for item in items:
-        name = item[len("$(params."):-len("[*])")] if item.startswith("$(params.") and item.endswith("[*])") else None
-        if name is not None and isinstance(params.get(name), list):
-            out.extend(params[name])
+        refs = list(find_refs(item))
+        whole = refs[0] if len(refs) == 1 and refs[0].text == item and refs[0].star else None
+        parts = (whole.parts[1:] if whole.parts[0] == "inputs" else whole.parts) if whole else ()
+        value = params.get(parts[1]) if len(parts) == 2 and parts[0] == "params" else None
+        if isinstance(value, list):
+            out.extend(value)
         else:
             out.append(substitute(item, lookup))
     return tuple(out)
