@@ -218,7 +218,8 @@ def _argv(step: ResolvedStep, scripts: ScriptFiles) -> list[str]:
     """The argv of a step; a script is written to a file first and never put on a command line."""
     if step.script is not None:
         path = scripts.path_for(step.script)
-        return [path] if step.script.startswith("#!") else ["/bin/sh", "-e", path]
+        # like Tekton, a script's args arrive as "$@"
+        return [path, *step.args] if step.script.startswith("#!") else ["/bin/sh", "-e", path, *step.args]
     if step.command:
         return [*step.command, *step.args]
     raise _CannotStart(f"step {step.name} has neither a script nor a command to run locally", None)

@@ -248,3 +248,13 @@ class TestLifecycle:
         outcome = execute(make_task(run, make_step("s", "true", tmp=tmp_path)), run,
                           executor=LocalExecutor(clock=lambda: float(next(ticks))))
         assert (outcome.steps[0].started_at, outcome.steps[0].finished_at) == (0.0, 1.0)
+
+
+
+def test_a_scripts_args_arrive_as_positional_parameters(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    sink = RecordingSink()
+    step = make_step("s", 'printf "<%s>" "$@"', args=("-q", "two words"), tmp=tmp_path)
+    outcome = execute(make_task(run, step), run, sink)
+    assert outcome.status == "succeeded"
+    assert sink.text("s") == "<-q><two words>"
