@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.spec.subst import Ref, find_refs, parse_expr, substitute
@@ -51,6 +51,7 @@ PLAIN = st.text(alphabet=st.characters(blacklist_characters="$"), max_size=20)
 VALUES = st.text(max_size=30) | st.builds(lambda n: f"$(params.{n})", NAMES)
 
 
+@settings(deadline=None)
 @given(st.lists(st.tuples(PLAIN, NAMES), max_size=5), PLAIN, st.dictionaries(NAMES, VALUES))
 def test_substitution_is_a_single_pass(chunks: list[tuple[str, str]], tail: str, values: dict[str, str]) -> None:
     text = "".join(f"{plain}$(params.{name})" for plain, name in chunks) + tail
@@ -58,11 +59,13 @@ def test_substitution_is_a_single_pass(chunks: list[tuple[str, str]], tail: str,
     assert substitute(text, answer({f"params.{k}": v for k, v in values.items()})) == expected
 
 
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_a_lookup_that_knows_nothing_leaves_any_text_unchanged(text: str) -> None:
     assert substitute(text, lambda _ref: None) == text
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40), NAMES)
 def test_a_value_containing_a_reference_stays_literal(value: str, name: str) -> None:
     hostile = f"{value}$(params.{name})"
@@ -70,6 +73,7 @@ def test_a_value_containing_a_reference_stays_literal(value: str, name: str) -> 
     assert substitute(f"[$(params.{name})]", lookup) == f"[{hostile}]"
 
 
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_find_refs_never_fails_and_spans_point_at_the_reference(text: str) -> None:
     for ref in find_refs(text):
