@@ -162,7 +162,8 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
 def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: Store, env: RunEnv) -> str:
     err.print(f"run {ctx.run_id} · {plan.pipeline} #{ctx.number} · commit {(ctx.git.commit or '')[:12]}",
               highlight=False)
-    options = RunOptions(concurrency=req.concurrency or cfg.concurrency or (os.cpu_count() or 2),
+    limit = req.concurrency or plan.concurrency or cfg.concurrency or (os.cpu_count() or 2)
+    options = RunOptions(concurrency=limit,
                          log_limit=cfg.log_limit_bytes)
     with ProgressView(plan, err, enabled=req.progress) as view:
         runner = Runner(plan, ctx, LocalExecutor(), store, LogStore(cfg.state_dir), env, secrets=req.secrets,

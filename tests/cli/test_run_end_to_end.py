@@ -175,3 +175,21 @@ def test_an_event_that_does_not_match_on_starts_nothing(cli, make_repo):
     assert 'branch "feature/x" matches none of on.push.branches' in result.stderr
     assert cli("runs", "list", "--output", "json").json() == []
     assert cli("run", str(repo), "--event", "push", "--branch", "main").code == 0
+
+
+def test_the_pipeline_concurrency_key_limits_tasks_at_once(cli, make_repo, tmp_path):
+    log = tmp_path / "overlap"
+    tasks = "\n".join(f"""
+          t{i}:
+            script: |
+              echo start >> {log}
+              sleep 0.3
+              echo end >> {log}""" for i in range(3))
+    repo = make_repo(f"""
+        name: serial
+        concurrency: 1
+        tasks:{tasks}
+    """)
+    result = cli("run", str(repo), "--output", "json")
+    assert result.code == 0, result.stderr
+    assert log.read_text().split() == ["start", "end"] * 3
