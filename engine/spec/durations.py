@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``text``; ``ValueError`` with a hint when it is not a duration."""
-    compact = text.strip().replace(" ", "")
+    """Seconds in ``text`` (Go's duration syntax, which Tekton uses too: ``"1h30m"``, ``"1.5h"``, ``"300ms"``,
+    ``"0"``); ``ValueError`` with a hint when it is not a duration. Negative durations are refused."""
+    compact = text.strip()
+    if compact == "0":
+        return 0.0
+    compact = compact[1:] if compact.startswith("+") else compact
     pos, total = 0, 0.0
     for match in _PART.finditer(compact):
         if match.start() != pos:

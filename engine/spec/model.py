@@ -22,7 +22,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-def _scalar_to_str(value: Any) -> Any:
+def scalar_to_str(value: Any) -> Any:
+    """YAML turns ``true`` and ``8080`` into bool and int where the file means the strings."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -49,7 +50,7 @@ class EnvMixin(_Model):
     @classmethod
     def _env_scalars(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: _scalar_to_str(v) for k, v in value.items()}
+            return {k: scalar_to_str(v) for k, v in value.items()}
         return value
 
 
@@ -105,14 +106,14 @@ class ParamSpec(_Model):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if isinstance(value, str | int | float | bool | list):
-            return {"default": _scalar_to_str(value) if not isinstance(value, list) else value,
+            return {"default": scalar_to_str(value) if not isinstance(value, list) else value,
                     "type": "array" if isinstance(value, list) else "string"}
         return value
 
     @field_validator("default", mode="before")
     @classmethod
     def _default_scalar(cls, value: Any) -> Any:
-        return _scalar_to_str(value)
+        return scalar_to_str(value)
 
 
 class RetryPolicy(_Model):
@@ -148,7 +149,7 @@ class Step(EnvMixin):
     @classmethod
     def _argv_scalars(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [_scalar_to_str(v) for v in value]
+            return [scalar_to_str(v) for v in value]
         return value
 
 
@@ -180,14 +181,14 @@ class Task(EnvMixin):
     @classmethod
     def _with_scalars(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: _scalar_to_str(v) for k, v in value.items()}
+            return {k: scalar_to_str(v) for k, v in value.items()}
         return value
 
     @field_validator("matrix", mode="before")
     @classmethod
     def _matrix_scalars(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: [_scalar_to_str(v) for v in vs] if isinstance(vs, list) else vs for k, vs in value.items()}
+            return {k: [scalar_to_str(v) for v in vs] if isinstance(vs, list) else vs for k, vs in value.items()}
         return value
 
     @field_validator("workspaces", mode="before")

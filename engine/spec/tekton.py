@@ -19,44 +19,24 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine.spec.durations import parse_duration
 from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
 from engine.spec.loader import Loaded, load_yaml
+from engine.spec.model import scalar_to_str
 
 API_VERSIONS = ("tekton.dev/v1", "tekton.dev/v1beta1")
 ParamType = Literal["string", "array", "object"]
 ParamValue = str | list[str] | dict[str, str]
 
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration string (``"1h30m"``, ``"10s"``, ``"1.5h"``, ``"300ms"``, ``"0"``).
-
-    Raises ``ValueError`` naming the accepted form. Negative durations are refused: a time limit below zero
-    means nothing to a step.
-    """
-    if text == "0":
-        return 0.0
-    body = text[1:] if text.startswith("+") else text
-    pos, total = 0, 0.0
-    for match in _GO_DURATION_PART.finditer(body):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        pos = match.end()
-    if not body or pos != len(body):
-        raise ValueError(f'"{text}" is not a Go duration (write e.g. "10s", "5m" or "1h30m")')
-    return total
+    """Seconds in a Go duration string (``"1h30m"``, ``"10s"``, ``"1.5h"``, ``"300ms"``, ``"0"``)."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(f'"{text}" is not a Go duration (write e.g. "10s", "5m" or "1h30m")') from None
 
 
-def _to_str(value: Any) -> Any:
-    """YAML turns ``true`` and ``8080`` into bool and int where Kubernetes means the strings."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
+_to_str = scalar_to_str
 
 
 def _to_str_deep(value: Any) -> Any:
