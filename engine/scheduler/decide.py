@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.compiler.types import Plan, TaskPlan
-from engine.scheduler.state import RunState, RunStatus, TaskState
+from engine.scheduler.state import TERMINAL, RunState, RunStatus, TaskState
 from engine.spec import cel
 
 
@@ -70,10 +70,11 @@ def _stopping_reason(plan: Plan, state: RunState) -> str | None:
         return "the run was cancelled"
     if state.timed_out:
         return "the pipeline timed out"
-    for name in plan.tasks:
-        s = state.task(name)
-        if (s.status == "failed" and not plan.tasks[name].allow_failure) or s.status == "cancelled":
-            return f'task "{name}" {s.status}'
+    tasks = state.tasks
+    for name, task in plan.tasks.items():
+        status = tasks[name].status
+        if (status == "failed" and not task.allow_failure) or status == "cancelled":
+            return f'task "{name}" {status}'
     return None
 
 
@@ -122,28 +123,40 @@ def _running(state: RunState) -> int:
 
 def _schedule(plan: Plan, state: RunState, names: list[str], now: float, facts: Facts, limit: int,
               actions: list[Action], ready: Callable[[RunState, str], bool]) -> tuple[RunState, float | None]:
-    """Start or skip every ready task, repeating until nothing changes (a skip can make others ready)."""
+    """Start or skip every ready task, repeating until nothing changes (a skip can make others ready).
+
+    Only a task that ends in a pass (skipped, or failed on its ``when``) can make another one ready or free
+    a slot; a pass that merely started tasks would be followed by one that changes nothing and sees the same
+    retry deadlines, so it is not run (this halves the cost of ``decide`` per event)."""
     while True:
-        before = state
-        state, wake = _schedule_once(plan, state, names, now, facts, limit, actions, ready)
-        if state is before:
+        state, wake, ended = _schedule_once(plan, state, names, now, facts, limit, actions, ready)
+        if not ended:
             return state, wake
 
 
 def _schedule_once(plan: Plan, state: RunState, names: list[str], now: float, facts: Facts, limit: int,
-                   actions: list[Action], ready: Callable[[RunState, str], bool]) -> tuple[RunState, float | None]:
+                   actions: list[Action], ready: Callable[[RunState, str], bool]
+                   ) -> tuple[RunState, float | None, bool]:
+    """One pass: (state, earliest retry deadline seen, whether a task ended during the pass)."""
     wake: float | None = None
+    ended = False
+    running = _running(state)
     for name in names:
-        s = state.task(name)
+        s = state.tasks[name]
         if s.status != "pending" or not ready(state, name):
             continue
         if s.retry_at is not None and s.retry_at > now:
             wake = s.retry_at if wake is None else min(wake, s.retry_at)
             continue
-        if _running(state) >= limit:
+        if running >= limit:
             break
         state = _try_start(plan, state, name, now, facts, actions)
-    return state, wake
+        status = state.tasks[name].status
+        if status == "running":
+            running += 1
+        elif status != "pending":
+            ended = True
+    return state, wake, ended
 
 
 def _stop(plan: Plan, state: RunState, reason: str, actions: list[Action], now: float) -> RunState:
@@ -188,12 +201,18 @@ def decide(plan: Plan, state: RunState, now: float, facts: Facts, limit: int) ->
     if reason:
         state = _stop(plan, state, reason, actions, now)
     else:
-        def ready(current: RunState, name: str) -> bool:
-            return all(_dep_ok(current, plan, d) for d in plan.tasks[name].needs)
+        def ready(current: RunState, name: str) -> bool:  # _dep_ok for each need, inlined: called O(tasks) times
+            tasks = current.tasks
+            for dep in plan.tasks[name].needs:
+                status = tasks[dep].status
+                if not (status == "succeeded" or status == "skipped"
+                        or (status == "failed" and plan.task(dep).allow_failure)):
+                    return False
+            return True
 
         state, retry_wake = _schedule(plan, state, list(plan.tasks), now, facts, limit, actions, ready)
         wake = _earliest(wake, retry_wake)
-    if all(state.task(n).done for n in plan.tasks) and not _running(state):
+    if all(state.tasks[n].status in TERMINAL for n in plan.tasks) and not _running(state):
         state, retry_wake = _schedule(plan, state, list(plan.finally_tasks), now, facts, limit, actions,
                                       lambda _s, _n: True)
         wake = _earliest(wake, retry_wake)

@@ -17,6 +17,21 @@ from engine.spec.errors import InputTooLarge, Path, Problem, ValidationFailed
 MAX_FILE_BYTES = 1024 * 1024
 """Pipeline and task files larger than this are refused before parsing (1 MiB)."""
 
+_FAST_COMPOSER = getattr(yaml, "CSafeLoader", None)
+"""libyaml's parser when PyYAML was built with it: several times faster on a 5,000-task file, with the same
+line marks on nodes; it refuses nesting deeper than 1,000 levels (a ScannerError, not a crash)."""
+
+
+def _compose(text: str | bytes) -> yaml.Node | None:
+    """The node tree, through libyaml when available. Any error is reproduced with the pure-Python parser so
+    that messages (and their line and column) are the same whichever parser is installed."""
+    if _FAST_COMPOSER is not None:
+        try:
+            return yaml.compose(text, Loader=_FAST_COMPOSER)  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001 - a YAML error, or text libyaml cannot encode: let the other decide
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)  # type: ignore[no-any-return]
+
 NODES_PER_BYTE = 2
 """Cap on the values built from a file, per byte of it, aliases counted each time they are used: a small file of
 nested aliases ("billion laughs") would otherwise expand without bound. Every value written out takes at least
@@ -99,7 +114,7 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
         raise InputTooLarge(f"{file}: {size} bytes is over the {max_bytes}-byte limit for pipeline and task "
                             "files (hint: split it into library tasks)")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

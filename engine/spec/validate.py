@@ -60,10 +60,13 @@ class _Checker:
         return out
 
     def results_of(self, name: str) -> tuple[str, ...] | None:
-        section_task = self.all_tasks.get(name)
-        if section_task is None:
+        # Looked up directly, not through ``all_tasks`` (which builds a dict of every task): this is called
+        # once per result reference, so that made validation O(tasks^2). A finally task wins, as there.
+        task = self.pipeline.finally_.get(name)
+        if task is None:
+            task = self.pipeline.tasks.get(name)
+        if task is None:
             return None
-        task = section_task[1]
         if task.uses:
             info = self.infos.get(name)
             return info.results if info else None
