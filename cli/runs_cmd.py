@@ -150,7 +150,7 @@ def _print_step_log(task: str, step: dict[str, Any], lines: int) -> None:
     err.print(f"── {task} > {step['name']} (attempt {step['attempt']}, exit {step.get('exit_code')}) ──",
               highlight=False)
     if not path or not Path(path).exists():
-        err.print("  (no log)")
+        err.print("  (no output)")
         return
     if lines:
         for line in tail(path, lines):

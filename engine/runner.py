@@ -21,7 +21,7 @@ from engine.compiler.types import Plan, RunContext
 from engine.executors.base import Executor, RunEnv, TaskOutcome
 from engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
 from engine.scheduler.state import RunState, TaskState
-from engine.store.api import Store, TaskRow
+from engine.store.api import StepRow, Store, TaskRow
 from engine.store.logs import LogStore, Masker, TaskLogSink
 
 Progress = Callable[["Snapshot"], None]
@@ -79,7 +79,7 @@ class Runner:
         self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}
         self._sinks: dict[str, TaskLogSink] = {}
         self._persisted: dict[str, TaskState] = {}
-        self._pending_steps: list[tuple[str, int, TaskOutcome, TaskLogSink | None]] = []
+        self._pending_steps: list[StepRow] = []
         self._cancel_wait: asyncio.Task[Any] | None = None
         self._last_flush = 0.0
         self._last_poll = 0.0
@@ -113,7 +113,7 @@ class Runner:
                 self._cancel_wait.cancel()
             if self._pending_steps:  # only when the loop stopped on an exception; do not mask it
                 with contextlib.suppress(Exception):
-                    self._write_steps()
+                    self.store.record_steps(self.ctx.run_id, self._pending_steps)
             await self.executor.teardown(self.env)
         return state
 
@@ -133,7 +133,6 @@ class Runner:
                     self._inflight[action.task].cancel() if action.task in self._inflight else None
                 elif isinstance(action, Finish):
                     self.state = state
-                    self._write_steps()
                     self._flush(state, force=True)
                     self.store.set_run_status(self.ctx.run_id, action.status, self._mask(action.reason),
                                               finished_at=self.options.clock())
@@ -143,7 +142,6 @@ class Runner:
                 # Let the tasks just started spawn their processes first; the bookkeeping below then runs
                 # while they do, instead of delaying them (it matters most for a chain of short tasks).
                 await asyncio.sleep(0)
-            self._write_steps()
             self.state = state
             self._flush(state)
             self._report(state)
@@ -183,7 +181,7 @@ class Runner:
         # them elsewhere), so regular tasks skip building them: O(tasks) per start adds up to O(tasks^2).
         view = RuntimeView(
             run_id=self.ctx.run_id,
-            results={n: s.results for n, s in state.tasks.items() if s.results},
+            results={r.task: state.task(r.task).results for r in task.result_refs if r.task in state.tasks},
             statuses={n: s.status for n, s in state.tasks.items()} if task.is_finally else {},
             aggregate_status=aggregate_status(self.plan, state) if task.is_finally else "",
             secrets=self.secrets,
@@ -214,7 +212,7 @@ class Runner:
             outcome, cancelled = TaskOutcome("failed", reason=f"executor error: {exc}"), False
         else:
             outcome, cancelled = task.result(), False
-        self._pending_steps.append((name, attempt, outcome, sink))  # written by _write_steps, soon
+        self._record_steps(name, attempt, outcome, sink)  # written with the task rows by the next flush
         reason = self._mask(outcome.reason)
         if cancelled:
             reason = self._cancel_reason(state)
@@ -233,20 +231,14 @@ class Runner:
             return "cancelled: the pipeline timed out"
         return "cancelled: another task failed (onFailure: cancel)"
 
-    def _write_steps(self) -> None:
-        """Record the steps of the attempts that ended since the last call (before their task rows)."""
-        pending, self._pending_steps = self._pending_steps, []
-        for name, attempt, outcome, sink in pending:
-            self._record_steps(name, attempt, outcome, sink)
-
     def _record_steps(self, name: str, attempt: int, outcome: TaskOutcome, sink: TaskLogSink | None) -> None:
         logs = sink.step_logs() if sink is not None else {}
         for i, step in enumerate(outcome.steps):
             log = logs.get(step.name)
-            self.store.record_step(self.ctx.run_id, name, attempt, step.name, exit_code=step.exit_code,
-                                   started_at=step.started_at, finished_at=step.finished_at,
-                                   log_path=log.path if log else None, truncated=bool(log and log.truncated),
-                                   size=log.size if log else 0, position=i)
+            self._pending_steps.append(StepRow(
+                name, attempt, step.name, exit_code=step.exit_code, started_at=step.started_at,
+                finished_at=step.finished_at, log_path=log.path if log else None,
+                truncated=bool(log and log.truncated), bytes=log.size if log else 0, position=i))
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -273,8 +265,9 @@ class Runner:
                                 results={k: self._mask(v) or "" for k, v in current.results.items()},
                                 started_at=current.started_at, finished_at=current.finished_at,
                                 position=position))
-        if rows:
-            self.store.upsert_tasks(self.ctx.run_id, rows)
+        if rows or self._pending_steps:
+            self.store.record_steps(self.ctx.run_id, self._pending_steps, rows)
+            self._pending_steps = []
 
     def _report(self, state: RunState) -> None:
         if self.progress is None:

@@ -27,10 +27,10 @@ def _compose(text: str | bytes) -> yaml.Node | None:
     that messages (and their line and column) are the same whichever parser is installed."""
     if _FAST_COMPOSER is not None:
         try:
-            return yaml.compose(text, Loader=_FAST_COMPOSER)  # type: ignore[no-any-return]
-        except Exception:  # noqa: BLE001 - a YAML error, or text libyaml cannot encode: let the other decide
+            return yaml.compose(text, Loader=_FAST_COMPOSER)
+        except Exception:  # a YAML error, or text libyaml cannot encode: let the pure-Python parser decide
             pass
-    return yaml.compose(text, Loader=yaml.SafeLoader)  # type: ignore[no-any-return]
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 NODES_PER_BYTE = 2
 """Cap on the values built from a file, per byte of it, aliases counted each time they are used: a small file of

@@ -17,12 +17,12 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, delete, select, update
+from sqlalchemy import Connection, Engine, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -53,6 +53,27 @@ class TaskRow:
     finished_at: float | None = None
     position: int | None = None
     """Order in ``get_run``; None keeps the stored position, or appends a new task after the others."""
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step of one task attempt, as ``record_steps`` writes it (``bytes``: what reached its log)."""
+
+    task: str
+    attempt: int
+    name: str
+    exit_code: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    log_path: str | None = None
+    truncated: bool = False
+    bytes: int = 0
+    position: int = 0
+
+
+def _shallow(row: TaskRow | StepRow) -> dict[str, Any]:
+    """A row's fields as a dict (``dataclasses.asdict`` deep-copies, which the hot path cannot afford)."""
+    return {f.name: getattr(row, f.name) for f in fields(row)}
 
 
 def process_is_alive(host: str, pid: int) -> bool:
@@ -242,22 +263,25 @@ class Store:
         items = [r if isinstance(r, TaskRow) else TaskRow(**r) for r in rows]
         if not items:
             return
-        for item in items:
-            _check("task", item.status, TASK_STATUSES)
         try:
             with db.write(self._engine) as conn:
-                positions = self._positions(conn, run_id, items)
-                values = [{**asdict(item), "run_id": run_id, "base": item.base or item.name,
-                           "results": dict(item.results), "position": positions[item.name]}
-                          for item in items]
-                stmt = _insert(conn, tasks)
-                keep = {"run_id", "name", "position"}
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["run_id", "name"],
-                    set_={c.name: stmt.excluded[c.name] for c in tasks.c if c.name not in keep})
-                conn.execute(stmt, values)
+                self._upsert_tasks(conn, run_id, items)
         except IntegrityError as exc:
             raise RunNotFound(run_id) from exc
+
+    def _upsert_tasks(self, conn: Connection, run_id: str, items: list[TaskRow]) -> None:
+        for item in items:
+            _check("task", item.status, TASK_STATUSES)
+        positions = self._positions(conn, run_id, items)
+        values = [{**_shallow(item), "run_id": run_id, "base": item.base or item.name,
+                   "results": dict(item.results), "position": positions[item.name]}
+                  for item in items]
+        stmt = _insert(conn, tasks)
+        keep = {"run_id", "name", "position"}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_id", "name"],
+            set_={c.name: stmt.excluded[c.name] for c in tasks.c if c.name not in keep})
+        conn.execute(stmt, values)
 
     @staticmethod
     def _positions(conn: Connection, run_id: str, items: list[TaskRow]) -> dict[str, int]:
@@ -282,16 +306,27 @@ class Store:
                     log_path: str | None = None, truncated: bool = False, size: int = 0,
                     position: int = 0) -> None:
         """Insert or update one step of one task attempt (``size``: bytes written to its log)."""
-        values = {"run_id": run_id, "task": task, "attempt": attempt, "name": name, "exit_code": exit_code,
-                  "started_at": started_at, "finished_at": finished_at, "log_path": log_path,
-                  "truncated": truncated, "bytes": size, "position": position}
+        self.record_steps(run_id, [StepRow(task, attempt, name, exit_code, started_at, finished_at, log_path,
+                                           truncated, size, position)])
+
+    def record_steps(self, run_id: str, rows: Iterable[StepRow], tasks_rows: Iterable[TaskRow] = ()) -> None:
+        """Insert or update many steps (and, optionally, task rows) in one transaction: the runner batches
+        what happened since its last flush into one write."""
+        items = [{"run_id": run_id, **_shallow(row)} for row in rows]
+        task_items = list(tasks_rows)
+        if not items and not task_items:
+            return
         try:
             with db.write(self._engine) as conn:
-                stmt: Insert = _insert(conn, steps).values(**values)
-                stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-                    index_elements=["run_id", "task", "attempt", "name"],
-                    set_={k: v for k, v in values.items() if k not in ("run_id", "task", "attempt", "name")})
-                conn.execute(stmt)
+                if task_items:
+                    self._upsert_tasks(conn, run_id, task_items)
+                if items:
+                    stmt = _insert(conn, steps)
+                    key = ("run_id", "task", "attempt", "name")
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=list(key),
+                        set_={c: stmt.excluded[c] for c in items[0] if c not in key})
+                    conn.execute(stmt, items)
         except IntegrityError as exc:
             raise RunNotFound(run_id) from exc
 

@@ -84,7 +84,6 @@ class StepLogWriter:
 
     def __init__(self, path: Path, secrets: Iterable[str | bytes] = (), *, limit: int = DEFAULT_LIMIT,
                  on_output: Callable[[bytes], None] | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.limit = limit
         self.written = 0
@@ -92,21 +91,25 @@ class StepLogWriter:
         self.truncated = False
         self._masker = Masker(secrets)
         self._on_output = on_output
-        self._file: IO[bytes] | None = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._file: IO[bytes] | None = None
+        self._closed = False
         self._last = b"\n"
 
     def write(self, data: bytes) -> None:
-        if self._file is None:
+        if self._closed:
             raise ValueError(f"write to closed log {self.path}")
         self._emit(self._masker.feed(data))
 
     def close(self) -> None:
-        """Flush what the masker held back and close the file. Idempotent."""
-        if self._file is None:
+        """Flush what the masker held back and close the file. Idempotent. A step that printed nothing
+        leaves no file (creating one per silent step costs as much as spawning it)."""
+        if self._closed:
             return
         self._emit(self._masker.flush())
-        self._file.close()
-        self._file = None
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _emit(self, data: bytes) -> None:
         if not data:
@@ -126,7 +129,9 @@ class StepLogWriter:
             self._put(marker + f"[wishstar: log truncated at {self.limit} bytes]\n".encode())
 
     def _put(self, data: bytes) -> None:
-        assert self._file is not None
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self._file.write(data)
         self._last = data[-1:]
         if self._on_output is not None:
