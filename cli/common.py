@@ -9,13 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from engine.settings import Settings, get_settings
 from engine.spec.errors import ValidationFailed, WishstarError
-from engine.store.api import Store
+
+if TYPE_CHECKING:
+    from engine.store.api import Store
+
+ICONS = {"pending": ("·", "dim"), "running": ("▶", "cyan"), "succeeded": ("✓", "green"),
+         "failed": ("✗", "red"), "skipped": ("↷", "yellow"), "cancelled": ("■", "magenta")}
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -43,6 +48,8 @@ def settings(state_dir: Path | None = None) -> Settings:
 
 @contextmanager
 def open_store(cfg: Settings) -> Iterator[Store]:
+    from engine.store.api import Store
+
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(cfg.database_url, cfg.state_dir)
     try:

@@ -10,20 +10,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 
 from cli import runs_cmd
 from cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
-from cli.render import plan_dict, print_plan, validation_json
-from engine.compiler.types import RunContext
-from engine.executors.checkout import read_capped
 from engine.spec.errors import ValidationFailed, WishstarError
-from engine.spec.model import Pipeline
-from pipelines.load import compile_run, find_pipeline_file, validate
-from tasks import Library
+
+if TYPE_CHECKING:
+    from pipelines.load import Loaded
+    from tasks import Library
+
+# Commands import what they need when they run: `wishstar runs list` should not pay for git, networkx, CEL
+# and the compiler (start-up time is most of a short command's time).
 
 app = typer.Typer(name="wishstar", help="Run CI/CD pipelines as DAGs of tasks, locally or on Kubernetes.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -37,13 +38,18 @@ FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="pipeline file
 ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, repeatable")]
 
 
-def _pipeline_path(path: Path, file: str | None) -> Path:
-    return path if path.is_file() else find_pipeline_file(path, file)
+def _load(path: Path, file: str | None, library: Library) -> Loaded:
+    from engine.executors.checkout import read_capped
+    from pipelines.load import find_pipeline_file, validate
 
-
-def _load(path: Path, file: str | None, library: Library):  # type: ignore[no-untyped-def]
-    target = _pipeline_path(path, file)
+    target = path if path.is_file() else find_pipeline_file(path, file)
     return validate(read_capped(target), str(target), library)
+
+
+def _library() -> Library:
+    from tasks import Library
+
+    return Library()
 
 
 @app.command()
@@ -75,7 +81,7 @@ def run(
                      branch=branch, tag=tag, secrets=load_secrets(secret, secrets_file), executor=executor,
                      concurrency=concurrency, progress=not no_progress)
     with open_store(cfg) as store:
-        run_id, status = execute(req, cfg, store, Library())
+        run_id, status = execute(req, cfg, store, _library())
         if not run_id:
             return
         data = store.get_run(run_id)
@@ -96,8 +102,10 @@ def validate_cmd(
     output: Annotated[Output, typer.Option(help="json lists problems as objects")] = Output.text,
 ) -> None:
     """Check a pipeline file; report every problem at once with file, line, field path and a hint."""
+    from cli.render import validation_json
+
     try:
-        loaded = _load(path, file, Library())
+        loaded = _load(path, file, _library())
     except ValidationFailed as exc:
         if output is Output.json:
             print_json(validation_json(False, exc.problems))
@@ -119,9 +127,12 @@ def plan(
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
+    from cli.render import plan_dict, print_plan
     from cli.run_cmd import parse_pairs
+    from engine.compiler.types import RunContext
+    from pipelines.load import compile_run
 
-    library = Library()
+    library = _library()
     loaded = _load(path, file, library)
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
@@ -138,6 +149,8 @@ def plan(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the pipeline file (for editor autocompletion)."""
+    from engine.spec.model import Pipeline
+
     data = Pipeline.model_json_schema(by_alias=True)
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     data["title"] = "Wishstar pipeline (.wishstar.yaml)"
@@ -147,7 +160,7 @@ def schema() -> None:
 @tasks_app.command("list")
 def tasks_list() -> None:
     """Library tasks with their parameters and results."""
-    library = Library()
+    library = _library()
     for name in sorted(library.names()):
         task = library.get(name)
         params = ", ".join(p.name for p in task.spec.params)

@@ -10,13 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from cli.common import ICONS
 from engine.compiler.types import Plan
 from engine.runner import Snapshot
 from engine.scheduler.state import TaskState
 from engine.spec.durations import format_duration
 
-ICONS = {"pending": ("·", "dim"), "running": ("▶", "cyan"), "succeeded": ("✓", "green"),
-         "failed": ("✗", "red"), "skipped": ("↷", "yellow"), "cancelled": ("■", "magenta")}
 TAIL_LINES = 6
 
 

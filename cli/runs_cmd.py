@@ -14,8 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import Output, UserError, err, open_store, out, print_json, settings
-from cli.progress import ICONS
+from cli.common import ICONS, Output, UserError, err, open_store, out, print_json, settings
 from engine.spec.durations import format_duration
 from engine.store.logs import follow, tail
 

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import cel
-
 VARIABLES = ("git", "event", "params", "tasks", "context")
 """Root names a ``when:`` expression may use."""
 
@@ -23,6 +21,8 @@ class CelError(ValueError):
 
 @lru_cache(maxsize=4096)
 def _compiled(expression: str) -> Any:
+    import cel  # imported on first use: the package also loads its REPL (prompt_toolkit), ~50 ms
+
     try:
         return cel.compile(expression)
     except ValueError as exc:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -84,8 +85,10 @@ def current_revision(conn: Connection) -> str | None:
         return None
 
 
-def alembic_config() -> Config:
+def alembic_config() -> Config:  # alembic is imported only when a migration is due (start-up time)
     """The packaged alembic.ini, with ``script_location`` resolved next to this module."""
+    from alembic.config import Config
+
     cfg = Config(str(_PACKAGE_DIR / "alembic.ini"))
     cfg.set_main_option("script_location", str(_PACKAGE_DIR / "migrations"))
     return cfg
@@ -103,4 +106,6 @@ def migrate(engine: Engine) -> None:
             return
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
+        from alembic import command
+
         command.upgrade(cfg, "head")
