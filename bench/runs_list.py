@@ -71,7 +71,7 @@ def time_cli(state_dir: Path, repeat: int) -> list[float] | None:
     if not (ROOT / "cli" / "main.py").exists():
         return None
     exe = shutil.which("wishstar") or str(Path(sys.executable).parent / "wishstar")
-    command = [exe, "--state-dir", str(state_dir), "runs", "list", "--branch", "main", "--status", "failed",
+    command = [exe, "runs", "list", "--state-dir", str(state_dir), "--branch", "main", "--status", "failed",
                "--limit", "50"]
     samples = []
     for _ in range(repeat):

@@ -122,8 +122,10 @@ def plan(
     path: Annotated[Path, typer.Argument(help="pipeline file, or a project directory")] = Path("."),
     file: FileOpt = None,
     param: ParamOpt = [],  # noqa: B006
-    output: Annotated[PlanOutput, typer.Option(help="text: the DAG; yaml: Kubernetes manifests; json: both")]
+    output: Annotated[PlanOutput, typer.Option(help="text: the DAG; yaml: Kubernetes manifests; json: the DAG")]
     = PlanOutput.text,
+    manifests: Annotated[bool, typer.Option("--manifests", help="with --output json: each task's manifests")]
+    = False,
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
@@ -136,12 +138,13 @@ def plan(
     loaded = _load(path, file, library)
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
-    compiled = compile_run(loaded, ctx, library, manifests=output is not PlanOutput.text)
+    want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
+    compiled = compile_run(loaded, ctx, library, manifests=want)
     if output is PlanOutput.yaml:
         docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]
         sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
     elif output is PlanOutput.json:
-        print_json(plan_dict(compiled, with_manifests=True))
+        print_json(plan_dict(compiled, with_manifests=manifests))
     else:
         print_plan(compiled)
 

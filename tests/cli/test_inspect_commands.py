@@ -90,7 +90,7 @@ def test_plan_explains_each_edge(cli):
 
 
 def test_plan_json_has_layers_edges_and_manifests(cli):
-    data = cli("plan", str(EXAMPLE), "--output", "json").json()
+    data = cli("plan", str(EXAMPLE), "--output", "json", "--manifests").json()
     assert data["layers"][0] == ["lint", "version"]
     assert {"from": "version", "to": "package", "why": ["uses result tag"]} in data["edges"]
     kinds = [m["kind"] for t in data["tasks"] for m in t["manifests"]]
