@@ -122,3 +122,125 @@ runs = cast(Table, Run.__table__)
 tasks = cast(Table, Task.__table__)
 steps = cast(Table, Step.__table__)
 pipelines = cast(Table, Pipeline.__table__)
+
+
+# -- the server (webhooks in, statuses out, several replicas) ------------------------------------------------
+
+EVENT_STATUSES = ("pending", "claimed", "done", "skipped", "failed", "ignored")
+OUTBOX_STATES = ("pending", "sent", "dead")
+
+
+class Project(Base):
+    """A GitLab project Wishstar builds: where it lives, the hook secret, the API token (never logged)."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gitlab_url: Mapped[str] = mapped_column(String(500), nullable=False)
+    gitlab_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    path: Mapped[str] = mapped_column(String(500), nullable=False)
+    clone_url: Mapped[str | None] = mapped_column(Text)
+    hook_secret: Mapped[str] = mapped_column(String(200), nullable=False)
+    api_token: Mapped[str | None] = mapped_column(Text)
+    hook_id: Mapped[int | None] = mapped_column(BigInteger)
+    fork_secrets: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    statuses_per_task: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    mr_notes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("gitlab_url", "gitlab_id", name="uq_projects_gitlab"),
+        Index("ix_projects_path", "path"),
+    )
+
+
+class Event(Base):
+    """A webhook delivery, stored before the 2xx; workers claim it with a lease and turn it into a run."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("projects.id", ondelete="CASCADE"))
+    delivery_key: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    header: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[float] = mapped_column(Float, nullable=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    run_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("delivery_key", name="uq_events_delivery_key"),
+        Index("ix_events_status_received", "status", "received_at"),
+    )
+
+
+class RunLease(Base):
+    """Which replica is driving a run, until when; a dead replica's runs are taken over after expiry."""
+
+    __tablename__ = "run_leases"
+
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    event_id: Mapped[str | None] = mapped_column(String(32))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    concurrency_group: Mapped[str | None] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    """queued (waiting for its concurrency group or a worker), active, done."""
+
+    __table_args__ = (
+        Index("ix_run_leases_state_expires", "state", "expires_at"),
+        Index("ix_run_leases_group", "concurrency_group", "state"),
+    )
+
+
+class Outbox(Base):
+    """Commit statuses and merge-request notes waiting to reach GitLab, in order per commit."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    project_id: Mapped[int] = mapped_column(Integer, ForeignKey("projects.id", ondelete="CASCADE"),
+                                            nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    """status | note"""
+    sha: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    sent_at: Mapped[float | None] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+        Index("ix_outbox_project_sha", "project_id", "sha", "id"),
+    )
+
+
+class MrNote(Base):
+    """The one merge-request note per pipeline that re-runs update in place."""
+
+    __tablename__ = "mr_notes"
+
+    project_id: Mapped[int] = mapped_column(Integer, ForeignKey("projects.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    mr_iid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200), primary_key=True)
+    note_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+projects = cast(Table, Project.__table__)
+events = cast(Table, Event.__table__)
+run_leases = cast(Table, RunLease.__table__)
+outbox = cast(Table, Outbox.__table__)
+mr_notes = cast(Table, MrNote.__table__)
