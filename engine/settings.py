@@ -10,7 +10,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 def _default_state_dir() -> Path:
@@ -23,6 +28,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WISHSTAR_", extra="ignore")
 
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init values, then ``WISHSTAR_*`` variables, then the settings file (``WISHSTAR_SETTINGS_FILE``, TOML)."""
+        path = os.environ.get("WISHSTAR_SETTINGS_FILE")
+        if not path:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path))
+
     state_dir: Path = Field(default_factory=_default_state_dir, description="runs, logs, workspaces, SQLite")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in state_dir")
     concurrency: int | None = Field(default=None, ge=1, description="tasks at once (default: CPU count)")
@@ -30,6 +47,17 @@ class Settings(BaseSettings):
     default_image: str = Field(default="docker.io/library/debian:bookworm-slim",
                                description="image for inline tasks that name none (Kubernetes)")
     keep_workspaces: int = Field(default=20, ge=0, description="run working directories kept on disk")
+    # -- the server (wishstar serve) --
+    gitlab_url: str | None = Field(default=None, description="GitLab base URL, e.g. https://gitlab.example.com")
+    gitlab_token: str | None = Field(default=None, repr=False,
+                                     description="API token for statuses and hooks (projects may have their own)")
+    public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
+    executor: str = Field(default="local", description="where server runs execute: local (kubernetes next)")
+    namespace: str = Field(default="default", description="Kubernetes namespace for runs")
+    workers: int = Field(default=2, ge=0, description="runs a replica drives at once (0: receive only)")
+    lease_seconds: float = Field(default=15.0, gt=0, description="a replica's claim on an event or run")
+    replica_id: str | None = Field(default=None, description="this replica's name (default host:pid)")
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest webhook body (GitLab: 25 MB)")
 
 
 @lru_cache(maxsize=1)
