@@ -29,5 +29,5 @@ def require_conformance() -> Path:
         message = "conformance data not found (../shared/conformance or WISHSTAR_CONFORMANCE_DIR)"
         if os.environ.get("CI_REQUIRE_CONFORMANCE") == "1":
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     return found

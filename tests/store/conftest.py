@@ -29,7 +29,7 @@ def postgres_url() -> str:
                "(run: export WISHSTAR_TEST_POSTGRES_URL=$(scripts/postgres.sh start))")
     if os.environ.get("CI_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"CI_REQUIRE_POSTGRES=1 but {message}")
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def _with_search_path(url: str, schema: str) -> str:

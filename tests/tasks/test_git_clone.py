@@ -16,8 +16,8 @@ from engine.compiler.types import StepPlan
 from engine.spec.subst import Ref, substitute
 from tasks import Library
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None or shutil.which("sh") is None,
-                                reason="needs git and sh")
+_NO_TOOLS = shutil.which("git") is None or shutil.which("sh") is None
+pytestmark = pytest.mark.skipif(_NO_TOOLS, reason="needs git and sh")
 
 
 @pytest.fixture()
