@@ -24,7 +24,7 @@ FILES = sorted([*CONFORMANCE.glob("catalog/*.yaml"), *CONFORMANCE.glob("catalog-
 COMPATIBILITY = ROOT / "docs" / "compatibility.md"
 
 _MISSING = not FILES and os.environ.get("CI_REQUIRE_CONFORMANCE") != "1"
-pytestmark = pytest.mark.skipif(_MISSING, reason="conformance data not found (../shared/conformance or WISHSTAR_CONFORMANCE_DIR)")
+pytestmark = pytest.mark.skipif(_MISSING, reason="no conformance data (../shared/conformance or env)")
 
 
 def test_the_conformance_data_is_there() -> None:
