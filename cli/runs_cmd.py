@@ -55,7 +55,8 @@ def list_runs(
     for r in rows:
         git = r.get("git") or {}
         table.add_row(r["id"], escape(r["pipeline"]), str(r["number"]), _status(r["status"]),
-                      escape(str(git.get("branch") or r.get("branch") or "")), str(git.get("commit") or "")[:10],
+                      escape(str(git.get("branch") or r.get("branch") or "")),
+                      str(git.get("commit") or r.get("commit") or "")[:10],
                       str(r.get("started_at") or r.get("created_at") or "")[:19].replace("T", " "), _took(r))
     out.print(table)
 
