@@ -53,7 +53,10 @@ def open_store(cfg: Settings) -> Iterator[Store]:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(cfg.database_url, cfg.state_dir)
     try:
-        store.reap_orphans()
+        for run_id in store.reap_orphans():
+            from engine.executors.procs import kill_leftovers
+
+            kill_leftovers(run_id)  # the dead engine's steps outlived it in their own sessions
         yield store
     finally:
         store.close()

@@ -223,3 +223,30 @@ class OutputPump:
             self._loop.remove_reader(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+def kill_leftovers(run_id: str) -> int:
+    """Kill every process on this machine still carrying ``WISHSTAR_RUN_ID=<run_id>`` in its environment.
+
+    For runs whose engine died (SIGKILL, power loss): their steps ran in sessions of their own and outlive it.
+    The marker is in every step's environment, so this finds exactly that run's processes (also ones that left
+    their group), whatever PIDs were reused since. Returns how many were signalled."""
+    marker = f"WISHSTAR_RUN_ID={run_id}".encode()
+    killed = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read(256 * 1024)
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+    return killed

@@ -165,16 +165,18 @@ def test_ctrl_c_cancels_the_run_and_leaves_no_process_behind(cli, make_repo, tmp
     _wait_for(lambda: not _alive(grandchild), timeout=10, what="the background grandchild to die")
 
 
-def test_a_run_whose_process_died_is_marked_failed_on_the_next_start(cli, make_repo, tmp_path):
+def test_a_run_whose_engine_died_is_marked_failed_and_its_steps_killed_on_the_next_start(cli, make_repo, tmp_path):
     proc, pids = _start_slow(cli, make_repo, tmp_path)
     grandchild = int(pids.read_text())
     proc.kill()
     proc.wait()
     try:
+        assert _alive(grandchild)
         runs = cli("runs", "list", "--output", "json").json()
         assert runs[0]["status"] == "failed"
         shown = cli("runs", "show", runs[0]["id"], "--output", "json").json()
         assert "is gone" in shown["reason"]
+        _wait_for(lambda: not _alive(grandchild), timeout=10, what="the dead engine's steps to be killed")
     finally:
-        os.killpg(os.getpgid(grandchild), signal.SIGKILL) if _alive(grandchild) else None
-        subprocess.run(["pkill", "-f", "sleep 300"], check=False)
+        if _alive(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
