@@ -176,6 +176,9 @@ class Task(EnvMixin):
     allow_failure: bool = Field(default=False, alias="allowFailure",
                                 description="a failure is recorded but does not fail the pipeline")
     working_dir: str | None = Field(default=None, alias="workingDir", description="directory to start in")
+    interruptible: bool = Field(default=True,
+                                description="false: once started, a cancelled run (e.g. superseded by a newer run "
+                                            "of its concurrency group) lets this task finish")
 
     @field_validator("with_", mode="before")
     @classmethod
@@ -213,6 +216,36 @@ class Task(EnvMixin):
         return value
 
 
+class ConcurrencyGroup(_Model):
+    """Runs that share a group (a CEL string over git, event and params) run at most ``limit`` at once."""
+
+    tasks: int | None = Field(default=None, ge=1, le=1024,
+                              description="at most this many tasks at once (as `concurrency: N`)")
+    group: str | None = Field(default=None, description="CEL string expression over git, event and params, "
+                                                        "e.g. \"'deploy-' + git.branch\"")
+    limit: int = Field(default=1, ge=1, le=1000, description="runs of the group at once (server)")
+    newer: Literal["queue", "cancel"] = Field(default="queue",
+                                              description="a newer run of a full group: queue waits, cancel "
+                                                          "cancels the older runs of the group")
+
+    @field_validator("group")
+    @classmethod
+    def _group_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            from engine.spec import cel
+
+            problems = cel.check(value)
+            if problems:
+                raise ValueError(f"concurrency.group {value!r}: {problems[0]}")
+        return value
+
+
+def _concurrency_schema(schema: dict[str, Any]) -> None:
+    schema.pop("anyOf", None)
+    schema["anyOf"] = [{"type": "integer", "minimum": 1, "maximum": 1024},
+                       ConcurrencyGroup.model_json_schema(by_alias=True), {"type": "null"}]
+
+
 class Pipeline(EnvMixin):
     """A `.wishstar.yaml` file: a DAG of tasks plus `finally` tasks that always run."""
 
@@ -223,8 +256,11 @@ class Pipeline(EnvMixin):
     workspaces: list[Name] = Field(default_factory=list,
                                    description="directories shared by tasks (a PVC on Kubernetes)")
     timeout: Duration | None = Field(default=None, description="time limit for the whole run")
-    concurrency: int | None = Field(default=None, ge=1, le=1024,
-                                    description="at most this many tasks at once (default: CPU count locally)")
+    concurrency: int | None = Field(default=None, ge=1, le=1024, json_schema_extra=_concurrency_schema,
+                                    description="tasks at once (default: CPU count locally), or a mapping "
+                                                "{tasks, group, limit, newer} that also limits runs of a group")
+    concurrency_group: ConcurrencyGroup | None = Field(
+        default=None, description="set from the mapping form of `concurrency:`; the run-level limit")
     on_failure: Literal["wait", "cancel"] = Field(
         default="wait", alias="onFailure",
         description="after a task fails: wait lets running tasks finish, cancel stops them; no new task "
@@ -233,3 +269,13 @@ class Pipeline(EnvMixin):
     tasks: dict[str, Task] = Field(description="the DAG's tasks, by name")
     finally_: dict[str, Task] = Field(default_factory=dict, alias="finally",
                                       description="tasks that run after all others, whatever happened")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _concurrency_mapping(cls, value: Any) -> Any:
+        """``concurrency: {tasks, group, limit, newer}``: ``concurrency`` keeps the task limit (an int, as the
+        compiler reads it) and ``concurrency_group`` the run-level rules."""
+        if isinstance(value, dict) and isinstance(value.get("concurrency"), dict):
+            spec = value["concurrency"]
+            value = {**value, "concurrency": spec.get("tasks"), "concurrency_group": spec}
+        return value

@@ -190,6 +190,8 @@ class RunLease(Base):
     event_id: Mapped[str | None] = mapped_column(String(32))
     project_id: Mapped[int | None] = mapped_column(Integer)
     concurrency_group: Mapped[str | None] = mapped_column(String(300))
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    """Runs of the group allowed at once (migration 0003)."""
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
     """queued (waiting for its concurrency group or a worker), active, done."""
 
