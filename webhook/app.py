@@ -1,0 +1,110 @@
+"""The server as a FastAPI app: ``create_app(settings)`` wires the routers, the store and the workers.
+
+Why: one factory that tests, the benchmark and ``wishstar serve`` all call with their own settings, so each
+app owns one store (opened once in the lifespan, closed at shutdown) and nothing is global. Errors become
+JSON answers here: no stack trace ever reaches a client. Must not read settings at import time, open a store
+outside the lifespan, or hold run state in memory (a second replica could not see it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.datastructures import State
+
+from engine.settings import Settings, get_settings
+from engine.spec.errors import WishstarError
+from engine.store.api import Store
+from engine.store.errors import AmbiguousRun, RunNotFound
+from webhook.deps import Clock
+from webhook.routes import events, health, hooks, runs
+
+log = logging.getLogger(__name__)
+
+Stop = Callable[[], Awaitable[None]]
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    result = fn(*args)
+    return await result if inspect.isawaitable(result) else result
+
+
+async def start_background_workers(state: State) -> Stop | None:
+    """Start the workers that turn stored events into runs, if ``webhook.worker`` provides them.
+
+    The contract: ``webhook.worker.start_workers(app_state)`` starts them (sync or async) and
+    ``webhook.worker.stop_workers(app_state)`` (or ``stop``) stops them; ``app_state`` carries ``settings``,
+    ``store`` and ``clock``. Without that module, or without ``start_workers``, the server only receives.
+    """
+    try:
+        worker = importlib.import_module("webhook.worker")
+    except ModuleNotFoundError as exc:
+        if exc.name != "webhook.worker":
+            log.warning("workers not started: webhook.worker needs %s", exc.name)
+        return None
+    except ImportError as exc:
+        log.warning("workers not started: importing webhook.worker failed: %s", exc)
+        return None
+    start = getattr(worker, "start_workers", None)
+    stop = getattr(worker, "stop_workers", None) or getattr(worker, "stop", None)
+    if start is None:
+        return None
+    await _call(start, state)
+
+    async def _stop() -> None:
+        if stop is not None:
+            await _call(stop, state)
+
+    return _stop
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    store = await run_in_threadpool(Store.open, settings.database_url, settings.state_dir)
+    app.state.store = store
+    stop = await start_background_workers(app.state) if app.state.start_workers else None
+    try:
+        yield
+    finally:
+        if stop is not None:
+            await stop()
+        store.close()
+
+
+def _json_error(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+    return handler
+
+
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None, *, start_workers: bool = True,
+               clock: Clock = time.time) -> FastAPI:
+    """The Wishstar server. ``settings`` default to ``get_settings()``; ``start_workers=False`` only receives
+    and serves the API (tests, or a receive-only replica); ``clock`` stamps received events."""
+    app = FastAPI(title="Wishstar", summary="GitLab webhooks in, runs out, commit statuses back",
+                  version="0.1.0", lifespan=_lifespan)
+    app.state.settings = settings if settings is not None else get_settings()
+    app.state.start_workers = start_workers
+    app.state.clock = clock
+    for module in (hooks, runs, events, health):
+        app.include_router(module.router)
+    app.add_exception_handler(RunNotFound, _json_error(404))
+    app.add_exception_handler(AmbiguousRun, _json_error(409))
+    app.add_exception_handler(WishstarError, _json_error(400))
+    app.add_exception_handler(Exception, _internal_error)
+    return app

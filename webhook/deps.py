@@ -1,0 +1,36 @@
+"""FastAPI dependencies: the app's settings, its store and its clock, as ``Annotated`` aliases for routes.
+
+Why: routes take what they need as parameters (``store: StoreDep``) instead of reaching for globals, so a test
+builds an app with its own settings and store and nothing leaks between apps. Everything here reads
+``request.app.state``, filled by ``webhook.app.create_app`` and its lifespan. Must not create settings or open
+stores itself: there is no module-level instance of either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from engine.settings import Settings
+from engine.store.api import Store
+
+Clock = Callable[[], float]
+
+
+def app_settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def app_store(request: Request) -> Store:
+    return cast(Store, request.app.state.store)
+
+
+def app_clock(request: Request) -> Clock:
+    return cast(Clock, request.app.state.clock)
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+StoreDep = Annotated[Store, Depends(app_store)]
+ClockDep = Annotated[Clock, Depends(app_clock)]

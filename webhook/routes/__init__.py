@@ -1,0 +1,1 @@
+"""The server's HTTP routes, one router per resource: hooks (GitLab in), runs, events, health."""
