@@ -96,10 +96,11 @@ class Runner:
 
     # -- the loop ------------------------------------------------------------------------------------------
 
-    async def run(self) -> RunState:
-        now = self.options.clock()
-        state = initial_state(self.plan, now)
-        self.store.set_run_status(self.ctx.run_id, "running", started_at=now)
+    async def run(self, start: RunState | None = None) -> RunState:
+        """Drive the run to its end; ``start`` resumes from stored task states (a takeover) instead of the
+        initial state."""
+        state = start if start is not None else initial_state(self.plan, self.options.clock())
+        self.store.set_run_status(self.ctx.run_id, "running", started_at=state.started_at)
         self._flush(state, force=True)
         await self.executor.setup(self.env)
         try:

@@ -1,0 +1,248 @@
+"""From a stored webhook event to a recorded run: classify again, fetch the exact commit, validate, decide.
+
+Why: the receiver only stores deliveries; a worker turns each one into exactly one outcome: ``ignored``,
+``skipped`` with the reason (``on:`` does not match, a command from a user not allowed to run it), or a run in
+history. An accepted event that should run always becomes a run: when its commit cannot be fetched or its
+pipeline file is invalid, the run is recorded as failed with that reason. The commit fetched is the one the
+event names (``checkout_sha`` for tags), shallow, with the project's token passed to git through
+``GIT_CONFIG_*`` environment variables (an ``http.extraHeader``): never in a URL, never in argv.
+
+Must not execute pipelines (``webhook.worker`` drives runs) and must not pass any payload string to a step
+other than through the run's git context, which reaches steps only as ``WISHSTAR_GIT_*`` variables.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import yaml
+
+from engine.compiler.build import resolve_params
+from engine.compiler.types import GitContext
+from engine.executors.checkout import read_capped
+from engine.spec.errors import WishstarError
+from engine.spec.model import Pipeline
+from engine.spec.triggers import should_run
+from engine.store.leases import Created, Leases, NewRun
+from engine.store.server import Project, StoredEvent
+from pipelines.load import Loaded, find_pipeline_file, validate
+from tasks import Library
+from webhook import gitlab_events
+from webhook.gitlab_events import GitEvent, Ignored, Skipped
+
+Classify = Callable[[str | None, Mapping[str, Any]], "GitEvent | Ignored | Skipped"]
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+
+
+class FetchError(WishstarError):
+    """The event's commit could not be fetched (unreachable remote, unknown commit, refused credentials)."""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A fetched commit and its validated pipeline, kept by the replica that prepared it for the run."""
+
+    work: Path
+    project_dir: Path
+    loaded: Loaded
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    """The event's final status: done (a run was recorded), skipped, ignored or failed."""
+    reason: str | None = None
+    created: Created | None = None
+    checkout: Checkout | None = None
+    finished: bool = False
+    """The run was recorded already finished (failed before it could start)."""
+
+
+# -- pure pieces ---------------------------------------------------------------------------------------------
+
+def run_event(ev: GitEvent) -> str:
+    """The run's event kind: a note command runs the merge request it was written on."""
+    return "merge_request" if ev.kind == "note" else ev.kind
+
+
+def git_context(ev: GitEvent, url: str) -> GitContext:
+    """The untrusted payload strings the run may see (as ``WISHSTAR_GIT_*`` environment variables only)."""
+    return GitContext(url=url, branch=ev.source_branch or ev.branch if ev.kind in ("merge_request", "note")
+                      else ev.branch, tag=ev.tag, commit=ev.sha, message=ev.message, author=ev.author,
+                      mr_title=ev.mr_title, mr_iid=str(ev.mr_iid) if ev.mr_iid is not None else None,
+                      target_branch=ev.target_branch)
+
+
+def command_refusal(ev: GitEvent, allowed_users: frozenset[str] | None) -> str | None:
+    """Why a merge-request note does not start a run (None: it does). ``allowed_users`` None: anyone who
+    can comment on the merge request may run ``/wishstar run|retry``."""
+    if ev.command not in ("run", "retry"):
+        return "the note carries no /wishstar command"
+    if allowed_users is not None and (ev.user or "") not in allowed_users:
+        return f'user "{ev.user}" may not run /wishstar commands (not in command_users)'
+    return None
+
+
+def auth_env(url: str, token: str | None) -> dict[str, str]:
+    """Environment for git: never prompt; for HTTP(S) with a token, an ``Authorization`` header set through
+    ``GIT_CONFIG_*`` (GitLab accepts ``oauth2:<token>`` as basic credentials)."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    if token and url.startswith(("http://", "https://")):
+        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+        env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                    "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"})
+    return env
+
+
+def concurrency_group(pipeline: Pipeline, git_ctx: GitContext, event: str,
+                      params: Mapping[str, Any]) -> tuple[str | None, int, str]:
+    """(group, limit, newer) for the run; the group is the pipeline's CEL expression, evaluated to a string
+    and prefixed with the pipeline's name so that pipelines never share a group by accident."""
+    spec = pipeline.concurrency_group
+    if spec is None or spec.group is None:
+        return None, 1, "queue"
+    import cel
+
+    values = {k: "" for k in ("url", "branch", "tag", "commit", "message", "author", "mr_title", "mr_iid",
+                              "target_branch")}
+    values.update(git_ctx.as_dict())
+    try:
+        value = cel.compile(spec.group).execute({"git": values, "event": event, "params": dict(params)})
+    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+        raise WishstarError(f"concurrency.group {spec.group!r} could not be evaluated: {exc}") from None
+    if not isinstance(value, str) or not value:
+        raise WishstarError(f"concurrency.group {spec.group!r} gave {value!r}, not a non-empty string")
+    return f"{pipeline.name}:{value}"[:300], spec.limit, spec.newer
+
+
+def fallback_name(text: bytes | None, project_path: str) -> str:
+    """The pipeline name for a run that failed before its file validated: the file's ``name:`` when it reads,
+    else the project's path."""
+    if text:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            data = None
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and _NAME.match(name):
+            return name
+    return project_path[:200]
+
+
+# -- I/O -----------------------------------------------------------------------------------------------------
+
+def fetch_commit(url: str, sha: str, dest: Path, token: str | None) -> Path:
+    """A shallow checkout of exactly ``sha`` into ``dest``; ``FetchError`` with git's last words otherwise."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    repo = git.Repo.init(dest)
+    try:
+        with repo.git.custom_environment(**auth_env(url, token)):
+            repo.git.remote("add", "origin", url)
+            try:
+                repo.git.fetch("--depth", "1", "--quiet", "origin", sha)
+            except git.GitCommandError:  # a server that refuses fetching a commit by id: fetch its refs
+                repo.git.fetch("--quiet", "--tags", "origin")
+            repo.git.checkout("--detach", "--quiet", sha)
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or "").strip().splitlines()
+        raise FetchError(f"cannot fetch commit {sha} from {url}: "
+                         f"{detail[-1].strip() if detail else exc.status}") from None
+    finally:
+        repo.close()
+    return dest
+
+
+def checkout_event(ev: GitEvent, url: str, token: str | None, work: Path, library: Library,
+                   file: str | None = None) -> Checkout:
+    """Fetch the event's commit and validate its pipeline file (``ValidationFailed`` lists every problem)."""
+    project_dir = fetch_commit(url, ev.sha, work / "checkout", token)
+    path = find_pipeline_file(project_dir, file)
+    return Checkout(work, project_dir, validate(read_capped(path), os.path.relpath(path, project_dir), library))
+
+
+def _file_text(project_dir: Path) -> bytes | None:
+    try:
+        return read_capped(find_pipeline_file(project_dir, None))
+    except WishstarError:
+        return None
+
+
+class EventRuns:
+    """Works one claimed event to its outcome (a run recorded, or the event skipped/ignored/failed)."""
+
+    def __init__(self, leases: Leases, library: Library, state_dir: Path, owner: str, *,
+                 classify: Classify | None = None, command_users: frozenset[str] | None = None,
+                 executor: str = "local") -> None:
+        self.leases, self.library, self.state_dir, self.owner = leases, library, state_dir, owner
+        self.classify = classify or gitlab_events.classify
+        self.command_users = command_users
+        self.executor = executor
+
+    def interpret(self, stored: StoredEvent) -> GitEvent | Outcome:
+        """The event to build, or the outcome that ends it without a run."""
+        try:
+            result = self.classify(stored.header, stored.payload)
+        except NotImplementedError:
+            return Outcome("failed", "this replica cannot classify events (webhook.gitlab_events.classify)")
+        if isinstance(result, Ignored):
+            return Outcome("ignored", result.reason)
+        if isinstance(result, Skipped):
+            return Outcome("skipped", result.reason)
+        if result.kind == "note":
+            refusal = command_refusal(result, self.command_users)
+            if refusal:
+                return Outcome("skipped" if result.command else "ignored", refusal)
+        return result
+
+    def process(self, stored: StoredEvent, project: Project, now: float) -> Outcome:
+        """Classify, fetch, validate, check ``on:``, record the run; ends the event either way."""
+        found = self.interpret(stored)
+        if isinstance(found, Outcome):
+            self.leases.finish_event(stored.id, self.owner, found.status, found.reason)
+            return found
+        ev = found
+        url = project.clone_url or ev.clone_url
+        git_ctx = git_context(ev, url)
+        event = run_event(ev)
+        work = self.state_dir / "work" / f"ev-{stored.id}"
+        try:
+            checkout = checkout_event(ev, url, project.api_token, work, self.library)
+        except WishstarError as exc:
+            text = _file_text(work / "checkout")
+            shutil.rmtree(work, ignore_errors=True)
+            return self._failed_run(stored, project, now, git_ctx, event, str(exc), text)
+        pipeline = checkout.loaded.pipeline
+        if ev.kind != "note":  # a command is an explicit request: it runs whatever `on:` says
+            verdict = should_run(pipeline.on, event, branch=git_ctx.branch, tag=ev.tag,
+                                 target_branch=ev.target_branch, changed=ev.changed_paths)
+            if not verdict.run:
+                shutil.rmtree(work, ignore_errors=True)
+                self.leases.finish_event(stored.id, self.owner, "skipped", verdict.reason)
+                return Outcome("skipped", verdict.reason)
+        try:
+            params = resolve_params(pipeline, {}, checkout.loaded.file)
+            group, limit, newer = concurrency_group(pipeline, git_ctx, event, params)
+        except WishstarError as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            return self._failed_run(stored, project, now, git_ctx, event, str(exc), None, pipeline.name)
+        created = self.leases.create_run(stored.id, self.owner, now, NewRun(
+            pipeline=pipeline.name, git=git_ctx.as_dict(), event=event, executor=self.executor,
+            file=checkout.loaded.file, group=group, limit=limit, newer=newer), project_id=project.id)
+        return Outcome("done", None, created, checkout)
+
+    def _failed_run(self, stored: StoredEvent, project: Project, now: float, git_ctx: GitContext, event: str,
+                    reason: str, text: bytes | None, name: str | None = None) -> Outcome:
+        created = self.leases.create_run(stored.id, self.owner, now, NewRun(
+            pipeline=name or fallback_name(text, project.path), git=git_ctx.as_dict(), event=event,
+            executor=self.executor, status="failed", reason=reason[:4000]), project_id=project.id)
+        return Outcome("done", reason, created, None, finished=True)

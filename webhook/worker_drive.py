@@ -1,0 +1,235 @@
+"""Driving one claimed run on this replica: prepare (or re-prepare after a takeover), compile, run, release.
+
+Why: a run may be driven by a replica that did not create it (the creator died, or was busy), so everything a
+run needs is rebuilt from the store: the stored event names the project and the commit; the stored task rows
+say which tasks already finished. With the local executor a task that was running when its replica died is
+started again as a new attempt (its processes died with the replica); tasks that finished are not re-run.
+``interruptible: false`` tasks are shielded from the run's cancellation (a newer run superseding it): they
+finish, nothing new starts, and the run ends cancelled.
+
+Must not claim work or decide what to run next: ``webhook.worker`` claims, ``engine.scheduler`` decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from engine.compiler.build import resolve_params
+from engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
+from engine.executors.local import LocalExecutor
+from engine.runner import Runner, RunOptions, base_env
+from engine.scheduler.decide import initial_state
+from engine.scheduler.state import TERMINAL, RunState, TaskState
+from engine.settings import Settings
+from engine.spec.errors import WishstarError
+from engine.spec.model import Pipeline
+from engine.store.api import Store
+from engine.store.leases import ClaimedRun, Leases
+from engine.store.server import Events, Project, Projects
+from pipelines.load import compile_run
+from tasks import Library
+from webhook.event_runs import Checkout, EventRuns, checkout_event
+from webhook.gitlab_events import GitEvent
+
+log = logging.getLogger("wishstar.worker")
+SecretsFor = Callable[[Project], Mapping[str, str]]
+
+
+def no_secrets(_project: Project) -> Mapping[str, str]:
+    return {}
+
+
+def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_url: str) -> None:
+    """Call ``webhook.statuses.<hook>(outbox, project, run, public_url=, now=)``; a missing module or a failing
+    hook is logged, never raised: statuses must not stop a run."""
+    try:
+        from engine.store.outbox import Outbox
+        from webhook import statuses
+    except ImportError:
+        log.debug("webhook.statuses is not available; %s(%s) not sent", hook, run_id)
+        return
+    fn = getattr(statuses, hook, None)
+    if fn is None or project_id is None:
+        log.warning("no webhook.statuses.%s or no project; status for run %s not sent", hook, run_id)
+        return
+    try:
+        fn(Outbox(store), Projects(store).get(project_id), store.get_run(run_id), public_url=public_url,
+           now=time.time())
+    except Exception:
+        log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
+
+
+def _epoch(value: str | None) -> float | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
+
+
+def resume_state(plan: Plan, run: Mapping[str, Any], now: float) -> RunState:
+    """The state to continue a run from after a takeover: finished tasks as stored, a task that was running
+    pending again (its next start is a new attempt), everything else pending."""
+    stored = {t["name"]: t for t in run.get("tasks", [])}
+    tasks: dict[str, TaskState] = {}
+    for task in plan.all_tasks():
+        row = stored.get(task.name)
+        if row is None:
+            tasks[task.name] = TaskState()
+        elif row["status"] in TERMINAL:
+            tasks[task.name] = TaskState(status=row["status"], attempts=row["attempts"], reason=row["reason"],
+                                         exit_code=row["exit_code"], results=dict(row["results"]),
+                                         started_at=_epoch(row["started_at"]), finished_at=_epoch(row["finished_at"]))
+        else:
+            lost = row["status"] == "running"
+            tasks[task.name] = TaskState(
+                attempts=row["attempts"], started_at=_epoch(row["started_at"]),
+                reason="attempt lost with the replica driving it; started again" if lost else row["reason"])
+    return RunState(tasks=tasks, started_at=_epoch(run.get("started_at")) or now)
+
+
+def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
+    """Task instances marked ``interruptible: false``."""
+    specs = {**pipeline.tasks, **pipeline.finally_}
+    return frozenset(t.name for t in plan.all_tasks() if t.base in specs and not specs[t.base].interruptible)
+
+
+class Guarded(Executor):
+    """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
+    counts) unless ``force`` is set (the replica lost the run's lease or is shutting down)."""
+
+    name = "guarded"
+
+    def __init__(self, inner: Executor, protected: frozenset[str]) -> None:
+        self.inner, self.protected, self.force = inner, protected, False
+
+    async def setup(self, run: RunEnv) -> None:
+        await self.inner.setup(run)
+
+    async def teardown(self, run: RunEnv) -> None:
+        await self.inner.teardown(run)
+
+    def workspace_path(self, run: RunEnv, workspace: str) -> str:
+        return self.inner.workspace_path(run, workspace)
+
+    def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
+        return self.inner.results_dir(run, task, attempt)
+
+    async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
+        if task.name not in self.protected:
+            return await self.inner.execute(task, sink)
+        attempt = asyncio.ensure_future(self.inner.execute(task, sink))
+        while True:
+            try:
+                return await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                if self.force:
+                    attempt.cancel()
+                    await asyncio.gather(attempt, return_exceptions=True)
+                    raise
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+
+
+@dataclass
+class Drive:
+    """One run being driven: the runner and its executor (to force a stop)."""
+
+    runner: Runner
+    executor: Guarded
+    work: Path
+
+
+class RunDriver:
+    """Prepares and drives claimed runs; every step that can fail before the runner starts fails the run."""
+
+    def __init__(self, store: Store, leases: Leases, cfg: Settings, library: Library, owner: str,
+                 event_runs: EventRuns, *, secrets_for: SecretsFor = no_secrets) -> None:
+        self.store, self.leases, self.cfg, self.library, self.owner = store, leases, cfg, library, owner
+        self.event_runs = event_runs
+        self.secrets_for = secrets_for
+        self.events, self.projects = Events(store), Projects(store)
+
+    def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
+                ) -> tuple[Drive, RunState | None]:
+        """The runner for a claimed run (blocking: may fetch the commit); raises ``WishstarError``."""
+        if claim.event_id is None or claim.project_id is None:
+            raise WishstarError("the run has no stored event to rebuild it from")
+        project = self.projects.get(claim.project_id)
+        found = self.event_runs.interpret(self.events.get(claim.event_id))
+        if not isinstance(found, GitEvent):
+            raise WishstarError(f"its event no longer classifies as a build: {found.reason}")
+        work = self.cfg.state_dir / "work" / claim.run_id
+        if checkout is None or not checkout.work.exists():
+            checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
+                                      self.library, run.get("file"))
+        elif checkout.work != work:
+            checkout.work.rename(work)
+            checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
+        loaded = checkout.loaded
+        ctx = RunContext(run_id=claim.run_id, number=int(run["number"]), event=cast(Any, run["event"]),
+                         git=GitContext(**run["git"]),
+                         params=resolve_params(loaded.pipeline, run.get("params") or {}, loaded.file),
+                         default_image=self.cfg.default_image)
+        plan = compile_run(loaded, ctx, self.library)
+        secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
+        executor = Guarded(LocalExecutor(), protected_tasks(plan, loaded.pipeline))
+        limit = plan.concurrency or self.cfg.concurrency or (os.cpu_count() or 2)
+        env = {**base_env(ctx, plan.pipeline, os.environ), "WISHSTAR_REPLICA": self.owner}
+        runner = Runner(plan, ctx, executor, self.store, self.store.logs,
+                        RunEnv(claim.run_id, str(work), str(checkout.project_dir), plan.workspaces),
+                        secrets=secrets, base_env=env,
+                        options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
+        now = runner.options.clock()
+        start = resume_state(plan, run, now) if claim.takeover and run.get("tasks") else None
+        return Drive(runner, executor, work), start
+
+    async def drive(self, claim: ClaimedRun, checkout: Checkout | None,
+                    started: Callable[[Drive], None] | None = None) -> str:
+        """Drive the run to its end and release its lease; returns the final status ("" if the lease was
+        lost, when another replica finishes it)."""
+        run = await asyncio.to_thread(self.store.get_run, claim.run_id)
+        if run["status"] in ("succeeded", "failed", "cancelled"):  # finished; only the release was missing
+            await asyncio.to_thread(self._finish, claim.run_id, run["status"], claim.project_id)
+            return str(run["status"])
+        try:
+            drive, start = await asyncio.to_thread(self.prepare, claim, run, checkout)
+        except (WishstarError, OSError) as exc:
+            await asyncio.to_thread(self.store.set_run_status, claim.run_id, "failed",
+                                    f"could not start: {exc}", finished_at=self._now())
+            await asyncio.to_thread(self._finish, claim.run_id, "failed", claim.project_id)
+            return "failed"
+        if started is not None:
+            started(drive)
+        self.store.set_run_owner(claim.run_id, *_host_pid())
+        notify("on_run_started", self.store, claim.run_id, claim.project_id, self.cfg.public_url)
+        try:
+            state = await drive.runner.run(start if start is not None else
+                                           initial_state(drive.runner.plan, self._now()))
+        finally:
+            shutil.rmtree(drive.work, ignore_errors=True)
+        await asyncio.to_thread(self._finish, claim.run_id, str(state.status), claim.project_id)
+        return str(state.status)
+
+    def _finish(self, run_id: str, status: str, project_id: int | None) -> None:
+        if self.leases.release(run_id, self.owner, "done"):
+            notify("on_run_finished", self.store, run_id, project_id, self.cfg.public_url)
+        else:
+            log.warning("run %s ended %s but its lease was no longer %s's", run_id, status, self.owner)
+
+    @staticmethod
+    def _now() -> float:
+        return time.time()
+
+
+def _host_pid() -> tuple[str, int]:
+    import socket
+
+    return socket.gethostname(), os.getpid()
