@@ -20,8 +20,9 @@ it, for the calls Wishstar makes:
 - Every endpoint answers 401 ``{"message": "401 Unauthorized"}`` without the right ``PRIVATE-TOKEN``.
 
 It records every call (method, path, JSON body, headers without the token) and can misbehave: ``fail(n)``
-answers the next n calls with 500, ``hang()`` holds calls until ``release()`` (or ``hang_limit_s``) so a client
-times out. Fixtures: ``gitlab`` (a running stand-in per test).
+answers the next n calls with 500 (``fail_route`` only those to one endpoint), ``hang()`` holds calls until
+``release()`` (or ``hang_limit_s``) so that a client times out. Fixture: ``gitlab`` (a running stand-in per
+test, with project 42 ``group/app``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class StandIn:
     """Every status GitLab accepted (201), in arrival order."""
     notes: dict[tuple[int, int], dict[int, str]] = field(default_factory=dict)
     failures_left: int = 0
+    failing_routes: dict[tuple[str, str], int] = field(default_factory=dict)
     hanging: bool = False
     hang_limit_s: float = 30.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -87,6 +89,11 @@ class StandIn:
     def fail(self, times: int) -> None:
         with self.lock:
             self.failures_left = times
+
+    def fail_route(self, method: str, fragment: str, times: int = 1) -> None:
+        """Answer the next ``times`` calls whose path contains ``fragment`` with 500."""
+        with self.lock:
+            self.failing_routes[(method, fragment)] = times
 
     def hang(self) -> None:
         self.hanging = True
@@ -147,7 +154,7 @@ def create_app(gl: StandIn) -> FastAPI:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "private-token"}
         call = Call(request.method, request.url.path, body, headers)
         gl.calls.append(call)
-        response = await _misbehave(gl) or await _authorise(gl, request) or await call_next(request)
+        response = await _misbehave(gl, call) or await _authorise(gl, request) or await call_next(request)
         call.status = response.status_code
         return response
 
@@ -155,15 +162,20 @@ def create_app(gl: StandIn) -> FastAPI:
     return app
 
 
-async def _misbehave(gl: StandIn) -> Response | None:
+async def _misbehave(gl: StandIn, call: Call) -> Response | None:
     started = time.monotonic()
     while gl.hanging and time.monotonic() - started < gl.hang_limit_s:
         await asyncio.sleep(0.02)
     with gl.lock:
-        if gl.failures_left > 0:
+        route = next((k for k, n in gl.failing_routes.items() if n > 0 and k[0] == call.method
+                      and k[1] in call.path), None)
+        if route is not None:
+            gl.failing_routes[route] -= 1
+        elif gl.failures_left > 0:
             gl.failures_left -= 1
-            return JSONResponse({"message": "500 Internal Server Error"}, status_code=500)
-    return None
+        else:
+            return None
+    return JSONResponse({"message": "500 Internal Server Error"}, status_code=500)
 
 
 async def _authorise(gl: StandIn, request: Request) -> Response | None:
