@@ -33,7 +33,7 @@ from engine.scheduler.state import TERMINAL, RunState, TaskState
 from engine.settings import Settings
 from engine.spec.errors import WishstarError
 from engine.spec.model import Pipeline
-from engine.store.api import Store
+from engine.store.api import Store, TaskRow
 from engine.store.leases import ClaimedRun, Leases
 from engine.store.server import Events, Project, Projects
 from pipelines.load import compile_run
@@ -106,8 +106,9 @@ class Guarded(Executor):
 
     name = "guarded"
 
-    def __init__(self, inner: Executor, protected: frozenset[str]) -> None:
-        self.inner, self.protected, self.force = inner, protected, False
+    def __init__(self, inner: Executor, protected: frozenset[str],
+                 on_start: Callable[[ResolvedTask], None] | None = None) -> None:
+        self.inner, self.protected, self.force, self.on_start = inner, protected, False, on_start
 
     async def setup(self, run: RunEnv) -> None:
         await self.inner.setup(run)
@@ -122,6 +123,8 @@ class Guarded(Executor):
         return self.inner.results_dir(run, task, attempt)
 
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
+        if self.on_start is not None:
+            self.on_start(task)
         if task.name not in self.protected:
             return await self.inner.execute(task, sink)
         attempt = asyncio.ensure_future(self.inner.execute(task, sink))
@@ -180,7 +183,8 @@ class RunDriver:
                          default_image=self.cfg.default_image)
         plan = compile_run(loaded, ctx, self.library)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        executor = Guarded(LocalExecutor(), protected_tasks(plan, loaded.pipeline))
+        executor = Guarded(LocalExecutor(), protected_tasks(plan, loaded.pipeline),
+                           on_start=self._attempt_recorder(claim.run_id, plan))
         limit = plan.concurrency or self.cfg.concurrency or (os.cpu_count() or 2)
         env = {**base_env(ctx, plan.pipeline, os.environ), "WISHSTAR_REPLICA": self.owner}
         runner = Runner(plan, ctx, executor, self.store, self.store.logs,
@@ -190,6 +194,19 @@ class RunDriver:
         now = runner.options.clock()
         start = resume_state(plan, run, now) if claim.takeover and run.get("tasks") else None
         return Drive(runner, executor, work), start
+
+    def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
+        """Record an attempt as running before it executes (the runner batches its writes): a replica that
+        takes the run over then never starts an attempt number that already ran."""
+        rows = {t.name: (t.base, t.is_finally, i) for i, t in enumerate(plan.all_tasks())}
+
+        def record(task: ResolvedTask) -> None:
+            base, is_finally, position = rows[task.name]
+            self.store.upsert_tasks(run_id, [TaskRow(name=task.name, status="running", base=base,
+                                                     is_finally=is_finally, attempts=task.attempt,
+                                                     started_at=time.time(), position=position)])
+
+        return record
 
     async def drive(self, claim: ClaimedRun, checkout: Checkout | None,
                     started: Callable[[Drive], None] | None = None) -> str:
