@@ -134,7 +134,8 @@ class Outbox:
         return self._finish(item_id, owner, state="sent", sent_at=now, lease_owner=None, lease_expires_at=None)
 
     def retry(self, item_id: int, error: str, now: float, owner: str | None = None) -> str:
-        """Count a failed attempt and schedule the next one; returns the item's new state (``dead`` at last)."""
+        """Count a failed attempt and schedule the next one; returns the new state (``pending``, or ``dead`` at
+        last), ``lost`` when ``owner`` no longer holds the lease, ``gone`` when the item was deleted."""
         with db.write(self._engine) as conn:
             attempts = conn.execute(select(outbox.c.attempts).where(outbox.c.id == item_id)).scalar()
             if attempts is None:
