@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -72,6 +73,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     store = await run_in_threadpool(Store.open, settings.database_url, settings.state_dir)
     app.state.store = store
+    app.state.write_gate = threading.Semaphore(1 if store.engine.dialect.name == "sqlite" else 16)
     stop = await start_background_workers(app.state) if app.state.start_workers else None
     try:
         yield

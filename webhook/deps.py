@@ -8,6 +8,7 @@ stores itself: there is no module-level instance of either.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Annotated, cast
 
@@ -31,6 +32,13 @@ def app_clock(request: Request) -> Clock:
     return cast(Clock, request.app.state.clock)
 
 
+def app_write_gate(request: Request) -> threading.Semaphore:
+    """Bounds concurrent writes: on SQLite one at a time, so threads queue on a lock instead of backing off
+    in SQLite's busy handler (which sleeps up to 100 ms per try and makes the latency tail)."""
+    return cast(threading.Semaphore, request.app.state.write_gate)
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 StoreDep = Annotated[Store, Depends(app_store)]
 ClockDep = Annotated[Clock, Depends(app_clock)]
+WriteGateDep = Annotated[threading.Semaphore, Depends(app_write_gate)]

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -26,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.store.api import Store
 from engine.store.server import Events, Project, Projects
-from webhook.deps import ClockDep, SettingsDep, StoreDep
+from webhook.deps import ClockDep, SettingsDep, StoreDep, WriteGateDep
 from webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, project_gitlab_id, project_path
 
 router = APIRouter(tags=["hooks"])
@@ -127,7 +128,8 @@ def _interpret(header: str | None, payload: Mapping[str, Any]) -> GitEvent | Ign
         return Ignored(f"unreadable {header} payload ({type(exc).__name__})")
 
 
-def store_delivery(store: Store, delivery: Delivery, now: float) -> tuple[int, HookReply]:
+def store_delivery(store: Store, delivery: Delivery, now: float,
+                   gate: threading.Semaphore | None = None) -> tuple[int, HookReply]:
     """Authenticate, classify and store one delivery (runs in a worker thread: the store is synchronous)."""
     project = find_project(Projects(store), delivery.payload, delivery.instance)
     if not token_matches(project, delivery.token) or project is None:
@@ -143,9 +145,10 @@ def store_delivery(store: Store, delivery: Delivery, now: float) -> tuple[int, H
     else:
         status, reason = "ignored", result.reason
     key = delivery_key(project.id, delivery.header, delivery.idempotency_key, delivery.body)
-    event_id, duplicate = Events(store).add(
-        delivery_key=key, kind=kind, header=(delivery.header or "")[:100] or None, payload=delivery.payload,
-        project_id=project.id, now=now, status=status, reason=reason)
+    with gate or threading.Semaphore():
+        event_id, duplicate = Events(store).add(
+            delivery_key=key, kind=kind, header=(delivery.header or "")[:100] or None, payload=delivery.payload,
+            project_id=project.id, now=now, status=status, reason=reason)
     if duplicate:
         return 200, HookReply(status="duplicate", event=event_id, duplicate=True)
     if status == "pending":
@@ -180,7 +183,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post("/hooks/gitlab", status_code=202, response_model=HookReply, response_model_exclude_none=True,
              responses=_RESPONSES, openapi_extra=_OPENAPI_BODY)
 async def receive_gitlab(
-    request: Request, settings: SettingsDep, store: StoreDep, clock: ClockDep,
+    request: Request, settings: SettingsDep, store: StoreDep, clock: ClockDep, gate: WriteGateDep,
     x_gitlab_event: Annotated[str | None, Header()] = None,
     x_gitlab_token: Annotated[str | None, Header()] = None,
     x_gitlab_instance: Annotated[str | None, Header()] = None,
@@ -202,7 +205,7 @@ async def receive_gitlab(
         return _error(400, str(exc))
     delivery = Delivery(x_gitlab_event, x_gitlab_token, x_gitlab_instance, idempotency_key, body, payload)
     try:
-        code, reply = await run_in_threadpool(store_delivery, store, delivery, clock())
+        code, reply = await run_in_threadpool(store_delivery, store, delivery, clock(), gate)
     except Unauthorized:
         return _error(401, "wrong token or unknown project")
     except SQLAlchemyError:
