@@ -69,9 +69,15 @@ def on_run_finished(outbox: Outbox, project: Project, run: Mapping[str, Any], *,
                                   STATE[task["status"]], url, describe_task(task), now)
     _post(outbox, project, run, STATE.get(run["status"], "failed"), describe_run(run), public_url=public_url,
           now=now, sha=commit)
-    iid = mr_iid if mr_iid is not None else (run.get("git") or {}).get("mr_iid")
+    iid = mr_iid if mr_iid is not None else _mr_iid(run)
     if project.mr_notes and iid is not None:
-        outbox.enqueue_note(project.id, int(iid), run["pipeline"], note_markdown(run, url), now)
+        outbox.enqueue_note(project.id, iid, run["pipeline"], note_markdown(run, url), now)
+
+
+def _mr_iid(run: Mapping[str, Any]) -> int | None:
+    """The merge request a run built, from its git context (where it is a string, empty when none)."""
+    value = str((run.get("git") or {}).get("mr_iid") or "")
+    return int(value) if value.isdigit() else None
 
 
 def _post(outbox: Outbox, project: Project, run: Mapping[str, Any], state: str, description: str, *,

@@ -180,7 +180,7 @@ def test_the_mr_note_is_created_once_and_updated_in_place_on_a_rerun(store: Stor
     first = _run("r1", SHA_A, "failed", tasks=[_task("test", "failed", exit_code=1)], git={"commit": SHA_A})
     on_run_finished(outbox, project, first, public_url=PUBLIC, now=1, mr_iid=7)
     _drain(sender, clock)
-    again = _run("r2", SHA_A, "succeeded", tasks=[_task("test", "succeeded")], git={"commit": SHA_A, "mr_iid": 7})
+    again = _run("r2", SHA_A, "succeeded", tasks=[_task("test", "succeeded")], git={"commit": SHA_A, "mr_iid": "7"})
     on_run_finished(outbox, project, again, public_url=PUBLIC, now=2)
     _drain(sender, clock)
     assert len(gitlab.calls_to("POST", "/merge_requests/7/notes")) == 1
@@ -209,6 +209,13 @@ def test_no_mr_note_unless_the_project_asks_for_one(store: Store, gitlab: StandI
     assert [i.kind for i in outbox.list()] == ["status"]
 
 
+def test_no_mr_note_for_a_run_that_built_no_merge_request(store: Store, gitlab: StandIn) -> None:
+    project, outbox = _project(store, gitlab, mr_notes=True), Outbox(store)
+    run = _run("r1", SHA_A, "succeeded", git={"commit": SHA_A, "mr_iid": ""})
+    on_run_finished(outbox, project, run, public_url=PUBLIC, now=1)
+    assert [i.kind for i in outbox.list()] == ["status"]
+
+
 def test_the_sender_loop_delivers_and_stops_when_asked(store: Store, gitlab: StandIn) -> None:
     project, outbox = _project(store, gitlab), Outbox(store)
     _life(outbox, project, _run("r1", SHA_A), "succeeded", now=1)
@@ -230,3 +237,14 @@ def test_the_sender_loop_delivers_and_stops_when_asked(store: Store, gitlab: Sta
 def test_a_status_name_is_wishstar_slash_pipeline() -> None:
     assert statuses.status_name("build") == "wishstar/build"
     assert statuses.status_name("build", "test") == "wishstar/build/test"
+
+
+def test_a_stored_run_as_the_workers_pass_it_queues_its_status(store: Store, gitlab: StandIn) -> None:
+    project, outbox = _project(store, gitlab, mr_notes=True), Outbox(store)
+    run_id, _ = store.create_run("build", git={"commit": SHA_A, "mr_iid": "7"}, event="merge_request",
+                                 created_at=1.0)
+    on_run_queued(outbox, project, store.get_run(run_id), public_url=PUBLIC, now=1)
+    on_run_finished(outbox, project, {**store.get_run(run_id), "status": "succeeded"}, public_url=PUBLIC, now=2)
+    _drain(Sender(store, Settings(), owner="r1"), Clock())
+    assert gitlab.states(SHA_A, "wishstar/build") == ["pending", "success"]
+    assert len(gitlab.notes[(42, 7)]) == 1
