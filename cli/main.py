@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import yaml
 
-from cli import runs_cmd
+from cli import runs_cmd, serve_cmd
 from cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
+from cli.projects_cmd import projects_app
 from engine.spec.errors import ValidationFailed, WishstarError
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ app.add_typer(runs_cmd.runs_app, name="runs")
 tasks_app = typer.Typer(help="The library of reusable tasks (Tekton Task schema).", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.command("logs")(runs_cmd.logs)
+app.add_typer(projects_app, name="projects")
+app.command("serve")(serve_cmd.serve)
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="pipeline file relative to the project")]
