@@ -8,14 +8,13 @@ outside the lifespan, or hold run state in memory (a second replica could not se
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -34,36 +33,25 @@ log = logging.getLogger(__name__)
 Stop = Callable[[], Awaitable[None]]
 
 
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    result = fn(*args)
-    return await result if inspect.isawaitable(result) else result
+async def start_background_workers(state: State) -> Stop:
+    """Start this replica's workers (events -> runs, runs driven under leases) and the status sender (outbox
+    -> GitLab) on the server's event loop; the returned coroutine function stops both."""
+    from tasks import Library
+    from webhook.outbox_worker import run_outbox
+    from webhook.worker import Worker, command_users_from_env
 
-
-async def start_background_workers(state: State) -> Stop | None:
-    """Start the workers that turn stored events into runs, if ``webhook.worker`` provides them.
-
-    The contract: ``webhook.worker.start_workers(app_state)`` starts them (sync or async) and
-    ``webhook.worker.stop_workers(app_state)`` (or ``stop``) stops them; ``app_state`` carries ``settings``,
-    ``store`` and ``clock``. Without that module, or without ``start_workers``, the server only receives.
-    """
-    try:
-        worker = importlib.import_module("webhook.worker")
-    except ModuleNotFoundError as exc:
-        if exc.name != "webhook.worker":
-            log.warning("workers not started: webhook.worker needs %s", exc.name)
-        return None
-    except ImportError as exc:
-        log.warning("workers not started: importing webhook.worker failed: %s", exc)
-        return None
-    start = getattr(worker, "start_workers", None)
-    stop = getattr(worker, "stop_workers", None) or getattr(worker, "stop", None)
-    if start is None:
-        return None
-    await _call(start, state)
+    stop_event = asyncio.Event()
+    worker = Worker(state.store, state.settings, Library(),
+                    command_users=command_users_from_env(os.environ.get("WISHSTAR_COMMAND_USERS")))
+    loops = [asyncio.create_task(worker.serve(stop_event), name="wishstar-workers"),
+             asyncio.create_task(run_outbox(state.store, state.settings, stop_event), name="wishstar-outbox")]
 
     async def _stop() -> None:
-        if stop is not None:
-            await _call(stop, state)
+        stop_event.set()
+        results = await asyncio.gather(*loops, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("background loop ended with %s", type(result).__name__, exc_info=result)
 
     return _stop
 
