@@ -74,8 +74,8 @@ start() {
   # setsid: the registry outlives this script and the shell that ran it.
   setsid docker-registry serve "$DIR/config.yml" >> "$DIR/registry.log" 2>&1 < /dev/null &
   echo $! > "$PIDFILE"
-  local i
-  for i in $(seq 1 100); do
+
+  for _ in $(seq 1 100); do
     if answers; then hostport; return 0; fi
     if ! running_pid >/dev/null; then break; fi
     sleep 0.1
