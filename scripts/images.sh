@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The container images the real Kubernetes node runs, built here and pushed to the local registry.
+#
+#   scripts/images.sh build [--force] [pause|busybox|debian ...]   build (all by default) and push
+#   scripts/images.sh ref NAME                                      the image reference, e.g. for a Pod
+#   scripts/images.sh list                                          every reference, one per line
+#
+# Why: no registry outside can be reached here, so nothing can be pulled; every image is built from Debian
+# packages (../shared/notes/containers.md) with buildah (chroot isolation, runtime runc: crun fails on these
+# hybrid-cgroup machines) and served by scripts/registry.sh (started if it is not running):
+#
+#   wishstar/pause:1          FROM scratch, Debian's static busybox sleeping forever: the node's sandbox_image
+#   wishstar/busybox:1.35     FROM scratch, static busybox with every applet linked (/bin/sh, awk, tr, tail,
+#                             timeout: what engine/compiler/entrypoint.py needs)
+#   wishstar/debian:bookworm  debootstrap --variant=minbase bookworm + git, python3, ca-certificates
+#
+# The recipes are the Containerfiles in scripts/images/<name>/. Everything is cached under
+# ${WISHSTAR_CACHE:-~/.cache/wishstar}: buildah's storage (buildah/), the debootstrap rootfs tarball and a stamp
+# per image (images/). An image whose recipe and inputs did not change and that the registry still has is not
+# rebuilt (--force rebuilds). Build times are printed and appended to images/build-times.log.
+set -euo pipefail
+
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+CACHE="${WISHSTAR_CACHE:-$HOME/.cache/wishstar}"
+IMGCACHE="$CACHE/images"
+BUILDAH_DIR="$CACHE/buildah"
+STORAGE_DRIVER="${WISHSTAR_BUILDAH_DRIVER:-overlay}"
+MIRROR="${WISHSTAR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SUITE=bookworm
+DEBIAN_PACKAGES="git,python3,ca-certificates"
+ALL=(pause busybox debian)
+
+log() { echo "images.sh: $*" >&2; }
+
+tag_of() {
+  case "$1" in
+    pause) echo 1 ;;
+    busybox) echo 1.35 ;;
+    debian) echo "$SUITE" ;;
+    *) log "unknown image '$1' (known: ${ALL[*]})"; exit 2 ;;
+  esac
+}
+
+registry() { "$ROOT/scripts/registry.sh" url; }
+ref() { echo "$(registry)/wishstar/$1:$(tag_of "$1")"; }
+
+ensure_installed() {
+  local -a missing=()
+  command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  # /bin/busybox must be the static one (busybox-static): it runs FROM scratch, with no libc.
+  dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    local sudo=""
+    if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+
+# One storage configuration from the very first call (mixing them makes every call hang): always these flags.
+bah() {
+  buildah --root "$BUILDAH_DIR/root" --runroot "$BUILDAH_DIR/runroot" --storage-driver "$STORAGE_DRIVER" "$@"
+}
+
+# The registry has NAME:TAG (any manifest media type).
+in_registry() {
+  curl -fsS -o /dev/null --max-time 5 \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$(registry)/v2/wishstar/$1/manifests/$(tag_of "$1")" 2>/dev/null
+}
+
+busybox_version() { dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || sha256sum /bin/busybox | cut -c1-16; }
+
+# What the image depends on: its recipe and its inputs. A change rebuilds it.
+inputs_of() {
+  cat "$ROOT/scripts/images/$1/Containerfile"
+  case "$1" in
+    pause | busybox) echo "busybox $(busybox_version)" ;;
+    debian) echo "debootstrap minbase $SUITE $MIRROR $DEBIAN_PACKAGES" ;;
+  esac
+}
+stamp_of() { inputs_of "$1" | sha256sum | cut -c1-16; }
+
+# The debootstrap rootfs as a tarball, cached: about 90 s the first time, nothing after.
+debian_rootfs() {
+  local key tarball tmp
+  key="$(echo "$SUITE $MIRROR $DEBIAN_PACKAGES" | sha256sum | cut -c1-12)"
+  tarball="$IMGCACHE/debian-$SUITE-minbase-$key.tar"
+  if [[ -s "$tarball" ]]; then echo "$tarball"; return 0; fi
+  tmp="$(mktemp -d "$IMGCACHE/debootstrap.XXXXXX")"
+  log "debootstrap --variant=minbase --include=$DEBIAN_PACKAGES $SUITE from $MIRROR"
+  local t0=$SECONDS
+  if ! debootstrap --variant=minbase --include="$DEBIAN_PACKAGES" "$SUITE" "$tmp/rootfs" "$MIRROR" \
+      > "$IMGCACHE/debootstrap.log" 2>&1; then
+    log "debootstrap failed; last lines of $IMGCACHE/debootstrap.log:"
+    tail -n 30 "$IMGCACHE/debootstrap.log" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  rm -rf "$tmp/rootfs"/var/cache/apt/archives/*.deb "$tmp/rootfs"/var/lib/apt/lists/* \
+    "$tmp/rootfs"/var/log/* "$tmp/rootfs"/debootstrap
+  # /dev, /proc and /sys are the runtime's to fill.
+  tar --numeric-owner --xattrs -C "$tmp/rootfs" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
+    -cf "$tmp/rootfs.tar" .
+  mv "$tmp/rootfs.tar" "$tarball"
+  rm -rf "$tmp"
+  record "debian rootfs (debootstrap minbase $SUITE + $DEBIAN_PACKAGES, $(du -m "$tarball" | cut -f1) MB tar)" \
+    $((SECONDS - t0))
+  echo "$tarball"
+}
+
+busybox_rootfs() {
+  local dir="$1" path
+  mkdir -p "$dir/bin" "$dir/tmp" "$dir/etc" "$dir/root"
+  chmod 1777 "$dir/tmp"
+  cp /bin/busybox "$dir/bin/busybox"
+  while read -r path; do
+    [[ "$path" == */* ]] || continue # linuxrc
+    [[ "$path" == bin/busybox ]] && continue
+    mkdir -p "$dir/$(dirname "$path")"
+    ln -sf /bin/busybox "$dir/$path"
+  done < <(/bin/busybox --list-full)
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$dir/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$dir/etc/group"
+}
+
+record() {
+  local line
+  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $2 s  $1"
+  echo "$line" >> "$IMGCACHE/build-times.log"
+  log "built in $2 s: $1"
+}
+
+build_one() {
+  local name="$1" force="$2" stamp ctx image t0 t1
+  stamp="$(stamp_of "$name")"
+  image="$(ref "$name")"
+  if [[ "$force" != 1 && "$(cat "$IMGCACHE/$name.stamp" 2>/dev/null)" == "$stamp" ]] && in_registry "$name"; then
+    log "$image is up to date"
+    return 0
+  fi
+  ctx="$(mktemp -d "$IMGCACHE/ctx.XXXXXX")"
+  # shellcheck disable=SC2064 # expand now: ctx is local
+  trap "rm -rf '$ctx'" RETURN
+  case "$name" in
+    pause) cp /bin/busybox "$ctx/busybox" ;;
+    busybox) busybox_rootfs "$ctx/rootfs" ;;
+    debian) ln "$(debian_rootfs)" "$ctx/rootfs.tar" ;;
+  esac
+  t0=$SECONDS
+  bah bud --isolation chroot --runtime runc --layers=false --quiet \
+    -f "$ROOT/scripts/images/$name/Containerfile" -t "wishstar/$name:$(tag_of "$name")" "$ctx" >/dev/null
+  t1=$SECONDS
+  bah push --quiet --tls-verify=false "wishstar/$name:$(tag_of "$name")" "docker://$image"
+  bah push --quiet --tls-verify=false "wishstar/$name:$(tag_of "$name")" \
+    "docker://$(registry)/wishstar/$name:latest"
+  echo "$stamp" > "$IMGCACHE/$name.stamp"
+  record "$image (build $((t1 - t0)) s, push $((SECONDS - t1)) s)" $((SECONDS - t0))
+}
+
+build() {
+  local force=0 name
+  local -a names=()
+  for name in "$@"; do
+    case "$name" in
+      --force) force=1 ;;
+      *) tag_of "$name" >/dev/null; names+=("$name") ;;
+    esac
+  done
+  ((${#names[@]})) || names=("${ALL[@]}")
+  ensure_installed
+  mkdir -p "$IMGCACHE" "$BUILDAH_DIR"
+  "$ROOT/scripts/registry.sh" start >/dev/null
+  for name in "${names[@]}"; do build_one "$name" "$force"; done
+  for name in "${names[@]}"; do ref "$name"; done
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  build) build "$@" ;;
+  ref) [[ $# -eq 1 ]] || { echo "usage: $0 ref NAME" >&2; exit 2; }; ref "$1" ;;
+  list) for n in "${ALL[@]}"; do ref "$n"; done ;;
+  *) echo "usage: $0 build [--force] [NAME...] | ref NAME | list" >&2; exit 2 ;;
+esac
