@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=0, description="runs a replica drives at once (0: receive only)")
     lease_seconds: float = Field(default=15.0, gt=0, description="a replica's claim on an event or run")
     replica_id: str | None = Field(default=None, description="this replica's name (default host:pid)")
+    command_users: str | None = Field(default=None,
+                                      description="comma-separated GitLab usernames allowed to run /wishstar "
+                                                  "run|retry on merge requests (unset: anyone who can comment)")
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest webhook body (GitLab: 25 MB)")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,7 +41,7 @@ async def start_background_workers(state: State) -> Stop:
 
     stop_event = asyncio.Event()
     worker = Worker(state.store, state.settings, Library(),
-                    command_users=command_users_from_env(os.environ.get("WISHSTAR_COMMAND_USERS")))
+                    command_users=command_users_from_env(state.settings.command_users))
     loops = [asyncio.create_task(worker.serve(stop_event), name="wishstar-workers"),
              asyncio.create_task(run_outbox(state.store, state.settings, stop_event), name="wishstar-outbox")]
 

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Settings()
     store = Store.open(cfg.database_url, Path(cfg.state_dir))
     worker = Worker(store, cfg, Library(), owner=args.replica_id,
-                    command_users=command_users_from_env(os.environ.get("WISHSTAR_COMMAND_USERS")))
+                    command_users=command_users_from_env(cfg.command_users))
 
     async def run() -> None:
         stop = asyncio.Event()
