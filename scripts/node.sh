@@ -15,20 +15,23 @@
 #   cniVersion 1.0.0 and the plugins from /usr/lib/cni.
 #   kubelet: cgroupDriver cgroupfs, failSwapOn false, failCgroupV1 false, oomScoreAdj 0 and maxOpenFiles at the
 #   current hard limit (neither can be raised here), low eviction thresholds, label wishstar.dev/node-kind=real,
-#   no taints, serving on 127.0.0.1 only with anonymous access allowed (a loopback test node: never expose it).
+#   no taints, serving on 127.0.0.1 only (x509 + Webhook: the API server's kubelet client certificate reads logs).
 # The node credential is a client certificate for system:node:NAME in group system:nodes, signed with the
 # cluster's client CA (--client-ca-cert/--client-ca-key, or found next to the kubeconfig).
 #
 # State lives in ${WISHSTAR_NODE_DIR:-~/.cache/wishstar/node}: containerd's root (pulled images stay cached
 # across up/down), its state and socket, the kubelet's root dir, the CNI config and IPAM data, logs and pids.
-# `up` is idempotent: a node that is already up and Ready is left alone.
+# `up` is idempotent: a node that is already up and Ready is left alone. Several nodes can run on one machine
+# (concurrent test sessions) when each has its own WISHSTAR_NODE_DIR, --name, WISHSTAR_NODE_BRIDGE and
+# WISHSTAR_NODE_POD_SUBNET: each kubelet gets its own cgroup root (/wishstar-NAME in every v1 hierarchy), so
+# one kubelet never cleans up another's Pod cgroups.
 set -euo pipefail
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DIR="${WISHSTAR_NODE_DIR:-$HOME/.cache/wishstar/node}"
 CNI_BIN=/usr/lib/cni
 POD_SUBNET="${WISHSTAR_NODE_POD_SUBNET:-10.88.0.0/16}"
-BRIDGE=wishstar0
+BRIDGE="${WISHSTAR_NODE_BRIDGE:-wishstar0}"
 SOCK="$DIR/containerd/containerd.sock"
 ENVFILE="$DIR/node.env"
 
@@ -242,9 +245,33 @@ current-context: node
 EOF
 }
 
+# The kubelet's cgroup root, created in every cgroup v1 hierarchy (it refuses a root that does not exist).
+cgroup_root() { echo "/wishstar-$NAME"; }
+make_cgroup_root() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    h="${h%/}"
+    [[ "$h" == */unified ]] && continue
+    mountpoint -q "$h" || continue
+    mkdir -p "$h$(cgroup_root)"
+    if [[ -f "$h/cpuset.cpus" ]]; then # a new cpuset cgroup starts empty: no task could join it
+      cat "$h/cpuset.cpus" > "$h$(cgroup_root)/cpuset.cpus"
+      cat "$h/cpuset.mems" > "$h$(cgroup_root)/cpuset.mems"
+    fi
+  done
+}
+remove_cgroup_root() { # NAME: deepest first; only empty cgroups can go
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    h="${h%/}"
+    [[ -d "$h/wishstar-$1" ]] || continue
+    find "$h/wishstar-$1" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
 write_kubelet_config() {
   local port="$1" hport="$2"
-  mkdir -p "$DIR/kubelet/root" "$DIR/kubelet/certs"
+  mkdir -p "$DIR/kubelet/root" "$DIR/kubelet/certs" "$DIR/kubelet/pod-logs"
   cat > "$DIR/kubelet/config.yaml" <<EOF
 # Written by scripts/node.sh.
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -257,17 +284,20 @@ healthzPort: $hport
 containerRuntimeEndpoint: unix://$SOCK
 imageServiceEndpoint: unix://$SOCK
 cgroupDriver: cgroupfs
+cgroupRoot: $(cgroup_root)
+podLogsDirectory: $DIR/kubelet/pod-logs
 failSwapOn: false
 failCgroupV1: false
 # Root lacks CAP_SYS_RESOURCE: the kubelet can neither lower its oom_score_adj nor raise RLIMIT_NOFILE.
 oomScoreAdj: 0
 maxOpenFiles: $(ulimit -Hn)
-# Loopback only: the API server reads logs through it without a kubelet client certificate.
+# The API server reads logs and execs with its kubelet client certificate (signed by the client CA); the
+# kubelet asks the API server whether that user may (Webhook). Served on 127.0.0.1 only.
 authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
   x509: {clientCAFile: $DIR/pki/client-ca.crt}
-authorization: {mode: AlwaysAllow}
+authorization: {mode: Webhook}
 registerNode: true
 registerWithTaints: []
 # A small or busy disk must not taint the node: evict only when almost nothing is left.
@@ -294,6 +324,7 @@ start_kubelet() {
   local port hport
   port="$(free_port)"
   hport="$(free_port)"
+  make_cgroup_root
   write_kubelet_config "$port" "$hport"
   setsid "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
     --root-dir "$DIR/kubelet/root" --cert-dir "$DIR/kubelet/certs" --hostname-override "$NAME" \
@@ -303,6 +334,8 @@ start_kubelet() {
   cat > "$ENVFILE" <<EOF
 NODE_NAME=$NAME
 NODE_DIR=$DIR
+CGROUP_ROOT=$(cgroup_root)
+BRIDGE=$BRIDGE
 CONTAINERD_SOCKET=$SOCK
 KUBELET_PORT=$port
 KUBELET_HEALTHZ=http://127.0.0.1:$hport/healthz
@@ -376,9 +409,10 @@ our_shims() {
 }
 
 down() {
-  local name="" kubeconfig="" kubectl="" t
+  local name="" kubeconfig="" kubectl="" bridge="" t
   if [[ -f "$ENVFILE" ]]; then
     name="$(sed -n 's/^NODE_NAME=//p' "$ENVFILE")"
+    bridge="$(sed -n 's/^BRIDGE=//p' "$ENVFILE")"
     kubeconfig="$(sed -n 's/^ADMIN_KUBECONFIG=//p' "$ENVFILE")"
     kubectl="$(sed -n 's/^KUBECTL=//p' "$ENVFILE")"
   fi
@@ -405,6 +439,8 @@ down() {
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$DIR/containerd/state" "$DIR/kubelet/root" "$DIR/cni/ipam"
+  if [[ -n "$name" ]]; then remove_cgroup_root "$name"; fi
+  if [[ -n "$bridge" ]] && ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge" 2>/dev/null || true; fi
   if [[ -n "$api" ]]; then "$kubectl" --kubeconfig "$kubeconfig" delete node "$name" --wait=false >/dev/null 2>&1 || true; fi
   rm -f "$ENVFILE"
 }
