@@ -1,0 +1,17 @@
+"""The Kubernetes executor: task attempts as Pods in one namespace, watched, logged and cleaned up.
+
+Modules by activity: ``client`` (rate-limited JSON requests, errors), ``ratelimit`` (token bucket),
+``objects`` (owner, claims, filling compiled Pods with run-time values), ``watching`` (the namespace
+informer), ``status`` (outcomes, results, waiting reasons), ``logs`` (container log streams), ``attempt``
+(one attempt's life), ``executor`` (the contract), ``factory`` (building one for a run). This package must
+not import the runner, the store, the webhook, pipelines or the CLI.
+"""
+
+from engine.executors.kubernetes.attempt import AttemptOptions
+from engine.executors.kubernetes.errors import KubernetesError, PermissionDenied, QuotaExceeded
+from engine.executors.kubernetes.executor import KubernetesConfig, KubernetesExecutor
+from engine.executors.kubernetes.factory import make_kubernetes_executor
+from engine.executors.kubernetes.objects import ManifestSource, PlanManifests, TaskObjects
+
+__all__ = ["AttemptOptions", "KubernetesConfig", "KubernetesError", "KubernetesExecutor", "ManifestSource",
+           "PermissionDenied", "PlanManifests", "QuotaExceeded", "TaskObjects", "make_kubernetes_executor"]
