@@ -45,7 +45,7 @@ class TokenBucket:
             self._last = now
             self._tokens = min(float(self.burst), self._tokens + elapsed * self.qps)
             self._tokens -= 1.0
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
+            return 0.0 if self._tokens > -1e-9 else -self._tokens / self.qps  # float noise is no debt
 
     async def acquire(self) -> None:
         delay = self.reserve()

@@ -1,0 +1,144 @@
+"""The executor's own objects and how a compiled Pod receives an attempt's run-time values.
+
+The fill step takes scripts, command lines and plain env values from the ResolvedTask (as the runner resolved
+them with this executor's in-Pod paths) and moves secret values into a Secret of the attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from engine.compiler.entrypoint import RESULTS_DIR
+from engine.compiler.pods import task_manifests
+from engine.compiler.resolve import RuntimeView, resolve_task
+from engine.compiler.types import EnvVar, RetryPlan, RunContext, StepPlan, TaskPlan, WorkspaceBinding
+from engine.executors.kubernetes.objects import (
+    WORKSPACES_ALIAS,
+    claim_manifest,
+    fill_task,
+    owner_manifest,
+    owner_name,
+    owner_reference,
+    run_selector,
+    with_run,
+)
+
+CTX = RunContext(run_id="r-1", number=7, namespace="ci")
+SECRET_VALUE = "s3cr3t-value"
+
+
+def step(name: str, **kw: Any) -> StepPlan:
+    base: dict[str, Any] = {"image": None, "script": None, "command": None, "args": (), "env": (),
+                            "working_dir": None, "timeout_s": None}
+    base.update(kw)
+    return StepPlan(name=name, **base)
+
+
+def task(*steps: StepPlan, results: tuple[str, ...] = (), workspaces: tuple[WorkspaceBinding, ...] = ()) -> TaskPlan:
+    return TaskPlan(name="package", base="package", is_finally=False, uses=None, image="debian:12", steps=steps,
+                    needs=(), result_refs=(), when=None, results=results, workspaces=workspaces, working_dir=None,
+                    timeout_s=60, retries=RetryPlan(), allow_failure=False)
+
+
+def fill(plan: TaskPlan, results: dict[str, dict[str, str]]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    view = RuntimeView(run_id="r-1", results=results, statuses={}, aggregate_status="",
+                       secrets={"TOKEN": SECRET_VALUE}, base_env={"PATH": "/host/only/path", "HOME": "/root"})
+    resolved = resolve_task(plan, view, attempt=1, results_dir=RESULTS_DIR,
+                            workspace_paths={"src": f"{WORKSPACES_ALIAS}/src"}, default_cwd="/local/checkout")
+    config_map, pod = task_manifests(plan, ("src",), CTX, pipeline="shop")
+    return fill_task(plan, resolved, config_map, pod), config_map, pod
+
+
+PLAN = task(
+    step("pack", script='tar czf "app-$(tasks.version.results.tag).tgz" . > "$(results.out.path)"',
+         env=(EnvVar("VERSION", "v$(tasks.version.results.tag)"), EnvVar("API_TOKEN", secret="TOKEN"))),
+    step("push", command=("curl", "-T"), args=("app-$(tasks.version.results.tag).tgz",)),
+    results=("out",),
+    workspaces=(WorkspaceBinding("source", "src"),),
+)
+
+
+def test_run_time_references_are_filled_in_scripts_commands_and_env() -> None:
+    objects, _, _ = fill(PLAN, {"version": {"tag": "1.2.3"}})
+    assert objects.config_map["data"]["step-0"] == 'tar czf "app-1.2.3.tgz" . > "/wishstar/results/out"'
+    push = objects.pod["spec"]["containers"][1]
+    assert push["args"][push["args"].index("--"):] == ["--", "curl", "-T", "app-1.2.3.tgz"]
+    env = {e["name"]: e for e in objects.pod["spec"]["containers"][0]["env"]}
+    assert env["VERSION"] == {"name": "VERSION", "value": "v1.2.3"}
+
+
+def test_host_environment_from_the_runner_never_reaches_the_pod() -> None:
+    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    names = {e["name"] for c in objects.pod["spec"]["containers"] for e in c["env"]}
+    assert "PATH" not in names and "HOME" not in names
+
+
+def test_secret_values_go_to_the_attempts_secret_and_never_into_the_pod_or_configmap() -> None:
+    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    assert SECRET_VALUE not in json.dumps(objects.pod) + json.dumps(objects.config_map)
+    assert objects.secret is not None
+    assert objects.secret["stringData"] == {"0.API_TOKEN": SECRET_VALUE}
+    env = {e["name"]: e for e in objects.pod["spec"]["containers"][0]["env"]}
+    assert env["API_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": objects.name, "key": "0.API_TOKEN"}}
+
+
+def test_a_task_without_secret_env_gets_no_secret() -> None:
+    objects, _, _ = fill(task(step("a", script="true")), {})
+    assert objects.secret is None
+
+
+def test_the_compiled_objects_are_not_changed_and_everything_else_is_kept() -> None:
+    objects, config_map, pod = fill(PLAN, {"version": {"tag": "1"}})
+    assert "$(tasks.version.results.tag)" in config_map["data"]["step-0"]
+    assert objects.pod["spec"]["activeDeadlineSeconds"] == pod["spec"]["activeDeadlineSeconds"]
+    assert [c["image"] for c in objects.pod["spec"]["containers"]] == ["debian:12", "debian:12"]
+
+
+def test_workspaces_are_also_mounted_where_the_runner_resolved_their_paths() -> None:
+    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    mounts = objects.pod["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "ws-src", "mountPath": f"{WORKSPACES_ALIAS}/src"} in mounts
+    assert {"name": "ws-src", "mountPath": "/workspace/source"} in mounts
+
+
+def test_filled_objects_owned_by_the_run_are_valid_kubernetes_objects() -> None:
+    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    owner = {**owner_manifest("r-1", "ci"), "metadata": {**owner_manifest("r-1", "ci")["metadata"], "uid": "u-1"}}
+    with_run(objects, namespace="other", owner=owner_reference(owner), labels={"team": "shop"})
+    for obj in (objects.secret, objects.config_map, objects.pod):
+        assert obj is not None
+        assert obj["metadata"]["namespace"] == "other"
+        assert obj["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "ConfigMap",
+                                                       "name": "wishstar-run-r-1", "uid": "u-1"}]
+        assert obj["metadata"]["labels"]["team"] == "shop"
+        assert obj["metadata"]["labels"]["wishstar.dev/run"] == "r-1"
+        kubernetes_validate.validate(obj, "1.31", strict=True)
+
+
+def test_run_selector_and_owner_name_use_sanitised_run_ids() -> None:
+    assert run_selector("r-1") == "wishstar.dev/run=r-1"
+    assert run_selector("Run_With/Odd") .startswith("wishstar.dev/run=run-with-odd-")
+    assert owner_name("r-1") == "wishstar-run-r-1"
+
+
+def test_workspace_claims_are_owned_by_the_run_and_take_the_storage_class() -> None:
+    claim = claim_manifest("r-1", "src", "ci", size="2Gi", storage_class="fast", access_modes=("ReadWriteOnce",),
+                           owner={"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u"})
+    assert claim["metadata"]["name"] == "wishstar-r-1-src"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}},
+                             "storageClassName": "fast"}
+    kubernetes_validate.validate(claim, "1.31", strict=True)
+    default_class = claim_manifest("r-1", "src", "ci", size="1Gi", storage_class=None,
+                                   access_modes=("ReadWriteOnce",), owner={})
+    assert "storageClassName" not in default_class["spec"]
+
+
+@pytest.mark.parametrize("run_id", ["r-1", "20260101-abc"])
+def test_the_owner_object_is_a_valid_configmap_labelled_with_the_run(run_id: str) -> None:
+    owner = owner_manifest(run_id, "ci")
+    kubernetes_validate.validate(owner, "1.31", strict=True)
+    assert owner["metadata"]["labels"]["wishstar.dev/run"] == run_id
