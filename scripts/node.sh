@@ -15,7 +15,7 @@
 #   cniVersion 1.0.0 and the plugins from /usr/lib/cni.
 #   kubelet: cgroupDriver cgroupfs, failSwapOn false, failCgroupV1 false, oomScoreAdj 0 and maxOpenFiles at the
 #   current hard limit (neither can be raised here), low eviction thresholds, label wishstar.dev/node-kind=real,
-#   no taints, serving on 127.0.0.1 only (x509 + Webhook: the API server's kubelet client certificate reads logs).
+#   no taints, serving on the node IP only (x509 + Webhook: the API server's kubelet client certificate reads logs).
 # The node credential is a client certificate for system:node:NAME in group system:nodes, signed with the
 # cluster's client CA (--client-ca-cert/--client-ca-key, or found next to the kubeconfig).
 #
@@ -65,6 +65,16 @@ find_binaries() {
     || die "no kubelet binary (looked at '${KUBELET:-nothing}'): build it with scripts/build-k8s.sh kubernetes, or set WISHSTAR_KUBELET"
   [[ -n "$KUBECTL" && -x "$KUBECTL" ]] \
     || die "no kubectl binary (looked at '${KUBECTL:-nothing}'): build it with scripts/build-k8s.sh kubernetes, or set WISHSTAR_KUBECTL"
+}
+
+# The node's address: the kubelet refuses a loopback node IP ("nodeIP can't be loopback address") and then
+# publishes no address at all, so the API server could not reach it for logs. The source address of the
+# default route, unless WISHSTAR_NODE_IP says otherwise; the kubelet listens on it only.
+node_ip() {
+  local ip="${WISHSTAR_NODE_IP:-}"
+  [[ -n "$ip" ]] || ip="$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n 1)"
+  [[ -n "$ip" ]] || die "no non-loopback IPv4 address for the node (no default route): set WISHSTAR_NODE_IP"
+  echo "$ip"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -270,13 +280,13 @@ remove_cgroup_root() { # NAME: deepest first; only empty cgroups can go
 }
 
 write_kubelet_config() {
-  local port="$1" hport="$2"
+  local port="$1" hport="$2" ip="$3"
   mkdir -p "$DIR/kubelet/root" "$DIR/kubelet/certs" "$DIR/kubelet/pod-logs"
   cat > "$DIR/kubelet/config.yaml" <<EOF
 # Written by scripts/node.sh.
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $ip
 port: $port
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -292,7 +302,7 @@ failCgroupV1: false
 oomScoreAdj: 0
 maxOpenFiles: $(ulimit -Hn)
 # The API server reads logs and execs with its kubelet client certificate (signed by the client CA); the
-# kubelet asks the API server whether that user may (Webhook). Served on 127.0.0.1 only.
+# kubelet asks the API server whether that user may (Webhook); anonymous requests are refused.
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -321,14 +331,15 @@ EOF
 }
 
 start_kubelet() {
-  local port hport
+  local port hport ip
   port="$(free_port)"
   hport="$(free_port)"
+  ip="$(node_ip)"
   make_cgroup_root
-  write_kubelet_config "$port" "$hport"
+  write_kubelet_config "$port" "$hport" "$ip"
   setsid "$KUBELET" --config "$DIR/kubelet/config.yaml" --kubeconfig "$DIR/kubelet.kubeconfig" \
     --root-dir "$DIR/kubelet/root" --cert-dir "$DIR/kubelet/certs" --hostname-override "$NAME" \
-    --node-ip 127.0.0.1 --node-labels "wishstar.dev/node-kind=real" --v "${WISHSTAR_KUBELET_VERBOSITY:-1}" \
+    --node-ip "$ip" --node-labels "wishstar.dev/node-kind=real" --v "${WISHSTAR_KUBELET_VERBOSITY:-1}" \
     >> "$DIR/logs/kubelet.log" 2>&1 < /dev/null &
   echo $! > "$DIR/kubelet.pid"
   cat > "$ENVFILE" <<EOF
@@ -337,6 +348,7 @@ NODE_DIR=$DIR
 CGROUP_ROOT=$(cgroup_root)
 BRIDGE=$BRIDGE
 CONTAINERD_SOCKET=$SOCK
+NODE_IP=$ip
 KUBELET_PORT=$port
 KUBELET_HEALTHZ=http://127.0.0.1:$hport/healthz
 KUBELET_LOG=$DIR/logs/kubelet.log

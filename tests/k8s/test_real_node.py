@@ -39,13 +39,15 @@ def core(cluster: Cluster, real_node: RealNode) -> Any:
     return cluster.core
 
 
-def _pod(name: str, image: str, script: str) -> dict[str, Any]:
+def _pod(name: str, node: RealNode, image: str, script: str) -> dict[str, Any]:
+    # The kind label is what a pipeline would select; the hostname pins this session's node when another
+    # real node is registered in the same cluster (a developer's, while WISHSTAR_TEST_KUBECONFIG reuses one).
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "wishstar-tests"}},
         "spec": {
-            "nodeSelector": {REAL_NODE_LABEL[0]: REAL_NODE_LABEL[1]},
+            "nodeSelector": {REAL_NODE_LABEL[0]: REAL_NODE_LABEL[1], "kubernetes.io/hostname": node.name},
             "restartPolicy": "Never",
             "dnsPolicy": "Default",
             "terminationGracePeriodSeconds": 1,
@@ -57,7 +59,7 @@ def _pod(name: str, image: str, script: str) -> dict[str, Any]:
 def _run_pod(core: Any, ns: str, node: RealNode, image: str, script: str) -> tuple[Any, str]:
     """Create the Pod, wait until it ends, return it and its log; the Pod is deleted afterwards."""
     name = f"real-node-{secrets.token_hex(4)}"
-    core.create_namespaced_pod(ns, _pod(name, image, script))
+    core.create_namespaced_pod(ns, _pod(name, node, image, script))
     try:
         deadline = time.monotonic() + POD_TIMEOUT
         pod = core.read_namespaced_pod(name, ns)
