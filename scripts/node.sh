@@ -420,6 +420,12 @@ our_shims() {
   done
 }
 
+# NAMESPACE NAME of every Pod bound to the node (down's variables: kubectl, kubeconfig, name).
+on_node() {
+  "$kubectl" --kubeconfig "$kubeconfig" get pods -A --field-selector "spec.nodeName=$name" \
+    -o 'jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{"\n"}{end}' 2>/dev/null
+}
+
 down() {
   local name="" kubeconfig="" kubectl="" bridge="" t
   if [[ -f "$ENVFILE" ]]; then
@@ -435,8 +441,8 @@ down() {
   if [[ -n "$api" ]] && pid_alive "$DIR/kubelet.pid" kubelet; then
     "$kubectl" --kubeconfig "$kubeconfig" delete pods -A --field-selector "spec.nodeName=$name" \
       --grace-period=1 --wait=false >/dev/null 2>&1 || true
-    for _ in $(seq 1 60); do
-      [[ -z "$(ctr_ -n k8s.io tasks ls -q 2>/dev/null)" ]] && break
+    for _ in $(seq 1 40); do
+      [[ -z "$(on_node)" ]] && break
       sleep 0.5
     done
   fi
@@ -453,7 +459,13 @@ down() {
   rm -rf "$DIR/containerd/state" "$DIR/kubelet/root" "$DIR/cni/ipam"
   if [[ -n "$name" ]]; then remove_cgroup_root "$name"; fi
   if [[ -n "$bridge" ]] && ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge" 2>/dev/null || true; fi
-  if [[ -n "$api" ]]; then "$kubectl" --kubeconfig "$kubeconfig" delete node "$name" --wait=false >/dev/null 2>&1 || true; fi
+  if [[ -n "$api" ]]; then
+    # Pods the kubelet did not finish deleting would stay Terminating for good without their node.
+    on_node | while read -r ns pod; do
+      "$kubectl" --kubeconfig "$kubeconfig" -n "$ns" delete pod "$pod" --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
+    done
+    "$kubectl" --kubeconfig "$kubeconfig" delete node "$name" --wait=false >/dev/null 2>&1 || true
+  fi
   rm -f "$ENVFILE"
 }
 
