@@ -75,7 +75,7 @@ class Attempt:
                 raise
             finally:
                 await self._stop_logs()
-                self.on_waiting(None)
+                self._report_waiting(None)
                 for writer in self._writers.values():
                     writer.close()
 
@@ -131,8 +131,9 @@ class Attempt:
             self._report_waiting(st.waiting_reason(pod, self.watch.events_for(self.name, self.uid)))
             problem = st.image_problem(pod)
             now = self.options.clock()
-            image_since = (image_since or now) if problem else None
-            if problem is not None and (problem[2] or now - (image_since or now) >= self.options.image_pull_grace_s):
+            image_since = None if problem is None else (now if image_since is None else image_since)
+            if problem is not None and image_since is not None and (
+                    problem[2] or now - image_since >= self.options.image_pull_grace_s):
                 await self._delete_pod(changed)
                 return TaskOutcome("failed", None, f"step container {problem[0]} cannot start: {problem[1]}")
             if self._deadline_passed():
