@@ -175,6 +175,9 @@ build() {
   ((${#names[@]})) || names=("${ALL[@]}")
   ensure_installed
   mkdir -p "$IMGCACHE" "$BUILDAH_DIR"
+  # One build at a time per cache: a second caller waits, then finds the images up to date.
+  exec 9> "$IMGCACHE/build.lock"
+  flock 9
   "$ROOT/scripts/registry.sh" start >/dev/null
   for name in "${names[@]}"; do build_one "$name" "$force"; done
   for name in "${names[@]}"; do ref "$name"; done

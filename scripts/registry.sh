@@ -63,16 +63,33 @@ http:
 EOF
 }
 
+# A docker-registry serving our config whose pid file was lost (or written by a racing start): adopt it.
+adopt() {
+  local p
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "docker-registry serve $DIR/config.yml"; then
+      echo "${p#/proc/}" > "$PIDFILE"
+      return 0
+    fi
+  done
+  return 1
+}
+
 start() {
   ensure_installed
+  mkdir -p "$DIR"
+  # One start at a time (two test sessions may ask together).
+  exec 9> "$DIR/registry.lock"
+  flock 9
   if running_pid >/dev/null && answers; then hostport; return 0; fi
+  if answers && adopt && running_pid >/dev/null; then hostport; return 0; fi
   if answers; then
     log "something else already answers /v2/ on $(hostport); set WISHSTAR_REGISTRY_PORT"
     exit 1
   fi
   write_config
   # setsid: the registry outlives this script and the shell that ran it.
-  setsid docker-registry serve "$DIR/config.yml" >> "$DIR/registry.log" 2>&1 < /dev/null &
+  setsid docker-registry serve "$DIR/config.yml" >> "$DIR/registry.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$PIDFILE"
 
   for _ in $(seq 1 100); do
