@@ -130,6 +130,15 @@ class Run:
         return found
 
 
+def wait_running(cluster: Cluster, namespace: str, name: str, timeout: float = 30) -> None:
+    """Until the Pod exists and runs (it may not have been created yet)."""
+    def probe() -> bool:
+        pods = cluster.core.list_namespaced_pod(namespace, field_selector=f"metadata.name={name}").items
+        return bool(pods) and pods[0].status.phase == "Running"
+
+    wait_until(probe, timeout, f"pod {namespace}/{name} to run")
+
+
 RESULTS_PIPELINE = """
     name: kw
     tasks:
@@ -203,7 +212,7 @@ def test_cancellation_deletes_the_running_pod_and_leaves_nothing_behind(tmp_path
     """, {"forever": {"wishstar.dev/kwok": "run"}})
 
     async def cancel_when_running(r: Run) -> None:
-        await asyncio.to_thread(cluster.wait_for_pod, namespace, r.pod_name("forever"), ("Running",))
+        await asyncio.to_thread(wait_running, cluster, namespace, r.pod_name("forever"))
         r.runner.cancel()
 
     data = run.go(cancel_when_running)
@@ -236,7 +245,8 @@ def test_an_unschedulable_pod_says_why_it_waits_and_the_engine_clock_ends_it(tmp
     data = run.go(watch_reason)
     assert data["status"] == "failed"
     assert seen and seen[0].startswith("unschedulable: 0/2 nodes are available"), seen
-    log = LogStore(tmp_path).step_path(run.run_id, "stuck", 1, "step-0")
+    step = run.plan.tasks["stuck"].steps[0].name
+    log = LogStore(tmp_path).step_path(run.run_id, "stuck", 1, step)
     assert "wishstar: waiting: unschedulable: 0/2 nodes are available" in log.read_text()
     assert "timed out" in (run.tasks()["stuck"]["reason"] or "")
 
@@ -270,7 +280,7 @@ def test_a_restarted_engine_reattaches_to_the_running_pod_instead_of_creating_an
     loop = asyncio.new_event_loop()
     loop.run_until_complete(first.setup(env))
     abandoned = loop.create_task(first.execute(task, RecordingSink()))
-    loop.run_until_complete(asyncio.to_thread(cluster.wait_for_pod, namespace, name, ("Running",)))
+    loop.run_until_complete(asyncio.to_thread(wait_running, cluster, namespace, name))
     uid = cluster.core.read_namespaced_pod(name, namespace).metadata.uid
     first.close()  # the first engine dies here: its loop never runs again and deletes nothing
     assert not abandoned.done()
@@ -361,7 +371,7 @@ def test_the_watch_survives_an_api_server_restart_mid_run(tmp_path: Path, cluste
     """, {"a": {"kwok.wishstar.dev/delay": "8s"}})
 
     async def restart_while_a_runs(r: Run) -> None:
-        await asyncio.to_thread(cluster.wait_for_pod, namespace, r.pod_name("a"), ("Running",))
+        await asyncio.to_thread(wait_running, cluster, namespace, r.pod_name("a"))
         await asyncio.to_thread(restart)
 
     data = run.go(restart_while_a_runs)
