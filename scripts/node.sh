@@ -21,7 +21,8 @@
 #
 # State lives in ${WISHSTAR_NODE_DIR:-~/.cache/wishstar/node}: containerd's root (pulled images stay cached
 # across up/down), its state and socket, the kubelet's root dir, the CNI config and IPAM data, logs and pids.
-# `up` is idempotent: a node that is already up and Ready is left alone. Several nodes can run on one machine
+# `up` is idempotent: a node that is already up and Ready is left alone. With WISHSTAR_NODE_OWNER_PID, a watchdog
+# runs `down` when that process exits. Several nodes can run on one machine
 # (concurrent test sessions) when each has its own WISHSTAR_NODE_DIR, --name, WISHSTAR_NODE_BRIDGE and
 # WISHSTAR_NODE_POD_SUBNET: each kubelet gets its own cgroup root (/wishstar-NAME in every v1 hierarchy), so
 # one kubelet never cleans up another's Pod cgroups.
@@ -358,6 +359,16 @@ KUBECTL=$KUBECTL
 EOF
 }
 
+# With WISHSTAR_NODE_OWNER_PID set (the pytest fixture sets it), `down` runs when that process is gone, so a
+# killed test session leaves no kubelet or containerd behind.
+start_watchdog() {
+  [[ -n "${WISHSTAR_NODE_OWNER_PID:-}" ]] || return 0
+  stop_pid "$DIR/watchdog.pid" node-watchdog
+  WISHSTAR_NODE_DIR="$DIR" setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2" down' \
+    node-watchdog "$WISHSTAR_NODE_OWNER_PID" "$ROOT/scripts/node.sh" >> "$DIR/logs/watchdog.log" 2>&1 < /dev/null &
+  echo $! > "$DIR/watchdog.pid"
+}
+
 node_ready() {
   [[ "$("$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get node "$NAME" \
     -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
@@ -405,6 +416,7 @@ up() {
   node_credentials
   start_kubelet
   wait_ready
+  start_watchdog
   log "node $NAME Ready in $((SECONDS - t0)) s (kubelet log: $DIR/logs/kubelet.log)"
   echo "$NAME"
 }
@@ -447,6 +459,8 @@ down() {
     done
   fi
   stop_pid "$DIR/kubelet.pid" kubelet
+  # (run by the watchdog itself, this process no longer has "node-watchdog" on its command line: not stopped)
+  stop_pid "$DIR/watchdog.pid" node-watchdog
   if pid_alive "$DIR/containerd.pid" containerd; then
     for t in $(ctr_ -n k8s.io tasks ls -q 2>/dev/null); do ctr_ -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true; done
   fi

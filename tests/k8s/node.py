@@ -107,6 +107,8 @@ class RealNode:
         env = {
             **os.environ,
             "WISHSTAR_NODE_DIR": str(state_dir),
+            # A killed test session must not leave a kubelet and containerd running: node.sh's watchdog.
+            "WISHSTAR_NODE_OWNER_PID": str(os.getpid()),
             "WISHSTAR_NODE_BRIDGE": f"wsn{suffix}",
             # One /16 per node, picked at random in 10.100-10.199: clear of the service range (10.0.0.0/24).
             "WISHSTAR_NODE_POD_SUBNET": f"10.{100 + int(suffix, 16) % 100}.0.0/16",
