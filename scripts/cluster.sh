@@ -7,6 +7,9 @@
 #   scripts/cluster.sh env [DIR]      prints the export lines again (KUBECONFIG, PATH with kubectl)
 #   scripts/cluster.sh status [DIR]   which components run
 #   scripts/cluster.sh down [DIR]     stops every component by PID and removes DIR
+#   scripts/cluster.sh restart COMPONENT [DIR]
+#                                     stops one component (kube-apiserver, etcd, kube-controller-manager,
+#                                     kube-scheduler, kwok) by PID and starts it again: same flags, same port
 #   scripts/cluster.sh credential NAME GROUP [DIR]
 #                                     writes DIR/kubeconfigs/NAME.kubeconfig, a client certificate for user NAME in
 #                                     GROUP (e.g. system:node:n1 system:nodes for a kubelet), prints its path
@@ -74,8 +77,8 @@ new_ca() { # NAME CN
 # sign_cert CA NAME SUBJECT EXT_LINES...
 sign_cert() {
   local ca="$DIR/pki/$1" p="$DIR/pki/$2" subj="$3"
+  local ext="$p.ext"
   shift 3
-  local ext="$DIR/pki/$2.ext"
   printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" "$@" >"$ext"
   ossl req -new -newkey rsa:2048 -nodes -keyout "$p.key" -out "$p.csr" -subj "$subj"
   ossl x509 -req -in "$p.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial -out "$p.crt" -days 3650 -extfile "$ext"
@@ -165,24 +168,107 @@ wait_for() { # NAME URL [CURL ARGS...]: until URL answers 200 (fails fast when t
 kubectl_() { "$BIN_KUBECTL" --kubeconfig "$DIR/kubeconfig" "$@"; }
 
 stop_all() {
-  local pidfile pid name
+  local name
   [[ -d "$DIR/pids" ]] || return 0
   # reverse start order: the watchdog first, then kwok, scheduler, controller-manager, apiserver, etcd
   for name in watchdog kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    pidfile="$DIR/pids/$name.pid"
-    [[ -f "$pidfile" ]] || continue
-    pid="$(cat "$pidfile")"
-    if [[ "$name" == watchdog && "$pid" == "${WATCHDOG_SELF:-}" ]]; then rm -f "$pidfile"; continue; fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      # a zombie waiting for PID 1 to reap it counts as gone
-      [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$pidfile"
+    if [[ "$name" == watchdog && "$(cat "$DIR/pids/watchdog.pid" 2>/dev/null)" == "${WATCHDOG_SELF:-}" ]]; then
+      rm -f "$DIR/pids/watchdog.pid"
+      continue
+    fi
+    stop_component "$name"
   done
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# components: the same flags at `up` and at `restart` (ports from DIR/ports)
+load_ports() {
+  local line
+  while IFS= read -r line; do [[ "$line" == *_PORT=* ]] && declare -g "$line"; done <"$DIR/ports"
+}
+
+start_component() { # NAME (etcd and kube-apiserver are waited for: the next ones need them)
+  local pki="$DIR/pki" kc="$DIR/kubeconfigs"
+  case "$1" in
+    etcd)
+      start etcd "$BIN_ETCD" --name wishstar --data-dir "$DIR/etcd" \
+        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+        --initial-cluster "wishstar=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync=true --log-level=warn \
+        --quota-backend-bytes=2147483648
+      wait_component etcd ;;
+    kube-apiserver)
+      # --kubelet-preferred-address-types: InternalIP first, a node's hostname need not resolve here.
+      # --endpoint-reconciler-type=none: a loopback address is not a valid endpoint of the `kubernetes` Service.
+      start kube-apiserver "$BIN_KUBE_APISERVER" \
+        --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+        --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+        --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" --cert-dir="$DIR/apiserver" \
+        --client-ca-file="$pki/client-ca.crt" \
+        --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+        --service-cluster-ip-range=10.0.0.0/24 \
+        --service-account-issuer="https://127.0.0.1:$APISERVER_PORT" \
+        --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+        --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+        --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname \
+        --allow-privileged=true --endpoint-reconciler-type=none --profiling=false --v=1
+      wait_component kube-apiserver ;;
+    kube-controller-manager)
+      start kube-controller-manager "$BIN_KUBE_CONTROLLER_MANAGER" \
+        --kubeconfig="$kc/controller-manager.kubeconfig" \
+        --authentication-kubeconfig="$kc/controller-manager.kubeconfig" \
+        --authorization-kubeconfig="$kc/controller-manager.kubeconfig" \
+        --bind-address=127.0.0.1 --secure-port="$CM_PORT" --cert-dir="$DIR/controller-manager" --leader-elect=false \
+        --use-service-account-credentials=true \
+        --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+        --cluster-signing-cert-file="$pki/client-ca.crt" --cluster-signing-key-file="$pki/client-ca.key" \
+        --profiling=false --v=1 ;;
+    kube-scheduler)
+      start kube-scheduler "$BIN_KUBE_SCHEDULER" \
+        --kubeconfig="$kc/scheduler.kubeconfig" \
+        --authentication-kubeconfig="$kc/scheduler.kubeconfig" \
+        --authorization-kubeconfig="$kc/scheduler.kubeconfig" \
+        --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --cert-dir="$DIR/scheduler" --leader-elect=false \
+        --profiling=false --v=1 ;;
+    kwok)
+      # stages from scripts/kwok/, one multi-document config (re-read at every start)
+      local f first=1
+      mkdir -p "$DIR/kwok"
+      : >"$DIR/kwok/stages.yaml"
+      for f in "$ROOT"/scripts/kwok/*.yaml; do
+        ((first)) || echo '---' >>"$DIR/kwok/stages.yaml"
+        first=0
+        cat "$f" >>"$DIR/kwok/stages.yaml"
+      done
+      start kwok "$BIN_KWOK" --kubeconfig="$kc/kwok.kubeconfig" --config="$DIR/kwok/stages.yaml" \
+        --manage-nodes-with-label-selector=wishstar.dev/node-kind=kwok \
+        --server-address="127.0.0.1:$KWOK_PORT" --node-lease-duration-seconds=40 --cidr=10.244.0.0/16 ;;
+    *) die "unknown component: $1 (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)" ;;
+  esac
+}
+
+wait_component() {
+  case "$1" in
+    etcd) wait_for etcd "http://127.0.0.1:$ETCD_PORT/health" ;;
+    kube-apiserver) wait_for kube-apiserver "https://127.0.0.1:$APISERVER_PORT/readyz" --cacert "$DIR/pki/ca.crt" ;;
+    kube-controller-manager) wait_for kube-controller-manager "https://127.0.0.1:$CM_PORT/healthz" -k ;;
+    kube-scheduler) wait_for kube-scheduler "https://127.0.0.1:$SCHED_PORT/healthz" -k ;;
+    kwok) wait_for kwok "http://127.0.0.1:$KWOK_PORT/healthz" ;;
+  esac
+}
+
+stop_component() { # NAME: TERM, then KILL after 5 s; a zombie awaiting its reaper counts as gone
+  local pidfile="$DIR/pids/$1.pid" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid="$(cat "$pidfile")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -206,59 +292,14 @@ cmd_up() {
   # any failure from here on (die, a failed command under set -e) stops what already started
   trap 'rc=$?; if ((rc)); then log "start-up failed; stopping what started (logs kept in $DIR/logs)"; stop_all; fi' EXIT
 
-  start etcd "$BIN_ETCD" --name wishstar --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "wishstar=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync=true --log-level=warn \
-    --quota-backend-bytes=2147483648
-  wait_for etcd "http://127.0.0.1:$ETCD_PORT/health"
-
-  local pki="$DIR/pki"
-  start kube-apiserver "$BIN_KUBE_APISERVER" \
-    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
-    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" --cert-dir="$DIR/apiserver" \
-    --client-ca-file="$pki/client-ca.crt" \
-    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --service-account-issuer="https://127.0.0.1:$APISERVER_PORT" \
-    --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
-    --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
-    --allow-privileged=true --endpoint-reconciler-type=none --profiling=false --v=1
-  wait_for kube-apiserver "https://127.0.0.1:$APISERVER_PORT/readyz" --cacert "$pki/ca.crt"
-
-  local kc="$DIR/kubeconfigs"
-  start kube-controller-manager "$BIN_KUBE_CONTROLLER_MANAGER" \
-    --kubeconfig="$kc/controller-manager.kubeconfig" \
-    --authentication-kubeconfig="$kc/controller-manager.kubeconfig" \
-    --authorization-kubeconfig="$kc/controller-manager.kubeconfig" \
-    --bind-address=127.0.0.1 --secure-port="$CM_PORT" --cert-dir="$DIR/controller-manager" --leader-elect=false \
-    --use-service-account-credentials=true \
-    --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
-    --cluster-signing-cert-file="$pki/client-ca.crt" --cluster-signing-key-file="$pki/client-ca.key" \
-    --profiling=false --v=1
-  start kube-scheduler "$BIN_KUBE_SCHEDULER" \
-    --kubeconfig="$kc/scheduler.kubeconfig" \
-    --authentication-kubeconfig="$kc/scheduler.kubeconfig" \
-    --authorization-kubeconfig="$kc/scheduler.kubeconfig" \
-    --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --cert-dir="$DIR/scheduler" --leader-elect=false \
-    --profiling=false --v=1
-
-  # kwok: stages from scripts/kwok/, one multi-document config
-  local f first=1
-  : >"$DIR/kwok/stages.yaml"
-  for f in "$ROOT"/scripts/kwok/*.yaml; do
-    ((first)) || echo '---' >>"$DIR/kwok/stages.yaml"
-    first=0
-    cat "$f" >>"$DIR/kwok/stages.yaml"
-  done
-  start kwok "$BIN_KWOK" --kubeconfig="$kc/kwok.kubeconfig" --config="$DIR/kwok/stages.yaml" \
-    --manage-nodes-with-label-selector=wishstar.dev/node-kind=kwok \
-    --server-address="127.0.0.1:$KWOK_PORT" --node-lease-duration-seconds=40 --cidr=10.244.0.0/16
-  # kwok's own files (caches) stay in DIR
-  wait_for kube-controller-manager "https://127.0.0.1:$CM_PORT/healthz" -k
-  wait_for kube-scheduler "https://127.0.0.1:$SCHED_PORT/healthz" -k
-  wait_for kwok "http://127.0.0.1:$KWOK_PORT/healthz"
+  start_component etcd
+  start_component kube-apiserver
+  start_component kube-controller-manager
+  start_component kube-scheduler
+  start_component kwok
+  wait_component kube-controller-manager
+  wait_component kube-scheduler
+  wait_component kwok
 
   local node
   for node in $KWOK_NODES; do
@@ -325,6 +366,18 @@ cmd_down() {
   log "down ($DIR)"
 }
 
+cmd_restart() { # NAME: stop one component by PID and start it again with the same flags and port
+  [[ -f "$DIR/ports" ]] || die "no cluster in $DIR"
+  load_paths
+  load_ports
+  local t0=$SECONDS
+  stop_component "$1"
+  mv -f "$DIR/logs/$1.log" "$DIR/logs/$1.log.$(date +%s)" 2>/dev/null || true
+  start_component "$1"
+  wait_component "$1"
+  log "$1 restarted ($((SECONDS - t0))s)"
+}
+
 cmd_credential() { # NAME GROUP
   local name="$1" group="${2:-}"
   [[ -f "$DIR/pki/client-ca.key" ]] || die "no cluster in $DIR"
@@ -341,8 +394,11 @@ case "${1:-}" in
   env) DIR="$(realpath -m "${2:-$DEFAULT_DIR}")"; cmd_env ;;
   status) DIR="$(realpath -m "${2:-$DEFAULT_DIR}")"; cmd_status ;;
   down) DIR="$(realpath -m "${2:-$DEFAULT_DIR}")"; cmd_down ;;
+  restart)
+    [[ $# -ge 2 ]] || die "usage: $0 restart COMPONENT [DIR]"
+    DIR="$(realpath -m "${3:-$DEFAULT_DIR}")"; cmd_restart "$2" ;;
   credential)
     [[ $# -ge 2 ]] || die "usage: $0 credential NAME [GROUP] [DIR]"
     DIR="$(realpath -m "${4:-$DEFAULT_DIR}")"; cmd_credential "$2" "${3:-}" ;;
-  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

@@ -69,10 +69,13 @@ class Cluster:
     kubeconfig: Path
     directory: Path | None = None  # set when this process started the cluster (and stops it)
     api_client: client.ApiClient = field(init=False)
+    state_dir: Path | None = field(init=False)  # the cluster.sh dir (pids, logs), also for a reused cluster
     _namespaces: list[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.api_client = config.new_client_from_config(config_file=str(self.kubeconfig))
+        parent = self.kubeconfig.resolve().parent
+        self.state_dir = self.directory or (parent if (parent / "ports").is_file() else None)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     @classmethod
@@ -91,6 +94,24 @@ class Cluster:
         if self.directory is not None:
             subprocess.run([str(CLUSTER_SH), "down", str(self.directory)], check=False, capture_output=True,
                            timeout=120)
+
+    def restart(self, component: str, timeout: float = 120) -> None:
+        """Stops one component (kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kwok) by PID and
+        starts it again with the same flags and port; returns when it is healthy again."""
+        if self.state_dir is None:
+            raise ClusterError(f"cannot restart {component}: {self.kubeconfig} is not in a scripts/cluster.sh dir")
+        proc = subprocess.run([str(CLUSTER_SH), "restart", component, str(self.state_dir)], capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise ClusterError(f"scripts/cluster.sh restart {component} failed (exit {proc.returncode}):\n"
+                               f"{proc.stderr[-6000:]}")
+
+    def restart_apiserver(self) -> None:
+        """Restarts kube-apiserver (same port and certificates): open watches and connections break."""
+        self.restart("kube-apiserver")
+
+    def log_path(self, component: str) -> Path | None:
+        return self.state_dir / "logs" / f"{component}.log" if self.state_dir else None
 
     # -- clients ----------------------------------------------------------------------------------------------
     @property

@@ -156,3 +156,25 @@ def test_role_bound_service_account_token_is_limited_to_its_namespace(cluster: C
             assert info.value.status == 403
     finally:
         cluster.delete_namespace(other)
+
+
+def test_api_server_restart_keeps_state_and_port(cluster: Cluster, namespace: str) -> None:
+    cluster.core.create_namespaced_pod(namespace, kwok_pod("survivor", mode="run"))
+    cluster.wait_for_pod(namespace, "survivor", phases=("Running",))
+    cluster.restart_apiserver()
+    # the same client (same URL and certificates) works again and etcd kept the objects
+    pod = wait_until(lambda: _read_or_none(cluster, namespace, "survivor"), 30, "the API server to answer")
+    assert pod.status.phase == "Running"
+    cluster.core.create_namespaced_pod(namespace, kwok_pod("after-restart", delay="0s"))
+    assert cluster.wait_for_pod(namespace, "after-restart").status.phase == "Succeeded"
+
+
+def _read_or_none(cluster: Cluster, namespace: str, name: str) -> client.V1Pod | None:
+    try:
+        return cluster.core.read_namespaced_pod(name, namespace)
+    except ApiException as exc:
+        if exc.status in (401, 403, 429, 500, 503):
+            return None
+        raise
+    except Exception:  # connection refused/reset while it starts
+        return None
