@@ -146,6 +146,16 @@ paths() {
 }
 
 cmd="${1:-all}"
+if [[ "$cmd" != paths ]]; then
+  # One build at a time per cache (CI and a developer, or two sessions, may ask together): the others wait, then
+  # find the binaries built and skip.
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/build.lock"
+  if ! flock -n 9; then
+    log "another build holds $CACHE/build.lock; waiting for it"
+    flock 9
+  fi
+fi
 case "$cmd" in
   all)
     total=$SECONDS
