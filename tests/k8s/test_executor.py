@@ -370,10 +370,17 @@ def test_the_watch_survives_an_api_server_restart_mid_run(tmp_path: Path, cluste
             script: echo b
     """, {"a": {"kwok.wishstar.dev/delay": "8s"}})
 
+    watches: list[int] = []
+
     async def restart_while_a_runs(r: Run) -> None:
         await asyncio.to_thread(wait_running, cluster, namespace, r.pod_name("a"))
+        assert r.executor.watch is not None
+        watch, before = r.executor.watch, r.executor.watch.watches
         await asyncio.to_thread(restart)
+        while r.runner.state is None or r.runner.state.status == "running":
+            watches[:] = [before, watch.watches]
+            await asyncio.sleep(0.2)
 
     data = run.go(restart_while_a_runs)
     assert data["status"] == "succeeded", data
-    assert run.executor.watch is None or run.executor.watch.restarts >= 1
+    assert watches[1] > watches[0], "the watch did not resume after the restart"

@@ -49,6 +49,9 @@ class Informer:
         self.handler, self.loop, self.on_fatal = handler, loop, on_fatal
         self.resource_version: str | None = None
         self.restarts = 0
+        """Watches that ended in an error (dropped connection, API server gone) and were resumed."""
+        self.watches = 0
+        """Watch requests opened so far (a clean end, e.g. an API server shutting down, also opens another)."""
         self._known: dict[str, Json] = {}
         self._stop = threading.Event()
         self._stream: Stream | None = None
@@ -116,6 +119,7 @@ class Informer:
         if self.resource_version:
             query.append(("resourceVersion", self.resource_version))
         self._stream = self.client.open_stream(self.path, query, timeout=(10.0, READ_TIMEOUT_S))
+        self.watches += 1
         try:
             for event in _json_lines(self._stream):
                 if self._stop.is_set():
@@ -194,6 +198,10 @@ class NamespaceWatch:
     @property
     def restarts(self) -> int:
         return sum(i.restarts for i in self._informers)
+
+    @property
+    def watches(self) -> int:
+        return sum(i.watches for i in self._informers)
 
     @contextlib.contextmanager
     def subscribe(self, name: str) -> Iterator[asyncio.Event]:
