@@ -135,8 +135,13 @@ timed_out=
 if [ -z "$timeout" ]; then
   "$@"; code=$?
 elif [ "${WISHSTAR_TIMEOUT_MODE:-}" != kill ] && command -v timeout >/dev/null 2>&1; then
+  started=$(date +%s)
   timeout "$timeout" "$@"; code=$?
-  [ "$code" -eq 124 ] && timed_out=1
+  # GNU timeout exits 124; busybox's lets the step die of the signal (143, or 137 after KILL)
+  if [ "$code" -eq 124 ] || { [ "$code" -eq 143 ] || [ "$code" -eq 137 ]; } \
+      && [ $(( $(date +%s) - started )) -ge "$timeout" ]; then
+    code=124; timed_out=1
+  fi
 else
   "$@" &
   pid=$!

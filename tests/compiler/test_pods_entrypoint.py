@@ -200,3 +200,21 @@ def test_results_over_the_termination_message_limit_fail_the_task_clearly(tmp_pa
     assert message["exitCode"] == 0
     assert "more than the 4096 bytes Kubernetes keeps" in str(message["error"])
     assert "task failed: results take" in outcome.stderr[0]
+
+
+def test_a_timeout_command_that_lets_the_step_die_of_sigterm_still_reports_the_time_limit(tmp_path: Path) -> None:
+    # busybox's `timeout` (the busybox image) returns the signal status (143) where GNU's returns 124
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "timeout"
+    fake.write_text('#!/bin/sh\nlimit=$1; shift\n"$@" &\npid=$!\n( sleep "$limit"; kill -TERM "$pid" ) &\n'
+                    'wait "$pid"\nexit $?\n')
+    fake.chmod(0o755)
+    outcome = run_pod(
+        tmp_path,
+        [Step("slow", script="exec sleep 30\n", timeout_s=0.5), Step("next", script="true")],
+        extra_env={"PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )
+    assert outcome.exit_codes == [124, 0]
+    assert outcome.recorded == ["124", "skipped"]
+    assert "stopped after its 1s time limit" in outcome.stderr[0]
