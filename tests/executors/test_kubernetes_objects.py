@@ -142,3 +142,25 @@ def test_the_owner_object_is_a_valid_configmap_labelled_with_the_run(run_id: str
     owner = owner_manifest(run_id, "ci")
     kubernetes_validate.validate(owner, "1.31", strict=True)
     assert owner["metadata"]["labels"]["wishstar.dev/run"] == run_id
+
+
+def test_the_factory_puts_manifests_in_the_executors_namespace_with_its_default_image() -> None:
+    from engine.compiler.types import Plan
+    from engine.executors.kubernetes import make_kubernetes_executor
+    from engine.executors.kubernetes.client import KubeClient
+
+    plan = Plan(pipeline="shop", tasks={"package": PLAN}, finally_tasks={}, edges=(), layers=(("package",),),
+                params={}, workspaces=("src",), timeout_s=None, concurrency=None, on_failure="wait")
+    fake_client = KubeClient.__new__(KubeClient)
+    executor = make_kubernetes_executor(plan, CTX, namespace="builds", default_image="busybox:1", qps=5, burst=10,
+                                        client=fake_client, image_pull_grace_s=5)
+    assert (executor.namespace, executor.config.qps, executor.config.burst) == ("builds", 5, 10)
+    assert executor.config.attempt.image_pull_grace_s == 5
+    view = RuntimeView(run_id="r-1", results={"version": {"tag": "1"}}, statuses={}, aggregate_status="",
+                       secrets={"TOKEN": "x"}, base_env={})
+    resolved = resolve_task(PLAN, view, attempt=2, results_dir=executor.results_dir(None, "package", 2),  # type: ignore[arg-type]
+                            workspace_paths={"src": executor.workspace_path(None, "src")},  # type: ignore[arg-type]
+                            default_cwd="/")
+    objects = executor.manifests(resolved)
+    assert objects.pod["metadata"]["namespace"] == "builds"
+    assert objects.name == "shop-7-package-a2"

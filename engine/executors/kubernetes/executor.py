@@ -120,10 +120,12 @@ class KubernetesExecutor(Executor):
 
     async def teardown(self, run: RunEnv) -> None:
         self._owners.pop(run.run_id, None)
-        if not self.config.keep:
-            await self.delete_run(run.run_id)
-        if not self._owners:
-            self.close()
+        try:
+            if not self.config.keep:
+                await self.delete_run(run.run_id)
+        finally:
+            if not self._owners:
+                self.close()
 
     def workspace_path(self, run: RunEnv, workspace: str) -> str:
         return f"{WORKSPACES_ALIAS}/{workspace}"
