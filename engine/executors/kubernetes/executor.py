@@ -82,6 +82,14 @@ class KubernetesExecutor(Executor):
     # -- the contract ----------------------------------------------------------------------------------
 
     async def setup(self, run: RunEnv) -> None:
+        try:
+            await self._setup(run)
+        except BaseException:
+            if not self._owners:  # the runner calls no teardown after a failed setup: stop the watch here
+                self.close()
+            raise
+
+    async def _setup(self, run: RunEnv) -> None:
         if self.watch is None:
             watch = NamespaceWatch(self.client, self.namespace)
             await watch.start()
