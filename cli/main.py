@@ -65,7 +65,11 @@ def run(
     = "manual",
     branch: Annotated[str | None, typer.Option(help="branch name for --event (default: the checkout's)")] = None,
     tag: Annotated[str | None, typer.Option(help="tag name for --event tag")] = None,
-    executor: Annotated[str, typer.Option(help="where tasks run")] = "local",
+    executor: Annotated[str, typer.Option(help="where tasks run: local or kubernetes")] = "local",
+    namespace: Annotated[str | None, typer.Option(help="kubernetes: namespace (env WISHSTAR_NAMESPACE)")] = None,
+    kubeconfig: Annotated[str | None, typer.Option(help="kubernetes: kubeconfig file (default: KUBECONFIG)")]
+    = None,
+    context: Annotated[str | None, typer.Option(help="kubernetes: kubeconfig context")] = None,
     secret: Annotated[list[str], typer.Option(help="NAME=ENVVAR: secret NAME from environment variable ENVVAR")]
     = [],  # noqa: B006
     secrets_file: Annotated[list[Path], typer.Option(help="YAML mapping NAME: value")] = [],  # noqa: B006
@@ -82,6 +86,7 @@ def run(
     cfg = settings(state_dir)
     req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
                      branch=branch, tag=tag, secrets=load_secrets(secret, secrets_file), executor=executor,
+                     namespace=namespace, kubeconfig=kubeconfig, context=context,
                      concurrency=concurrency, progress=not no_progress)
     with open_store(cfg) as store:
         run_id, status = execute(req, cfg, store, _library())

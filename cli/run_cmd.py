@@ -21,7 +21,7 @@ from cli.common import UserError, err
 from cli.progress import ProgressView
 from engine.compiler.build import resolve_params
 from engine.compiler.types import GitContext, Plan, RunContext
-from engine.executors.base import RunEnv
+from engine.executors.base import Executor, RunEnv
 from engine.executors.checkout import Source, clone, locate, read_capped
 from engine.executors.local import LocalExecutor
 from engine.runner import Runner, RunOptions, base_env
@@ -47,6 +47,9 @@ class RunRequest:
     tag: str | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     executor: str = "local"
+    namespace: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
     concurrency: int | None = None
     progress: bool = True
 
@@ -114,19 +117,19 @@ def _missing_secrets(loaded: Loaded, secrets: dict[str, str]) -> None:
                         " (hint: --secret NAME=ENVVAR or --secrets-file FILE)")
 
 
-def _notices(plan: Plan) -> None:
+def _notices(plan: Plan, *, local: bool) -> None:
     images = sorted({img for t in plan.all_tasks() for s in t.steps if (img := s.image or t.image)})
-    if images:
+    if images and local:
         err.print(f"note: the local executor runs steps on this machine; images are recorded, not used "
                   f"({', '.join(images[:4])}{', ...' if len(images) > 4 else ''})", highlight=False)
-    for note in sorted({n for t in plan.all_tasks() for n in t.notes}):
+    for note in sorted({n for t in plan.all_tasks() for n in t.notes} if local else ()):
         err.print(f"note: {note}", highlight=False)
 
 
 def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> tuple[str, str]:
     """Run the pipeline; returns (run id, final status)."""
-    if req.executor != "local":
-        raise UserError(f'--executor {req.executor}: only "local" is available in this version')
+    if req.executor not in ("local", "kubernetes"):
+        raise UserError(f'--executor {req.executor}: use "local" or "kubernetes"')
     src, work, project, loaded = _prepare(req, cfg, library)
     try:
         git = _git_for_event(src, req)
@@ -147,13 +150,14 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
         work.rename(run_dir)
         project = run_dir / project.relative_to(work)
         ctx = RunContext(run_id=run_id, number=number, event=req.event, git=git,  # type: ignore[arg-type]
-                         params=req.params, default_image=cfg.default_image)
+                         params=req.params, default_image=cfg.default_image,
+                         namespace=req.namespace or cfg.namespace)
         plan = compile_run(loaded, ctx, library)
     except BaseException as exc:
         store.set_run_status(run_id, "failed", f"could not start: {exc}")
         shutil.rmtree(work, ignore_errors=True)
         raise
-    _notices(plan)
+    _notices(plan, local=req.executor == "local")
     status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project), plan.workspaces))
     _prune(cfg)
     return run_id, status
@@ -162,14 +166,27 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
 def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: Store, env: RunEnv) -> str:
     err.print(f"run {ctx.run_id} · {plan.pipeline} #{ctx.number} · commit {(ctx.git.commit or '')[:12]}",
               highlight=False)
-    limit = req.concurrency or plan.concurrency or cfg.concurrency or (os.cpu_count() or 2)
+    executor = _executor(plan, ctx, req, cfg)
+    # Pods wait on the cluster, not on this machine's CPUs: a wider default there
+    default = (os.cpu_count() or 2) if req.executor == "local" else 32
+    limit = req.concurrency or plan.concurrency or cfg.concurrency or default
     options = RunOptions(concurrency=limit,
                          log_limit=cfg.log_limit_bytes)
     with ProgressView(plan, err, enabled=req.progress) as view:
-        runner = Runner(plan, ctx, LocalExecutor(), store, LogStore(cfg.state_dir), env, secrets=req.secrets,
+        runner = Runner(plan, ctx, executor, store, LogStore(cfg.state_dir), env, secrets=req.secrets,
                         base_env=base_env(ctx, plan.pipeline, os.environ), options=options, progress=view)
         state = asyncio.run(_with_signals(runner))
     return str(state.status)
+
+
+def _executor(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings) -> Executor:
+    if req.executor == "kubernetes":
+        from engine.executors.kubernetes import make_kubernetes_executor
+
+        return make_kubernetes_executor(plan, ctx, namespace=req.namespace or cfg.namespace,
+                                        kubeconfig=req.kubeconfig, context=req.context,
+                                        default_image=cfg.default_image)
+    return LocalExecutor()
 
 
 async def _with_signals(runner: Runner):  # type: ignore[no-untyped-def]

@@ -102,9 +102,13 @@ class Runner:
         state = start if start is not None else initial_state(self.plan, self.options.clock())
         self.store.set_run_status(self.ctx.run_id, "running", started_at=state.started_at)
         self._flush(state, force=True)
-        await self.executor.setup(self.env)
         try:
+            await self.executor.setup(self.env)
             state = await self._loop(state)
+        except Exception as exc:  # setup refused (RBAC, quota...), or a bug: the run must not stay "running"
+            self.store.set_run_status(self.ctx.run_id, "failed", self._mask(f"the engine stopped: {exc}"),
+                                      finished_at=self.options.clock())
+            raise
         finally:
             for task in self._inflight.values():
                 task.cancel()

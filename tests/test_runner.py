@@ -208,3 +208,20 @@ def test_allow_failure_decides_whether_a_failed_task_fails_the_run(tmp_path, fla
     """, fake)
     assert run["status"] == ("succeeded" if flag else "failed")
     assert _tasks(run)["test"]["status"] == ("succeeded" if flag else "skipped")
+
+
+def test_a_setup_failure_marks_the_run_failed_with_the_reason(tmp_path):
+    class Refusing(FakeExecutor):
+        async def setup(self, run):  # type: ignore[no-untyped-def]
+            raise PermissionError("pods is forbidden: cannot list")
+
+    store = Store.open(None, tmp_path)
+    run_id, number = store.create_run("p")
+    ctx = RunContext(run_id=run_id, number=number)
+    plan = _plan("name: p\ntasks:\n  a:\n    script: 'true'\n", ctx)
+    runner = Runner(plan, ctx, Refusing(), store, LogStore(tmp_path), RunEnv(run_id, str(tmp_path), None),
+                    secrets={}, base_env={})
+    with pytest.raises(PermissionError):
+        asyncio.run(runner.run())
+    run = store.get_run(run_id)
+    assert run["status"] == "failed" and "cannot list" in run["reason"]
