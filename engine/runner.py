@@ -147,6 +147,7 @@ class Runner:
                 # Let the tasks just started spawn their processes first; the bookkeeping below then runs
                 # while they do, instead of delaying them (it matters most for a chain of short tasks).
                 await asyncio.sleep(0)
+            state = self._waiting_reasons(state)
             self.state = state
             self._flush(state)
             self._report(state)
@@ -227,6 +228,17 @@ class Runner:
         if results != dict(outcome.results):
             # masked copies go to the store; the next tasks still see the real values
             state = state.with_task(name, results=dict(outcome.results))
+        return state
+
+    def _waiting_reasons(self, state: RunState) -> RunState:
+        """Show why a started task is not running yet ("waiting: 0/3 nodes are available ..."), live in
+        ``runs show`` and the progress view, and clear it once the executor no longer reports one."""
+        for name in self._inflight:
+            current = state.task(name).reason
+            why = self.executor.waiting_reason(name, self.ctx.run_id)
+            wanted = f"waiting: {why}" if why else None
+            if wanted != current and (wanted or (current or "").startswith("waiting: ")):
+                state = state.with_task(name, reason=self._mask(wanted))
         return state
 
     def _cancel_reason(self, state: RunState) -> str:

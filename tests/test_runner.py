@@ -225,3 +225,40 @@ def test_a_setup_failure_marks_the_run_failed_with_the_reason(tmp_path):
         asyncio.run(runner.run())
     run = store.get_run(run_id)
     assert run["status"] == "failed" and "cannot list" in run["reason"]
+
+
+def test_why_a_started_task_waits_is_its_reason_while_it_lasts(tmp_path):
+    hold = asyncio.Event()
+    seen: list[str | None] = []
+
+    class Pending(FakeExecutor):
+        reason: str | None = "unschedulable: 0/2 nodes are available"
+
+        def waiting_reason(self, task, run_id=None):  # type: ignore[no-untyped-def]
+            return self.reason
+
+    fake = Pending({"build": [FakeOutcome(hold=hold)]})
+
+    async def watch(runner: Runner, fake: Pending) -> None:
+        await fake.started("build").wait()
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if runner.state and runner.state.task("build").reason:
+                break
+        seen.append(runner.state.task("build").reason if runner.state else None)
+        fake.reason = None
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if runner.state and not runner.state.task("build").reason:
+                break
+        seen.append(runner.state.task("build").reason if runner.state else "unset")
+        hold.set()
+
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          build:
+            script: make
+    """, fake, after_start=watch)
+    assert seen == ["waiting: unschedulable: 0/2 nodes are available", None]
+    assert run["status"] == "succeeded"

@@ -89,6 +89,12 @@ class Executor(abc.ABC):
     async def teardown(self, run: RunEnv) -> None:
         """Release per-run resources. Idempotent."""
 
+    def waiting_reason(self, task: ResolvedTask | str, run_id: str | None = None) -> str | None:
+        """Why a started attempt is not running yet (unschedulable, image pull back-off, PVC not bound...), or
+        None. The runner shows it as the task's reason while it lasts. Cheap: no I/O (the executor keeps it
+        from what it watches)."""
+        return None
+
     def workspace_path(self, run: RunEnv, workspace: str) -> str:
         """Where ``$(workspaces.NAME.path)`` points for this executor."""
         return f"{run.run_dir}/workspaces/{workspace}"
