@@ -122,6 +122,10 @@ def _notices(plan: Plan, *, local: bool) -> None:
     if images and local:
         err.print(f"note: the local executor runs steps on this machine; images are recorded, not used "
                   f"({', '.join(images[:4])}{', ...' if len(images) > 4 else ''})", highlight=False)
+    pods = [t.name for t in plan.all_tasks() if t.kubernetes.is_set()]
+    if pods and local:
+        err.print(f"note: the local executor ignores `kubernetes:` settings (service account, nodeSelector, "
+                  f"resources, ...) of {', '.join(pods[:4])}{', ...' if len(pods) > 4 else ''}", highlight=False)
     for note in sorted({n for t in plan.all_tasks() for n in t.notes} if local else ()):
         err.print(f"note: {note}", highlight=False)
 

@@ -11,21 +11,25 @@ import itertools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from engine.compiler.types import (
     EnvVar,
     Plan,
+    PodSettings,
     ResultRef,
     RetryPlan,
     RunContext,
     StepPlan,
     TaskPlan,
+    Toleration,
     WorkspaceBinding,
 )
 from engine.dag import Graph
 from engine.spec.durations import parse_duration
 from engine.spec.errors import Problem, ValidationFailed, did_you_mean
 from engine.spec.model import EnvValue, Pipeline, Task
+from engine.spec.model import PodSettings as PodSettingsSpec
 from engine.spec.model import Step as StepSpec
 from engine.spec.subst import Ref, find_refs, substitute
 from engine.spec.validate import edges_of, result_refs
@@ -187,10 +191,45 @@ def _retry(task: Task) -> RetryPlan:
     return RetryPlan(r.limit, parse_duration(r.backoff), r.factor, parse_duration(r.max_backoff))
 
 
+def _settings_dict(settings: PodSettingsSpec | None) -> dict[str, Any]:
+    return {} if settings is None else settings.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` wins key by key; mappings merge the same way, lists and scalars replace."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        out[key] = _merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
+
+
+def pod_settings(pipeline: Pipeline, task: Task) -> PodSettings:
+    """The task's ``kubernetes:`` over the pipeline's, in Kubernetes' own field names."""
+    merged = _merge(_settings_dict(pipeline.kubernetes), _settings_dict(task.kubernetes))
+    resources = merged.get("resources", {})
+    return PodSettings(
+        service_account=merged.get("serviceAccount"),
+        node_selector=merged.get("nodeSelector", {}),
+        tolerations=tuple(Toleration(key=t.get("key"), operator=t.get("operator", "Equal"), value=t.get("value"),
+                                     effect=t.get("effect"), toleration_seconds=t.get("tolerationSeconds"))
+                          for t in merged.get("tolerations", ())),
+        requests=resources.get("requests", {}),
+        limits=resources.get("limits", {}),
+        security_context=merged.get("securityContext", {}),
+        container_security_context=merged.get("containerSecurityContext", {}),
+        image_pull_secrets=tuple(merged.get("imagePullSecrets", ())),
+        priority_class_name=merged.get("priorityClassName"),
+        labels=merged.get("labels", {}),
+        annotations=merged.get("annotations", {}),
+    )
+
+
 def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
                     params: Mapping[str, ParamValue], ctx: RunContext, expand: Expander) -> list[TaskPlan]:
     out: list[TaskPlan] = []
     refs = tuple(ResultRef(t, r) for t, r in dict.fromkeys(result_refs(task)))
+    kubernetes = pod_settings(pipeline, task)
     for combo in _matrix(task):
         inst = instance_name(name, combo)
         local = {**params, **dict(combo)}
@@ -213,6 +252,7 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
             timeout_s=parse_duration(task.timeout) if task.timeout else None, retries=_retry(task),
             allow_failure=task.allow_failure, matrix=combo,
             params=tuple((k, _param_text(v)) for k, v in sorted(local.items())), notes=notes,
+            kubernetes=kubernetes,
         ))
     return out
 

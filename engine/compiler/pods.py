@@ -14,6 +14,7 @@ YAML dump with ``sort_keys=False`` is byte-stable. Run-time references (``$(task
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import posixpath
@@ -31,7 +32,15 @@ from engine.compiler.entrypoint import (
     entrypoint_args,
     message_limit,
 )
-from engine.compiler.types import EnvVar, RunContext, StepPlan, TaskPlan, WorkspaceBinding
+from engine.compiler.types import (
+    EnvVar,
+    PodSettings,
+    RunContext,
+    StepPlan,
+    TaskPlan,
+    Toleration,
+    WorkspaceBinding,
+)
 from engine.spec.subst import Ref, substitute
 
 Manifest = dict[str, Any]
@@ -245,7 +254,29 @@ def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layou
         container["workingDir"] = workdir
     container["env"] = _env(step, task, ctx, pipeline, layout)
     container["volumeMounts"] = [dict(m) for m in layout.mounts]
+    resources = _resources(task.kubernetes, first=index == 0)
+    if resources:
+        container["resources"] = resources
+    if task.kubernetes.container_security_context:
+        container["securityContext"] = copy.deepcopy(dict(task.kubernetes.container_security_context))
     return container
+
+
+def _resources(settings: PodSettings, *, first: bool) -> Manifest:
+    """Steps run one after another, but the scheduler adds up every container's requests: the first step's
+    container carries the task's requests and the others request ``0`` of each resource (an unset request
+    would default to the limit), so the Pod reserves what one step needs. Every container gets the limits."""
+    out: Manifest = {}
+    if first:
+        requests = dict(settings.requests)
+    else:
+        requests = {name: "0" for name in (*settings.requests, *(k for k in settings.limits
+                                                                if k not in settings.requests))}
+    if requests:
+        out["requests"] = requests
+    if settings.limits:
+        out["limits"] = dict(settings.limits)
+    return out
 
 
 def _containers(task: TaskPlan, ctx: RunContext, pipeline: str, layout: _Layout) -> list[Manifest]:
@@ -277,6 +308,37 @@ def _metadata(task: TaskPlan, ctx: RunContext, pipeline: str, attempt: int) -> M
         annotations[f"{LABEL_PREFIX}project"] = ctx.project
     return {"name": object_name(pipeline, ctx.number, task.name, attempt), "namespace": ctx.namespace,
             "labels": labels, "annotations": annotations}
+
+
+def _extra_metadata(metadata: Manifest, settings: PodSettings) -> None:
+    """The task's own labels and annotations after Wishstar's, which they never replace."""
+    for key, extra in (("labels", settings.labels), ("annotations", settings.annotations)):
+        own = metadata[key]
+        metadata[key] = {**own, **{k: v for k, v in extra.items() if k not in own}}
+
+
+def _placement(settings: PodSettings) -> Manifest:
+    """The Pod-level fields of ``kubernetes:`` (service account, placement, security, pull secrets)."""
+    spec: Manifest = {}
+    if settings.service_account is not None:
+        spec["serviceAccountName"] = settings.service_account
+    if settings.priority_class_name is not None:
+        spec["priorityClassName"] = settings.priority_class_name
+    if settings.node_selector:
+        spec["nodeSelector"] = dict(settings.node_selector)
+    if settings.tolerations:
+        spec["tolerations"] = [_toleration(t) for t in settings.tolerations]
+    if settings.security_context:
+        spec["securityContext"] = copy.deepcopy(dict(settings.security_context))
+    if settings.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
+    return spec
+
+
+def _toleration(t: Toleration) -> Manifest:
+    fields = (("key", t.key), ("operator", t.operator), ("value", t.value), ("effect", t.effect),
+              ("tolerationSeconds", t.toleration_seconds))
+    return {name: value for name, value in fields if value is not None}
 
 
 def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
@@ -311,12 +373,15 @@ def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: R
 def pod_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
                  attempt: int = 1) -> Manifest:
     """The Pod: one container per step, in order, each behind the entrypoint; restartPolicy Never (retries are
-    new Pods, decided by the scheduler); the task's time limit as activeDeadlineSeconds."""
+    new Pods, decided by the scheduler); the task's time limit as activeDeadlineSeconds; the task's
+    ``kubernetes:`` settings (placement, security, resources, extra labels and annotations)."""
     layout = _layout(task, plan_workspaces, ctx)
     metadata = _metadata(task, ctx, pipeline, attempt)
+    _extra_metadata(metadata, task.kubernetes)
     spec: Manifest = {"restartPolicy": "Never"}
     if task.timeout_s is not None:
         spec["activeDeadlineSeconds"] = max(1, math.ceil(task.timeout_s))
+    spec.update(_placement(task.kubernetes))
     spec["containers"] = _containers(task, ctx, pipeline, layout)
     spec["volumes"] = _volumes(task, ctx, metadata["name"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}

@@ -72,6 +72,41 @@ class ResultRef:
 
 
 @dataclass(frozen=True)
+class Toleration:
+    """A Pod toleration (Kubernetes' fields; ``None`` ones are left out of the manifest)."""
+
+    key: str | None = None
+    operator: str = "Equal"
+    value: str | None = None
+    effect: str | None = None
+    toleration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """A task's ``kubernetes:`` settings, the pipeline's and the task's merged (the task winning key by key).
+
+    Security contexts and resource lists keep Kubernetes' own field names (``runAsUser``, ``cpu``), so the
+    compiler copies them into the Pod as they are. The local executor ignores all of it."""
+
+    service_account: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    requests: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, str] = field(default_factory=dict)
+    security_context: Mapping[str, Any] = field(default_factory=dict)
+    container_security_context: Mapping[str, Any] = field(default_factory=dict)
+    image_pull_secrets: tuple[str, ...] = ()
+    priority_class_name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def is_set(self) -> bool:
+        """Whether anything is set (the local executor mentions that it ignores these)."""
+        return any(bool(getattr(self, name)) for name in self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class TaskPlan:
     """One task instance (a matrix combination is its own instance, named ``task[v1,v2]``)."""
 
@@ -95,6 +130,8 @@ class TaskPlan:
     notes: tuple[str, ...] = ()
     """Things the local executor cannot honour (sidecars, volumes, securityContext), said once per run."""
     pod: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    kubernetes: PodSettings = field(default_factory=PodSettings)
+    """Service account, placement, resources, security and metadata of the task's Pod (``kubernetes:``)."""
 
 
 @dataclass(frozen=True)

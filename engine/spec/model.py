@@ -176,6 +176,8 @@ class Task(EnvMixin):
     allow_failure: bool = Field(default=False, alias="allowFailure",
                                 description="a failure is recorded but does not fail the pipeline")
     working_dir: str | None = Field(default=None, alias="workingDir", description="directory to start in")
+    kubernetes: PodSettings | None = Field(default=None, description="Pod settings for this task on Kubernetes; "
+                                                                     "override the pipeline's key by key")
     interruptible: bool = Field(default=True,
                                 description="false: once started, a cancelled run (e.g. superseded by a newer run "
                                             "of its concurrency group) lets this task finish")
@@ -213,6 +215,121 @@ class Task(EnvMixin):
     def _retry_count(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return {"limit": value}
+        return value
+
+
+class Toleration(_Model):
+    """Lets the Pod run on nodes with a matching taint (Kubernetes' own toleration fields)."""
+
+    key: str | None = Field(default=None, description="the taint's key; none with operator Exists matches every taint")
+    operator: Literal["Equal", "Exists"] = Field(default="Equal", description="Equal compares value; Exists does not")
+    value: str | None = Field(default=None, description="the taint's value (operator Equal)")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="the taint effect to tolerate; none means all")
+    toleration_seconds: int | None = Field(default=None, ge=0, alias="tolerationSeconds",
+                                           description="NoExecute only: how long the Pod stays after the taint")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_scalar(cls, value: Any) -> Any:
+        return scalar_to_str(value)
+
+
+class ResourceList(_Model):
+    """Amounts of CPU and memory, as Kubernetes quantities ("500m", "2", "512Mi", "1Gi")."""
+
+    cpu: str | None = Field(default=None, description='CPU: cores ("2", "0.5") or millicores ("500m")')
+    memory: str | None = Field(default=None, description='bytes with a suffix: "512Mi", "1Gi", "1G"')
+    ephemeral_storage: str | None = Field(default=None, alias="ephemeral-storage",
+                                          description='local scratch space: "10Gi"')
+
+    @field_validator("cpu", "memory", "ephemeral_storage", mode="before")
+    @classmethod
+    def _quantity_scalar(cls, value: Any) -> Any:
+        return scalar_to_str(value)
+
+
+class Resources(_Model):
+    """Requests (what the scheduler reserves) and limits (where the kernel stops a step) for the task's steps."""
+
+    requests: ResourceList | None = Field(default=None, description="reserved for the task (cpu, memory)")
+    limits: ResourceList | None = Field(default=None, description="the most any step may use (cpu, memory)")
+
+
+class SeccompProfile(_Model):
+    """The seccomp filter for the Pod's containers."""
+
+    type: Literal["RuntimeDefault", "Unconfined", "Localhost"] = Field(description="which profile")
+    localhost_profile: str | None = Field(default=None, alias="localhostProfile",
+                                          description="type Localhost: the profile file on the node")
+
+
+class PodSecurityContext(_Model):
+    """The Pod's securityContext: the user and groups its containers run as."""
+
+    run_as_user: int | None = Field(default=None, ge=0, alias="runAsUser", description="UID of every step")
+    run_as_group: int | None = Field(default=None, ge=0, alias="runAsGroup", description="GID of every step")
+    run_as_non_root: bool | None = Field(default=None, alias="runAsNonRoot",
+                                         description="true: the kubelet refuses to start a step as root")
+    fs_group: int | None = Field(default=None, ge=0, alias="fsGroup",
+                                 description="group that owns (and may write) mounted volumes")
+    seccomp_profile: SeccompProfile | None = Field(default=None, alias="seccompProfile",
+                                                   description="{type: RuntimeDefault} for the restricted policy")
+
+
+class Capabilities(_Model):
+    """Linux capabilities added to or dropped from each step container."""
+
+    add: list[str] = Field(default_factory=list, description='capabilities to add, e.g. ["NET_ADMIN"]')
+    drop: list[str] = Field(default_factory=list, description='capabilities to drop, e.g. ["ALL"]')
+
+
+class ContainerSecurityContext(_Model):
+    """The securityContext of every step container."""
+
+    run_as_user: int | None = Field(default=None, ge=0, alias="runAsUser", description="UID of the step")
+    run_as_group: int | None = Field(default=None, ge=0, alias="runAsGroup", description="GID of the step")
+    run_as_non_root: bool | None = Field(default=None, alias="runAsNonRoot",
+                                         description="true: the kubelet refuses to start the step as root")
+    allow_privilege_escalation: bool | None = Field(default=None, alias="allowPrivilegeEscalation",
+                                                    description="false: no setuid gains (restricted policy)")
+    read_only_root_filesystem: bool | None = Field(default=None, alias="readOnlyRootFilesystem",
+                                                   description="true: only volumes are writable")
+    privileged: bool | None = Field(default=None, description="true: full access to the node (avoid)")
+    capabilities: Capabilities | None = Field(default=None, description="{add: [...], drop: [...]}")
+
+
+class PodSettings(_Model):
+    """``kubernetes:`` on the pipeline or a task: how its Pods are placed and run. Ignored by the local executor.
+
+    A task's settings override the pipeline's key by key; mappings (nodeSelector, labels, annotations,
+    resources, security contexts) merge key by key, the task winning; lists replace."""
+
+    service_account: str | None = Field(default=None, alias="serviceAccount",
+                                        description="the Pod's ServiceAccount (its RBAC and cloud identity)")
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector",
+                                          description="node labels the Pod must be placed on")
+    tolerations: list[Toleration] = Field(default_factory=list, description="taints the Pod tolerates")
+    resources: Resources | None = Field(default=None, description="{requests: {cpu, memory}, limits: {...}}")
+    security_context: PodSecurityContext | None = Field(
+        default=None, alias="securityContext", description="{runAsUser, runAsGroup, runAsNonRoot, fsGroup, "
+                                                           "seccompProfile}")
+    container_security_context: ContainerSecurityContext | None = Field(
+        default=None, alias="containerSecurityContext",
+        description="every step container's {allowPrivilegeEscalation, readOnlyRootFilesystem, capabilities, "
+                    "runAsUser, ...}")
+    image_pull_secrets: list[str] = Field(default_factory=list, alias="imagePullSecrets",
+                                          description="names of docker-registry Secrets for private registries")
+    priority_class_name: str | None = Field(default=None, alias="priorityClassName",
+                                            description="a PriorityClass for scheduling and preemption")
+    labels: dict[str, str] = Field(default_factory=dict, description="extra labels on the task's Pods")
+    annotations: dict[str, str] = Field(default_factory=dict, description="extra annotations on the task's Pods")
+
+    @field_validator("node_selector", "labels", "annotations", mode="before")
+    @classmethod
+    def _mapping_scalars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: scalar_to_str(v) for k, v in value.items()}
         return value
 
 
@@ -266,6 +383,8 @@ class Pipeline(EnvMixin):
         description="after a task fails: wait lets running tasks finish, cancel stops them; no new task "
                     "starts either way")
     image: str | None = Field(default=None, description="default image for inline tasks on Kubernetes")
+    kubernetes: PodSettings | None = Field(default=None, description="Pod settings for every task on Kubernetes "
+                                                                     "(service account, nodeSelector, ...)")
     tasks: dict[str, Task] = Field(description="the DAG's tasks, by name")
     finally_: dict[str, Task] = Field(default_factory=dict, alias="finally",
                                       description="tasks that run after all others, whatever happened")

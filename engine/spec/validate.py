@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from engine.spec import cel
 from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
 from engine.spec.loader import Loaded, load_yaml
-from engine.spec.model import NAME_PATTERN, Pipeline, Task
+from engine.spec.model import NAME_PATTERN, Pipeline, PodSettings, ResourceList, Task
 from engine.spec.structure import best_effort, parse_structure
 from engine.spec.subst import Ref, find_refs
 
@@ -153,6 +153,77 @@ def _check_duration(c: _Checker, path: Path, value: str | None) -> None:
         parse_duration(value)
     except ValueError as exc:
         c.add(path, str(exc))
+
+
+QUANTITY = re.compile(r"^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?\d+)?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+RESERVED_METADATA = frozenset({"app.kubernetes.io/managed-by", *(f"wishstar.dev/{k}" for k in (
+    "run", "pipeline", "task", "attempt", "project", "build-number", "run-owner", "workspace"))})
+"""Labels and annotations Wishstar sets on its objects: ``kubernetes.labels``/``annotations`` may not set them."""
+
+
+def _metadata_key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f'the prefix "{prefix}" of "{key}" is not a DNS subdomain'
+    if len(name) > 63 or not _LABEL_NAME.match(name):
+        return f'"{key}" is not a valid key'
+    return None
+
+
+def _check_kubernetes(c: _Checker, at: Path, settings: PodSettings | None) -> None:
+    """Values Kubernetes would refuse when the Pod is created, reported now with their lines."""
+    if settings is None:
+        return
+    at = (*at, "kubernetes")
+    name_hint = "lowercase letters, digits, '-' and '.', as Kubernetes object names"
+    names: list[tuple[Path, str | None]] = [(("serviceAccount",), settings.service_account),
+                                            (("priorityClassName",), settings.priority_class_name)]
+    names += [(("imagePullSecrets", i), n) for i, n in enumerate(settings.image_pull_secrets)]
+    for sub, value in names:
+        if value is not None and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+            c.add((*at, *sub), f'"{value}" is not a valid name', name_hint)
+    key_hint = 'e.g. "team" or "example.com/team": at most 63 letters, digits, "-", "_", "." after the prefix'
+    for field_name, mapping, values in (("nodeSelector", settings.node_selector, True),
+                                        ("labels", settings.labels, True),
+                                        ("annotations", settings.annotations, False)):
+        for key, value in mapping.items():
+            problem = _metadata_key_problem(key)
+            if problem:
+                c.add((*at, field_name, key), problem, key_hint)
+            elif field_name != "nodeSelector" and key in RESERVED_METADATA:
+                c.add((*at, field_name, key), f'"{key}" is set by Wishstar', "use another key")
+            elif values and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+                c.add((*at, field_name, key), f'"{value}" is not a valid label value',
+                      'at most 63 letters, digits, "-", "_", "." starting and ending alphanumeric')
+    for i, tol in enumerate(settings.tolerations):
+        if tol.operator == "Exists" and tol.value:
+            c.add((*at, "tolerations", i, "value"), "operator Exists takes no value", "remove value: or use Equal")
+        if not tol.key and tol.operator != "Exists":
+            c.add((*at, "tolerations", i), "a toleration without a key needs operator: Exists")
+        if tol.toleration_seconds is not None and tol.effect != "NoExecute":
+            c.add((*at, "tolerations", i, "tolerationSeconds"), "tolerationSeconds applies only to NoExecute",
+                  "add effect: NoExecute or remove tolerationSeconds")
+    if settings.resources is not None:
+        for kind, amounts in (("requests", settings.resources.requests), ("limits", settings.resources.limits)):
+            _check_quantities(c, (*at, "resources", kind), amounts)
+
+
+def _check_quantities(c: _Checker, at: Path, amounts: ResourceList | None) -> None:
+    if amounts is None:
+        return
+    for field_name, info in ResourceList.model_fields.items():
+        value = getattr(amounts, field_name)
+        key = info.alias or field_name
+        if value is None:
+            continue
+        if not QUANTITY.match(value):
+            c.add((*at, key), f'"{value}" is not a Kubernetes quantity',
+                  'e.g. cpu "500m" or "2", memory "512Mi" or "1Gi"')
+        elif key != "cpu" and value.endswith("m"):
+            c.add((*at, key), f'"{value}" means thousandths of a byte', f'write "{value[:-1]}Mi" for mebibytes')
 
 
 def _check_needs(c: _Checker, section: str, name: str, task: Task) -> None:
@@ -331,6 +402,7 @@ def check_pipeline(pipeline: Pipeline, loaded: Loaded, uses: UsesLookup, library
     _check_names(c)
     _check_params(c)
     _check_duration(c, ("timeout",), pipeline.timeout)
+    _check_kubernetes(c, (), pipeline.kubernetes)
     # Both sections, not ``all_tasks``: a name used in both would otherwise hide the regular task from every check.
     every = [("tasks", n, t) for n, t in pipeline.tasks.items()]
     every += [("finally", n, t) for n, t in pipeline.finally_.items()]
@@ -340,6 +412,7 @@ def check_pipeline(pipeline: Pipeline, loaded: Loaded, uses: UsesLookup, library
         _check_shape(c, section, name, task)
         _check_needs(c, section, name, task)
         _check_workspaces(c, section, name, task)
+        _check_kubernetes(c, (section, name), task.kubernetes)
         for path, text in _strings(task, (section, name)):
             for ref in find_refs(text):
                 _check_ref(c, section, name, task, path, text, ref)

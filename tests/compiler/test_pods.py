@@ -26,10 +26,12 @@ from engine.compiler.pods import (
 from engine.compiler.types import (
     EnvVar,
     GitContext,
+    PodSettings,
     RetryPlan,
     RunContext,
     StepPlan,
     TaskPlan,
+    Toleration,
     WorkspaceBinding,
 )
 
@@ -159,6 +161,35 @@ CASES: dict[str, tuple[TaskPlan, tuple[str, ...], RunContext]] = {
             namespace="builds",
             git=GitContext(tag="v1.2.3", commit="feedface"),
         ),
+    ),
+    "pod-settings": (
+        task(
+            "deploy",
+            (step("render", script="helm template .\n"), step("apply", command=("kubectl", "apply"))),
+            image="registry.example.com/tools/kubectl:1.31",
+            kubernetes=PodSettings(
+                service_account="deployer",
+                node_selector={"kubernetes.io/arch": "amd64", "pool": "ci"},
+                tolerations=(
+                    Toleration(key="dedicated", operator="Equal", value="ci", effect="NoSchedule"),
+                    Toleration(key="node.kubernetes.io/unreachable", operator="Exists", effect="NoExecute",
+                               toleration_seconds=30),
+                ),
+                requests={"cpu": "500m", "memory": "512Mi"},
+                limits={"memory": "1Gi", "ephemeral-storage": "2Gi"},
+                security_context={"runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True, "fsGroup": 1000,
+                                  "seccompProfile": {"type": "RuntimeDefault"}},
+                container_security_context={"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}},
+                image_pull_secrets=("harbor-robot", "ghcr"),
+                priority_class_name="ci-high",
+                labels={"team": "payments", "wishstar.dev/run": "not-this"},
+                annotations={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+                             "wishstar.dev/task": "not-this"},
+            ),
+        ),
+        (),
+        RunContext(run_id="r-9", number=9, namespace="deploy"),
     ),
     "matrix-odd-name": (
         task(
