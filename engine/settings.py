@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
     executor: str = Field(default="local", description="where server runs execute: local (kubernetes next)")
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
+    kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
+                                                             "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     workers: int = Field(default=2, ge=0, description="runs a replica drives at once (0: receive only)")
     lease_seconds: float = Field(default=15.0, gt=0, description="a replica's claim on an event or run")
     replica_id: str | None = Field(default=None, description="this replica's name (default host:pid)")

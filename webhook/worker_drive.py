@@ -3,7 +3,11 @@
 Why: a run may be driven by a replica that did not create it (the creator died, or was busy), so everything a
 run needs is rebuilt from the store: the stored event names the project and the commit; the stored task rows
 say which tasks already finished. With the local executor a task that was running when its replica died is
-started again as a new attempt (its processes died with the replica); tasks that finished are not re-run.
+started again as a new attempt (its processes died with the replica); with the kubernetes executor its Pod
+outlived the replica, so the same attempt is started again and the executor re-attaches to that Pod (found by
+run, task and attempt) instead of creating another. Tasks that finished are not re-run. A replica that gives a
+Kubernetes run up (its lease was lost, or it is shutting down) detaches: it leaves the Pods and the run's
+objects in place for the next owner instead of deleting them.
 ``interruptible: false`` tasks are shielded from the run's cancellation (a newer run superseding it): they
 finish, nothing new starts, and the run ends cancelled.
 
@@ -18,7 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -43,6 +47,8 @@ from webhook.gitlab_events import GitEvent
 
 log = logging.getLogger("wishstar.worker")
 SecretsFor = Callable[[Project], Mapping[str, str]]
+ExecutorFor = Callable[[Plan, RunContext, Settings], Executor]
+"""Builds a run's executor (the settings' ``executor`` by default; tests place Pods on KWOK nodes this way)."""
 
 
 def no_secrets(_project: Project) -> Mapping[str, str]:
@@ -73,9 +79,10 @@ def _epoch(value: str | None) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
 
 
-def resume_state(plan: Plan, run: Mapping[str, Any], now: float) -> RunState:
+def resume_state(plan: Plan, run: Mapping[str, Any], now: float, *, reattach: bool = False) -> RunState:
     """The state to continue a run from after a takeover: finished tasks as stored, a task that was running
-    pending again (its next start is a new attempt), everything else pending."""
+    pending again, everything else pending. A running task's next start is a new attempt, or with
+    ``reattach`` (its Pod outlived the replica) the same attempt again, which the executor re-attaches to."""
     stored = {t["name"]: t for t in run.get("tasks", [])}
     tasks: dict[str, TaskState] = {}
     for task in plan.all_tasks():
@@ -86,6 +93,10 @@ def resume_state(plan: Plan, run: Mapping[str, Any], now: float) -> RunState:
             tasks[task.name] = TaskState(status=row["status"], attempts=row["attempts"], reason=row["reason"],
                                          exit_code=row["exit_code"], results=dict(row["results"]),
                                          started_at=_epoch(row["started_at"]), finished_at=_epoch(row["finished_at"]))
+        elif row["status"] == "running" and reattach:
+            tasks[task.name] = TaskState(
+                attempts=max(row["attempts"] - 1, 0), started_at=_epoch(row["started_at"]),
+                reason=f"its replica stopped; re-attaching to the Pod of attempt {row['attempts']}")
         else:
             lost = row["status"] == "running"
             tasks[task.name] = TaskState(
@@ -94,26 +105,55 @@ def resume_state(plan: Plan, run: Mapping[str, Any], now: float) -> RunState:
     return RunState(tasks=tasks, started_at=_epoch(run.get("started_at")) or now)
 
 
+def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
+    """The executor ``cfg.executor`` names: local processes, or Pods in ``cfg.namespace``."""
+    if cfg.executor == "local":
+        return LocalExecutor()
+    if cfg.executor == "kubernetes":
+        from kubernetes.config import ConfigException
+
+        from engine.executors.kubernetes import make_kubernetes_executor
+
+        try:
+            return make_kubernetes_executor(plan, ctx, namespace=cfg.namespace,
+                                            kubeconfig=cfg.kubeconfig or os.environ.get("KUBECONFIG"),
+                                            default_image=cfg.default_image)
+        except ConfigException as exc:
+            raise WishstarError(f"cannot configure a Kubernetes client: {exc}") from None
+    raise WishstarError(f'executor "{cfg.executor}" is not one of: local, kubernetes')
+
+
 def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
     """Task instances marked ``interruptible: false``."""
     specs = {**pipeline.tasks, **pipeline.finally_}
     return frozenset(t.name for t in plan.all_tasks() if t.base in specs and not specs[t.base].interruptible)
 
 
+class Detached(Exception):
+    """Ends an attempt this replica left running in the cluster for the run's next owner."""
+
+
 class Guarded(Executor):
     """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
-    counts) unless ``force`` is set (the replica lost the run's lease or is shutting down)."""
+    counts) unless ``force`` is set (the replica lost the run's lease or is shutting down). With
+    ``detachable`` (the kubernetes executor, whose Pods outlive this replica) ``force`` detaches instead of
+    stopping: attempts are not cancelled (that would delete their Pods) and teardown keeps the run's objects,
+    so the next owner re-attaches to them."""
 
     name = "guarded"
 
     def __init__(self, inner: Executor, protected: frozenset[str],
-                 on_start: Callable[[ResolvedTask], None] | None = None) -> None:
+                 on_start: Callable[[ResolvedTask], None] | None = None, *, detachable: bool = False) -> None:
         self.inner, self.protected, self.force, self.on_start = inner, protected, False, on_start
+        self.detachable = detachable
+        self._left: set[asyncio.Future[TaskOutcome]] = set()
 
     async def setup(self, run: RunEnv) -> None:
         await self.inner.setup(run)
 
     async def teardown(self, run: RunEnv) -> None:
+        if self.force and self.detachable:
+            await self._detach()
         await self.inner.teardown(run)
 
     def workspace_path(self, run: RunEnv, workspace: str) -> str:
@@ -125,20 +165,38 @@ class Guarded(Executor):
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:
             self.on_start(task)
-        if task.name not in self.protected:
+        if task.name not in self.protected and not self.detachable:
             return await self.inner.execute(task, sink)
         attempt = asyncio.ensure_future(self.inner.execute(task, sink))
         while True:
             try:
                 return await asyncio.shield(attempt)
             except asyncio.CancelledError:
-                if self.force:
+                if self.force and self.detachable:
+                    self._left.add(attempt)  # ended by teardown, without deleting its Pod
+                    raise
+                if self.force or task.name not in self.protected:
                     attempt.cancel()
                     await asyncio.gather(attempt, return_exceptions=True)
                     raise
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()
+
+    async def _detach(self) -> None:
+        """Leave the run in the cluster: teardown deletes nothing, and the attempts left running end on a
+        ``Detached`` error from the namespace watch (a cancellation would delete their Pods)."""
+        from engine.executors.kubernetes import KubernetesExecutor
+
+        inner = self.inner
+        if not isinstance(inner, KubernetesExecutor):
+            return
+        inner.config = replace(inner.config, keep=True)
+        if inner.watch is not None and self._left:
+            # The watch's fatal-error path is the one way to wake an attempt without cancelling it.
+            inner.watch._on_fatal(Detached("this replica gave the run up; its next owner re-attaches"))
+            await asyncio.gather(*self._left, return_exceptions=True)
+        self._left.clear()
 
 
 @dataclass
@@ -154,10 +212,13 @@ class RunDriver:
     """Prepares and drives claimed runs; every step that can fail before the runner starts fails the run."""
 
     def __init__(self, store: Store, leases: Leases, cfg: Settings, library: Library, owner: str,
-                 event_runs: EventRuns, *, secrets_for: SecretsFor = no_secrets) -> None:
+                 event_runs: EventRuns, *, secrets_for: SecretsFor = no_secrets,
+                 executor_for: ExecutorFor | None = None) -> None:
         self.store, self.leases, self.cfg, self.library, self.owner = store, leases, cfg, library, owner
         self.event_runs = event_runs
         self.secrets_for = secrets_for
+        self.executor_for = executor_for or default_executor
+        self.on_kubernetes = cfg.executor == "kubernetes"
         self.events, self.projects = Events(store), Projects(store)
 
     def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
@@ -180,19 +241,22 @@ class RunDriver:
         ctx = RunContext(run_id=claim.run_id, number=int(run["number"]), event=cast(Any, run["event"]),
                          git=GitContext(**run["git"]),
                          params=resolve_params(loaded.pipeline, run.get("params") or {}, loaded.file),
-                         default_image=self.cfg.default_image)
+                         namespace=self.cfg.namespace, default_image=self.cfg.default_image)
         plan = compile_run(loaded, ctx, self.library)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        executor = Guarded(LocalExecutor(), protected_tasks(plan, loaded.pipeline),
-                           on_start=self._attempt_recorder(claim.run_id, plan))
-        limit = plan.concurrency or self.cfg.concurrency or (os.cpu_count() or 2)
+        executor = Guarded(self.executor_for(plan, ctx, self.cfg), protected_tasks(plan, loaded.pipeline),
+                           on_start=self._attempt_recorder(claim.run_id, plan), detachable=self.on_kubernetes)
+        # Pods wait on the cluster, not on this machine's CPUs: a wider default there (as `wishstar run`)
+        default = 32 if self.on_kubernetes else (os.cpu_count() or 2)
+        limit = plan.concurrency or self.cfg.concurrency or default
         env = {**base_env(ctx, plan.pipeline, os.environ), "WISHSTAR_REPLICA": self.owner}
         runner = Runner(plan, ctx, executor, self.store, self.store.logs,
                         RunEnv(claim.run_id, str(work), str(checkout.project_dir), plan.workspaces),
                         secrets=secrets, base_env=env,
                         options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
         now = runner.options.clock()
-        start = resume_state(plan, run, now) if claim.takeover and run.get("tasks") else None
+        start = (resume_state(plan, run, now, reattach=self.on_kubernetes)
+                 if claim.takeover and run.get("tasks") else None)
         return Drive(runner, executor, work), start
 
     def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
