@@ -1,0 +1,222 @@
+"""The server's workers with ``executor: kubernetes`` against the real control plane, Pods on KWOK nodes.
+
+An event becomes a run whose Pods run on KWOK; and the restart-safety proof for Kubernetes: a replica is
+killed with SIGKILL while its task's Pod runs, another replica takes the run over, re-attaches to that same
+Pod (same uid, same attempt number, no second Pod) and finishes the run exactly once.
+
+Replicas are real processes: ``python -m tests.k8s.test_server_kubernetes --replica-id NAME`` is
+``python -m webhook.worker`` with one change, the executor places Pods on KWOK nodes with the stage
+annotations of ``WISHSTAR_TEST_KWOK_ANNOTATIONS`` (JSON) and no log streams (KWOK serves no logs); with
+``WISHSTAR_TEST_KWOK_KEEP=1`` the run's Pods stay after it ends, for the assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from engine.compiler.types import Plan, RunContext
+from engine.executors.base import Executor, ResolvedTask
+from engine.executors.kubernetes import TaskObjects, make_kubernetes_executor
+from engine.executors.kubernetes.objects import run_selector
+from engine.settings import Settings
+from engine.store import db
+from engine.store.api import Store
+from engine.store.models import run_leases
+from engine.store.server import Events
+from tasks import Library
+from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster
+from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
+from webhook.worker import Worker, command_users_from_env
+
+ANNOTATIONS_ENV = "WISHSTAR_TEST_KWOK_ANNOTATIONS"
+KEEP_ENV = "WISHSTAR_TEST_KWOK_KEEP"
+PIPELINE = """name: app
+tasks:
+  a:
+    script: "true"
+  b:
+    needs: [a]
+    script: "true"
+"""
+
+
+def kwok_executor_for(annotations: Mapping[str, str], *, keep: bool = False, **options: Any
+                      ) -> Any:
+    """An ``ExecutorFor`` (``webhook.worker_drive``): the settings' kubernetes executor, Pods on KWOK nodes."""
+
+    def build(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
+        executor = make_kubernetes_executor(plan, ctx, namespace=cfg.namespace, kubeconfig=cfg.kubeconfig,
+                                            default_image=cfg.default_image, keep=keep, stream_logs=False,
+                                            delete_grace_s=0, **options)
+        inner = executor.manifests
+
+        def on_kwok(task: ResolvedTask) -> TaskObjects:
+            objects = inner(task)
+            objects.pod["spec"]["nodeSelector"] = dict(KWOK_NODE_SELECTOR)
+            objects.pod["metadata"]["annotations"].update(annotations)
+            return objects
+
+        executor.manifests = on_kwok
+        return executor
+
+    return build
+
+
+def kwok_settings(tmp: Path, url: str | None, cluster: Cluster, namespace: str, **extra: Any) -> Settings:
+    values: dict[str, Any] = {"state_dir": tmp / "state", "database_url": url, "workers": 2, "lease_seconds": 5.0,
+                              "executor": "kubernetes", "namespace": namespace,
+                              "kubeconfig": str(cluster.kubeconfig)}
+    return Settings(**{**values, **extra})
+
+
+def run_pods(cluster: Cluster, namespace: str, run_id: str) -> list[Any]:
+    return list(cluster.core.list_namespaced_pod(namespace, label_selector=run_selector(run_id)).items)
+
+
+def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {".wishstar.yaml": PIPELINE})
+    cfg = kwok_settings(tmp_path, None, cluster, namespace)
+    with Store.open(cfg.database_url, cfg.state_dir) as store:
+        project = register(store, str(tmp_path / "repo"))
+        event_id, _ = add_event(store, project, push_payload(repo.head.commit.hexsha))
+        worker = Worker(store, cfg, Library(), owner="r1")
+        worker.driver.executor_for = kwok_executor_for({"kwok.wishstar.dev/delay": "0s"}, keep=True)
+        asyncio.run(worker.until_idle(timeout=90))
+        event = Events(store).get(event_id)
+        assert event.status == "done" and event.run_id
+        run = store.get_run(event.run_id)
+    assert run["status"] == "succeeded", run
+    assert sorted((t["name"], t["status"], t["attempts"]) for t in run["tasks"]) == [
+        ("a", "succeeded", 1), ("b", "succeeded", 1)]
+    pods = run_pods(cluster, namespace, run["id"])
+    assert sorted(p.metadata.labels["wishstar.dev/task"] for p in pods) == ["a", "b"]
+    assert all(p.status.phase == "Succeeded" and p.spec.node_name.startswith("kwok-node-") for p in pods)
+
+
+def start_replica(name: str, url: str, tmp: Path, cluster: Cluster, namespace: str,
+                  annotations: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "WISHSTAR_DATABASE_URL": url, "WISHSTAR_STATE_DIR": str(tmp / name),
+           "WISHSTAR_LEASE_SECONDS": "2", "WISHSTAR_WORKERS": "2", "WISHSTAR_EXECUTOR": "kubernetes",
+           "WISHSTAR_NAMESPACE": namespace, "WISHSTAR_KUBECONFIG": str(cluster.kubeconfig),
+           ANNOTATIONS_ENV: json.dumps(dict(annotations)), KEEP_ENV: "1", "PYTHONPATH": str(ROOT)}
+    log = (tmp / f"{name}.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "tests.k8s.test_server_kubernetes", "--replica-id", name],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_all(replicas: list[subprocess.Popen[bytes]]) -> None:
+    for proc in replicas:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in replicas:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_for(probe: Any, timeout: float, what: str, logs: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            tails = {p.name: p.read_text()[-3000:] for p in sorted(logs.glob("r*.log"))}
+            raise AssertionError(f"timed out waiting for {what}; replica logs: {tails}")
+        time.sleep(0.1)
+
+
+@pytest.mark.postgres
+def test_a_killed_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
+        cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    url, admin, schema = pg_schema_url()
+    replicas: list[subprocess.Popen[bytes]] = []
+    annotations = {"kwok.wishstar.dev/delay": "8s"}  # task a's Pod runs 8 s: the kill lands while it runs
+    try:
+        repo = make_repo(tmp_path / "repo", {".wishstar.yaml": PIPELINE})
+        with Store.open(url, tmp_path / "state") as store:
+            project = register(store, str(tmp_path / "repo"))
+            event_id, _ = add_event(store, project, push_payload(repo.head.commit.hexsha))
+            replicas.append(start_replica("r0", url, tmp_path, cluster, namespace, annotations))
+
+            def running_pod_a() -> Any:
+                run_id = Events(store).get(event_id).run_id
+                pods = run_pods(cluster, namespace, run_id) if run_id else []
+                return next((p for p in pods if p.status.phase == "Running"), None)
+
+            pod_a = wait_for(running_pod_a, 90, "r0 to start task a's Pod", tmp_path)
+            replicas.append(start_replica("r1", url, tmp_path, cluster, namespace, annotations))
+            os.kill(replicas[0].pid, signal.SIGKILL)
+            replicas[0].wait()
+            run_id = Events(store).get(event_id).run_id
+            run = wait_for(lambda: (r := store.get_run(run_id))["status"] in ("succeeded", "failed", "cancelled")
+                           and r, 90, "the run to finish on r1", tmp_path)
+            with db.read(store.engine) as conn:
+                lease_states = Counter(conn.execute(select(run_leases.c.state)).scalars())
+                owners = Counter(conn.execute(select(run_leases.c.owner)).scalars())
+        assert run["status"] == "succeeded", run
+        assert lease_states == {"done": 1} and owners == {"r1": 1}
+        assert sorted((t["name"], t["status"], t["attempts"]) for t in run["tasks"]) == [
+            ("a", "succeeded", 1), ("b", "succeeded", 1)]
+        pods = run_pods(cluster, namespace, run_id)
+        by_task = Counter(p.metadata.labels["wishstar.dev/task"] for p in pods)
+        assert by_task == {"a": 1, "b": 1}  # no task ever had a second Pod
+        [after] = [p for p in pods if p.metadata.labels["wishstar.dev/task"] == "a"]
+        assert after.metadata.uid == pod_a.metadata.uid and after.metadata.name == pod_a.metadata.name
+        assert after.status.phase == "Succeeded"
+        assert "taking over from r0" in (tmp_path / "r1.log").read_text()
+    finally:
+        stop_all(replicas)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def replica_main(argv: list[str] | None = None) -> int:
+    """A ``python -m webhook.worker`` replica whose Pods go to KWOK nodes (see the module docstring)."""
+    import logging
+
+    parser = argparse.ArgumentParser(prog="python -m tests.k8s.test_server_kubernetes")
+    parser.add_argument("--replica-id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = Settings()
+    store = Store.open(cfg.database_url, Path(cfg.state_dir))
+    worker = Worker(store, cfg, Library(), owner=args.replica_id,
+                    command_users=command_users_from_env(cfg.command_users))
+    worker.driver.executor_for = kwok_executor_for(json.loads(os.environ.get(ANNOTATIONS_ENV) or "{}"),
+                                                   keep=os.environ.get(KEEP_ENV) == "1")
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.serve(stop)
+
+    try:
+        asyncio.run(serve())
+    finally:
+        with contextlib.suppress(Exception):
+            store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(replica_main())
