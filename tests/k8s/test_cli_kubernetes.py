@@ -1,0 +1,166 @@
+"""``wishstar run --executor kubernetes`` end to end: the real CLI process, a real git repository, the real
+control plane, Pods placed by the pipeline's own ``kubernetes:`` settings (no test-only ManifestSource).
+
+On KWOK nodes the pipeline's ``kubernetes.annotations`` carry the KWOK stage annotations of ``scripts/kwok/``
+(succeed, or fail with an exit code); on the real node, real containers pass a result between tasks and their
+stdout is read back with ``wishstar logs`` after the run's Pods are gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+
+from tests.k8s.cluster import ROOT, Cluster, wait_until
+from tests.k8s.node import REAL_NODE_LABEL, RealNode, cluster_ref
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Wishstar:
+    """The ``wishstar`` CLI as a subprocess, with its own state directory, pointed at the test cluster."""
+
+    env: dict[str, str]
+    kubeconfig: Path
+    namespace: str
+
+    def __call__(self, *args: str, timeout: float = 300) -> Result:
+        proc = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
+                              timeout=timeout, env=self.env, cwd=ROOT)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def run(self, repo: Path) -> Result:
+        return self("run", str(repo), "--executor", "kubernetes", "--kubeconfig", str(self.kubeconfig),
+                    "--namespace", self.namespace, "--output", "json", "--no-progress")
+
+
+def make_repo(path: Path, pipeline: str) -> Path:
+    """A committed git repository holding only the pipeline file (as tests/cli/conftest.py's make_repo)."""
+    path.mkdir()
+    repo = git.Repo.init(path, initial_branch="main")
+    (path / ".wishstar.yaml").write_text(textwrap.dedent(pipeline))
+    repo.index.add([".wishstar.yaml"])
+    author = git.Actor("Test Author", "author@example.com")
+    repo.index.commit("initial commit", author=author, committer=author)
+    return path
+
+
+@pytest.fixture
+def wishstar(tmp_path: Path, cluster: Cluster, namespace: str) -> Wishstar:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
+    env.update(WISHSTAR_STATE_DIR=str(tmp_path / "state"), COLUMNS="200")
+    return Wishstar(env, cluster.kubeconfig, namespace)
+
+
+def run_pods(cluster: Cluster, namespace: str, run_id: str) -> list[Any]:
+    return list(cluster.core.list_namespaced_pod(namespace, label_selector=f"wishstar.dev/run={run_id}").items)
+
+
+# --- KWOK nodes -------------------------------------------------------------------------------------------------
+
+KWOK_PIPELINE = """
+name: kw
+kubernetes:
+  nodeSelector: {wishstar.dev/node-kind: kwok}
+  annotations: {wishstar.dev/kwok: succeed, kwok.wishstar.dev/delay: 0s}
+  labels: {team: payments}
+tasks:
+  build:
+    script: make
+  test:
+    needs: [build]
+    script: make test
+"""
+
+
+def test_a_pipeline_placed_on_kwok_by_its_node_selector_succeeds_and_runs_show_reads_it(
+        tmp_path: Path, wishstar: Wishstar) -> None:
+    result = wishstar.run(make_repo(tmp_path / "repo", KWOK_PIPELINE))
+    assert result.code == 0, result.stderr
+    run = result.json()
+    assert run["status"] == "succeeded", run
+    shown = wishstar("runs", "show", run["id"], "--output", "json")
+    assert shown.code == 0, shown.stderr
+    tasks = {t["name"]: t for t in shown.json()["tasks"]}
+    assert {n: t["status"] for n, t in tasks.items()} == {"build": "succeeded", "test": "succeeded"}
+    assert wishstar("runs", "show", run["id"]).code == 0
+
+
+def test_a_task_annotated_to_fail_on_kwok_fails_the_run_with_its_exit_code(tmp_path: Path,
+                                                                         wishstar: Wishstar) -> None:
+    pipeline = KWOK_PIPELINE + """\
+    kubernetes:
+      annotations: {wishstar.dev/kwok: fail, kwok.wishstar.dev/exit-code: 3}
+"""
+    result = wishstar.run(make_repo(tmp_path / "repo", pipeline))
+    assert result.code == 1, result.stderr
+    run = result.json()
+    assert run["status"] == "failed", run
+    tasks = {t["name"]: t for t in wishstar("runs", "show", run["id"], "--output", "json").json()["tasks"]}
+    assert tasks["build"]["status"] == "succeeded"
+    assert tasks["test"]["status"] == "failed" and tasks["test"]["exit_code"] == 3, tasks["test"]
+
+
+# --- the real node ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
+    started = RealNode.start(cluster_ref(cluster), tmp_path_factory.mktemp("cli-real-node"))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_real_containers_pass_a_result_and_logs_shows_their_stdout_after_the_pods_are_gone(
+        tmp_path: Path, wishstar: Wishstar, cluster: Cluster, namespace: str, node: RealNode) -> None:
+    pipeline = f"""
+    name: real
+    kubernetes:
+      nodeSelector: {{{REAL_NODE_LABEL[0]}: {REAL_NODE_LABEL[1]}, kubernetes.io/hostname: {node.name}}}
+    tasks:
+      version:
+        image: {node.images["busybox"]}
+        results: [tag]
+        script: |
+          echo "making a version"
+          printf 1.0.42 > $(results.tag.path)
+      show:
+        image: {node.images["busybox"]}
+        kubernetes:
+          securityContext: {{runAsUser: 1000, runAsGroup: 1000}}
+        script: |
+          echo "the version is $(tasks.version.results.tag), uid $(id -u)"
+    """
+    result = wishstar.run(make_repo(tmp_path / "repo", pipeline))
+    assert result.code == 0, f"{result.stderr}\n--- kubelet ---\n{node.log()}"
+    run = result.json()
+    tasks = {t["name"]: t for t in run["tasks"]}
+    assert tasks["version"]["results"] == {"tag": "1.0.42"}, tasks
+    wait_until(lambda: not run_pods(cluster, namespace, run["id"]), 60, f"the Pods of run {run['id']} to go")
+    logs = wishstar("logs", run["id"], "show")
+    assert logs.code == 0, logs.stderr
+    assert logs.stdout == "the version is 1.0.42, uid 1000\n"
+    assert wishstar("logs", run["id"], "version").stdout == "making a version\n"
