@@ -109,11 +109,14 @@ def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespa
 
 
 def start_replica(name: str, url: str, tmp: Path, cluster: Cluster, namespace: str,
-                  annotations: Mapping[str, str]) -> subprocess.Popen[bytes]:
+                  annotations: Mapping[str, str], *, keep: bool = True, lease_s: float = 2.0,
+                  workers: int = 2) -> subprocess.Popen[bytes]:
+    """A KWOK replica process (see the module docstring), logging to ``tmp/NAME.log``."""
     env = {**os.environ, "WISHSTAR_DATABASE_URL": url, "WISHSTAR_STATE_DIR": str(tmp / name),
-           "WISHSTAR_LEASE_SECONDS": "2", "WISHSTAR_WORKERS": "2", "WISHSTAR_EXECUTOR": "kubernetes",
-           "WISHSTAR_NAMESPACE": namespace, "WISHSTAR_KUBECONFIG": str(cluster.kubeconfig),
-           ANNOTATIONS_ENV: json.dumps(dict(annotations)), KEEP_ENV: "1", "PYTHONPATH": str(ROOT)}
+           "WISHSTAR_LEASE_SECONDS": str(lease_s), "WISHSTAR_WORKERS": str(workers),
+           "WISHSTAR_EXECUTOR": "kubernetes", "WISHSTAR_NAMESPACE": namespace,
+           "WISHSTAR_KUBECONFIG": str(cluster.kubeconfig), ANNOTATIONS_ENV: json.dumps(dict(annotations)),
+           KEEP_ENV: "1" if keep else "0", "PYTHONPATH": str(ROOT)}
     log = (tmp / f"{name}.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "tests.k8s.test_server_kubernetes", "--replica-id", name],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
