@@ -139,7 +139,7 @@ def _inline_steps(pipeline: Pipeline, task: Task, params: Mapping[str, ParamValu
     for i, spec in enumerate(specs):
         steps.append(StepPlan(
             name=spec.name or f"step-{i}",
-            image=spec.image or task.image,
+            image=spec.image or task.image or pipeline.image,
             script=substitute(spec.script, lookup) if spec.script is not None else None,
             command=_expand_argv(spec.command, params, lookup) if spec.command else None,
             args=_expand_argv(spec.args, params, lookup),
@@ -246,7 +246,7 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
             results = tuple(r.name for r in task.results)
             workspaces = _workspaces_inline(pipeline, task, steps)
         out.append(TaskPlan(
-            name=inst, base=name, is_finally=is_finally, uses=task.uses, image=task.image,
+            name=inst, base=name, is_finally=is_finally, uses=task.uses, image=task.image or (None if task.uses else pipeline.image),
             steps=steps, needs=(), result_refs=refs, when=task.when, results=results, workspaces=workspaces,
             working_dir=substitute(task.working_dir, lookup) if task.working_dir else None,
             timeout_s=parse_duration(task.timeout) if task.timeout else None, retries=_retry(task),

@@ -199,3 +199,19 @@ def test_task_settings_reach_the_plan() -> None:
     assert (t.timeout_s, t.allow_failure, t.retries.limit, t.retries.backoff_s, t.retries.max_backoff_s) == (
         90.0, True, 3, 2.0, 60.0)
     assert list(plan.finally_tasks) == ["f"] and plan.finally_tasks["f"].is_finally
+
+
+def test_the_pipeline_image_is_the_default_for_inline_tasks() -> None:
+    pipeline, _ = validate_text(textwrap.dedent("""
+        name: p
+        image: registry.local/base:1
+        tasks:
+          a:
+            script: echo a
+          b:
+            image: registry.local/other:2
+            script: echo b
+    """), ".wishstar.yaml", lambda t: None, [])
+    plan = compile_pipeline(pipeline, RunContext(), lambda n, w: None)  # type: ignore[arg-type,return-value]
+    assert plan.tasks["a"].steps[0].image == "registry.local/base:1"
+    assert plan.tasks["b"].steps[0].image == "registry.local/other:2"
