@@ -370,8 +370,11 @@ start_watchdog() {
 }
 
 node_ready() {
+  # Ready, and the node controller has lifted its not-ready taint (Pods are refused until it does)
   [[ "$("$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get node "$NAME" \
-    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]] &&
+  [[ -z "$("$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" get node "$NAME" \
+    -o 'jsonpath={.spec.taints[?(@.key=="node.kubernetes.io/not-ready")].key}' 2>/dev/null)" ]]
 }
 
 wait_ready() {
