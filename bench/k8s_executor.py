@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +40,6 @@ from engine.runner import Runner, RunOptions, base_env
 from engine.store.api import Store
 from engine.store.logs import LogStore
 from tests.k8s.cluster import Cluster
-from tests.k8s.test_executor import compile_text, kwok_source
 
 SETTINGS = [("Tekton default", 5.0, 10), ("Argo default", 20.0, 30), ("Wishstar default", 50.0, 100)]
 
@@ -80,6 +80,8 @@ class Marks:
 def run_pipeline(cluster: Cluster, tmp: Path, text: str, annotations: dict[str, str], *, qps: float,
                  burst: int, concurrency: int) -> tuple[Marks, float, float, str]:
     """Run ``text`` on KWOK; returns the marks, run start and end (perf_counter) and the run's status."""
+    from tests.k8s.test_executor import compile_text, kwok_source
+
     namespace = cluster.create_namespace("bench")
     store = Store.open(None, tmp)
     try:
@@ -154,7 +156,25 @@ def rss_mb() -> float:
 
 
 def memory(cluster: Cluster, pods: int) -> dict[str, Any]:
-    """RSS of this process before and after an executor's watch lists and follows ``pods`` Running Pods."""
+    """RSS of a fresh engine process before and after its executor's watch lists and follows ``pods``
+    Running Pods of one run. The Pods are made by another process, so that this figure is the engine's."""
+    namespace = cluster.create_namespace("bench")
+    try:
+        me = [sys.executable, __file__, "--kubeconfig", str(cluster.kubeconfig), "--namespace", namespace,
+              "--tasks", str(pods)]
+        t0 = time.perf_counter()
+        subprocess.run([*me, "make-pods"], check=True)
+        made = time.perf_counter() - t0
+        child = subprocess.run([*me, "watch-rss"], check=True, capture_output=True, text=True)
+        out = {"pods": pods, "create_s": round(made, 1), **json.loads(child.stdout.splitlines()[-1])}
+        print(json.dumps(out), flush=True)
+        return out
+    finally:
+        cluster.delete_namespace(namespace)
+
+
+def make_pods(cluster: Cluster, namespace: str, pods: int) -> None:
+    """``pods`` KWOK Pods that stay Running, labelled as one run's (what the executor's watch selects)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from kubernetes import client
@@ -162,46 +182,42 @@ def memory(cluster: Cluster, pods: int) -> dict[str, Any]:
     from engine.executors.kubernetes.objects import RUN_LABEL
     from tests.k8s.cluster import kwok_pod
 
-    namespace = cluster.create_namespace("bench")
-    try:
-        # The Pods come from a separate ApiClient in threads so that this process's client pool is not warmed.
-        api = client.CoreV1Api(cluster.api_client)
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda i: api.create_namespaced_pod(namespace, kwok_pod(
-                f"p{i:04d}", mode="run", labels={RUN_LABEL: "bench-run"})), range(pods)))
-        made = time.perf_counter() - t0
-        before = rss_mb()
+    api = client.CoreV1Api(cluster.api_client)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: api.create_namespaced_pod(namespace, kwok_pod(  # type: ignore[arg-type]
+            f"p{i:04d}", mode="run", labels={RUN_LABEL: "bench-run"})), range(pods)))
 
-        async def watch() -> tuple[float, int]:
-            executor = KubernetesExecutor(lambda t: None,  # type: ignore[arg-type,return-value]
-                                          KubernetesConfig(namespace=namespace, kubeconfig=str(cluster.kubeconfig)))
-            await executor.setup(RunEnv("bench-run", "/tmp", None, []))
-            assert executor.watch is not None
-            deadline = time.monotonic() + 120
-            while sum(1 for p in executor.watch.pods.values()
-                      if (p.get("status") or {}).get("phase") == "Running") < pods:
-                assert time.monotonic() < deadline, len(executor.watch.pods)
-                await asyncio.sleep(0.2)
-            await asyncio.sleep(5)  # let events arrive and settle
-            seen = len(executor.watch.pods)
-            after = rss_mb()
-            executor.close()
-            return after, seen
 
-        after, seen = asyncio.run(watch())
-        out = {"pods": pods, "watched": seen, "create_s": round(made, 1), "rss_before_mb": round(before, 1),
-               "rss_after_mb": round(after, 1), "delta_mb": round(after - before, 1)}
-        print(json.dumps(out), flush=True)
-        return out
-    finally:
-        cluster.delete_namespace(namespace)
+def watch_rss(cluster: Cluster, namespace: str, pods: int) -> None:
+    """In this (fresh) process: RSS after imports, then with an executor watching the namespace's Pods."""
+    before = rss_mb()
+
+    async def watch() -> tuple[float, int, int]:
+        executor = KubernetesExecutor(lambda t: None,  # type: ignore[arg-type,return-value]
+                                      KubernetesConfig(namespace=namespace, kubeconfig=str(cluster.kubeconfig)))
+        await executor.setup(RunEnv("bench-run", "/tmp", None, ()))
+        assert executor.watch is not None
+        deadline = time.monotonic() + 120
+        while sum(1 for p in executor.watch.pods.values()
+                  if (p.get("status") or {}).get("phase") == "Running") < pods:
+            assert time.monotonic() < deadline, len(executor.watch.pods)
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(5)  # let events arrive and settle
+        seen, events = len(executor.watch.pods), sum(len(q) for q in executor.watch.events.values())
+        after = rss_mb()
+        executor.close()
+        return after, seen, events
+
+    after, seen, events = asyncio.run(watch())
+    print(json.dumps({"watched": seen, "events_kept": events, "rss_before_mb": round(before, 1),
+                      "rss_after_mb": round(after, 1), "delta_mb": round(after - before, 1)}), flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("what", choices=["fanout", "serial", "memory"])
+    parser.add_argument("what", choices=["fanout", "serial", "memory", "make-pods", "watch-rss"])
+    parser.add_argument("--namespace", help="make-pods, watch-rss: the namespace (memory makes one)")
     parser.add_argument("--tasks", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -210,6 +226,8 @@ def main() -> int:
         "fanout": lambda: fanout(cluster, args.tasks or 200),
         "serial": lambda: serial(cluster, args.tasks or 10, args.rounds),
         "memory": lambda: memory(cluster, args.tasks or 1000),
+        "make-pods": lambda: make_pods(cluster, args.namespace, args.tasks or 1000),
+        "watch-rss": lambda: watch_rss(cluster, args.namespace, args.tasks or 1000),
     }[args.what]
     measure()
     return 0

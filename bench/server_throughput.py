@@ -18,14 +18,17 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from engine.store import db
 from engine.store.api import Store
+from engine.store.models import run_leases
 from engine.store.server import Events
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_server_kubernetes import start_replica, stop_all
@@ -64,10 +67,11 @@ def measure(cluster: Cluster, replicas: int, events: int, workers: int, settle_s
                     time.sleep(0.05)
                 wall = max(finished.values()) - start
                 statuses = [store.get_run(Events(store).get(e).run_id)["status"] for e in ids]
-                drivers = [store.get_run(Events(store).get(e).run_id).get("pid") for e in ids]
+                with db.read(store.engine) as conn:
+                    drivers = Counter(conn.execute(select(run_leases.c.owner)).scalars())
         out = {"replicas": replicas, "workers_per_replica": workers, "events": events, "wall_s": round(wall, 2),
                "runs_per_min": round(events / wall * 60, 1),
-               "succeeded": statuses.count("succeeded"), "drivers": len(set(drivers))}
+               "succeeded": statuses.count("succeeded"), "runs_by_replica": dict(sorted(drivers.items()))}
         print(json.dumps(out), flush=True)
         return out
     finally:

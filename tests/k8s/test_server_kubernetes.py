@@ -1,8 +1,9 @@
 """The server's workers with ``executor: kubernetes`` against the real control plane, Pods on KWOK nodes.
 
 An event becomes a run whose Pods run on KWOK; and the restart-safety proof for Kubernetes: a replica is
-killed with SIGKILL while its task's Pod runs, another replica takes the run over, re-attaches to that same
-Pod (same uid, same attempt number, no second Pod) and finishes the run exactly once.
+killed with SIGKILL (or shut down with SIGTERM) while its task's Pod runs, another replica takes the run
+over, re-attaches to that same Pod (same uid, same attempt number, no second Pod) and finishes the run
+exactly once.
 
 Replicas are real processes: ``python -m tests.k8s.test_server_kubernetes --replica-id NAME`` is
 ``python -m webhook.worker`` with one change, the executor places Pods on KWOK nodes with the stage
@@ -146,8 +147,11 @@ def wait_for(probe: Any, timeout: float, what: str, logs: Path) -> Any:
 
 
 @pytest.mark.postgres
-def test_a_killed_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
-        cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "shut-down"])
+def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
+        cluster: Cluster, namespace: str, tmp_path: Path, stop: signal.Signals) -> None:
+    """SIGKILL: the replica dies, its lease expires. SIGTERM: it detaches (leaves the Pod running, deletes
+    nothing) and expires its lease at once. Either way the next owner re-attaches to the same Pod."""
     url, admin, schema = pg_schema_url()
     replicas: list[subprocess.Popen[bytes]] = []
     annotations = {"kwok.wishstar.dev/delay": "8s"}  # task a's Pod runs 8 s: the kill lands while it runs
@@ -165,14 +169,19 @@ def test_a_killed_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
 
             pod_a = wait_for(running_pod_a, 90, "r0 to start task a's Pod", tmp_path)
             replicas.append(start_replica("r1", url, tmp_path, cluster, namespace, annotations))
-            os.kill(replicas[0].pid, signal.SIGKILL)
-            replicas[0].wait()
+            os.kill(replicas[0].pid, stop)
+            replicas[0].wait(timeout=30)
             run_id = Events(store).get(event_id).run_id
-            run = wait_for(lambda: (r := store.get_run(run_id))["status"] in ("succeeded", "failed", "cancelled")
-                           and r, 90, "the run to finish on r1", tmp_path)
-            with db.read(store.engine) as conn:
-                lease_states = Counter(conn.execute(select(run_leases.c.state)).scalars())
-                owners = Counter(conn.execute(select(run_leases.c.owner)).scalars())
+            assert run_id is not None
+
+            def leases() -> tuple[Counter[str], Counter[str]]:
+                with db.read(store.engine) as conn:
+                    return (Counter(conn.execute(select(run_leases.c.state)).scalars()),
+                            Counter(conn.execute(select(run_leases.c.owner)).scalars()))
+
+            wait_for(lambda: leases()[0] == {"done": 1}, 90, "r1 to finish the run and release it", tmp_path)
+            run = store.get_run(run_id)
+            lease_states, owners = leases()
         assert run["status"] == "succeeded", run
         assert lease_states == {"done": 1} and owners == {"r1": 1}
         assert sorted((t["name"], t["status"], t["attempts"]) for t in run["tasks"]) == [
@@ -184,6 +193,7 @@ def test_a_killed_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
         assert after.metadata.uid == pod_a.metadata.uid and after.metadata.name == pod_a.metadata.name
         assert after.status.phase == "Succeeded"
         assert "taking over from r0" in (tmp_path / "r1.log").read_text()
+        assert "Traceback" not in (tmp_path / "r0.log").read_text()
     finally:
         stop_all(replicas)
         with admin.connect() as conn:
