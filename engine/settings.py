@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     gitlab_token: str | None = Field(default=None, repr=False,
                                      description="API token for statuses and hooks (projects may have their own)")
     public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
-    executor: str = Field(default="local", description="where server runs execute: local (kubernetes next)")
+    executor: str = Field(default="local", description="where server runs execute: local or kubernetes")
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
     kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
                                                              "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -129,10 +129,6 @@ def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
     return frozenset(t.name for t in plan.all_tasks() if t.base in specs and not specs[t.base].interruptible)
 
 
-class Detached(Exception):
-    """Ends an attempt this replica left running in the cluster for the run's next owner."""
-
-
 class Guarded(Executor):
     """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
     counts) unless ``force`` is set (the replica lost the run's lease or is shutting down). With
@@ -191,10 +187,8 @@ class Guarded(Executor):
         inner = self.inner
         if not isinstance(inner, KubernetesExecutor):
             return
-        inner.config = replace(inner.config, keep=True)
-        if inner.watch is not None and self._left:
-            # The watch's fatal-error path is the one way to wake an attempt without cancelling it.
-            inner.watch._on_fatal(Detached("this replica gave the run up; its next owner re-attaches"))
+        inner.detach("this replica gave the run up; its next owner re-attaches")
+        if self._left:
             await asyncio.gather(*self._left, return_exceptions=True)
         self._left.clear()
 

@@ -246,7 +246,8 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
             results = tuple(r.name for r in task.results)
             workspaces = _workspaces_inline(pipeline, task, steps)
         out.append(TaskPlan(
-            name=inst, base=name, is_finally=is_finally, uses=task.uses, image=task.image or (None if task.uses else pipeline.image),
+            name=inst, base=name, is_finally=is_finally, uses=task.uses,
+            image=task.image or (None if task.uses else pipeline.image),
             steps=steps, needs=(), result_refs=refs, when=task.when, results=results, workspaces=workspaces,
             working_dir=substitute(task.working_dir, lookup) if task.working_dir else None,
             timeout_s=parse_duration(task.timeout) if task.timeout else None, retries=_retry(task),

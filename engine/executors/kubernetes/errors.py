@@ -41,3 +41,7 @@ class QuotaExceeded(KubernetesError):
 
 class Gone(KubernetesError):
     """410: the resourceVersion a watch asked for is too old; the informer lists again."""
+
+
+class Detached(KubernetesError):
+    """Ends an attempt that this engine gave up while its Pod keeps running (for the run's next owner)."""

@@ -23,7 +23,7 @@ from engine.compiler.entrypoint import RESULTS_DIR
 from engine.executors.base import Executor, LogSink, ResolvedTask, RunEnv, TaskOutcome
 from engine.executors.kubernetes.attempt import Attempt, AttemptOptions
 from engine.executors.kubernetes.client import Json, KubeClient, load_api_client, path_for
-from engine.executors.kubernetes.errors import KubernetesError
+from engine.executors.kubernetes.errors import Detached, KubernetesError
 from engine.executors.kubernetes.objects import (
     WORKSPACES_ALIAS,
     ManifestSource,
@@ -142,6 +142,14 @@ class KubernetesExecutor(Executor):
         return RESULTS_DIR
 
     # -- beyond the contract -------------------------------------------------------------------------------
+
+    def detach(self, reason: str) -> None:
+        """Give the run up without touching the cluster: teardown deletes nothing and the attempts still
+        running end with ``Detached`` (not a cancellation, which would delete their Pods), so another engine
+        process can re-attach to the Pods."""
+        self.config = replace(self.config, keep=True)
+        if self.watch is not None:
+            self.watch.fail_waiters(Detached(reason))
 
     def waiting_reason(self, task: ResolvedTask | str, run_id: str | None = None) -> str | None:
         """Why the task's current attempt is not running yet ("unschedulable: 0/2 nodes are available: ..."),

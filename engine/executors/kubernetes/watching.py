@@ -249,6 +249,10 @@ class NamespaceWatch:
         queue.append(event)
         self._notify(name)
 
+    def fail_waiters(self, exc: Exception) -> None:
+        """End every attempt waiting on this watch with ``exc`` (a lost connection for good, or a detach)."""
+        self._on_fatal(exc)
+
     def _on_fatal(self, exc: Exception) -> None:
         self.fatal = exc
         for name in list(self._waiters):
