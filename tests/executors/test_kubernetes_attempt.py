@@ -31,6 +31,7 @@ class FakeClient:
     def __init__(self, watch: NamespaceWatch | None = None) -> None:
         self.calls: list[tuple[str, str]] = []
         self.pods: dict[str, dict[str, Any]] = {}
+        self.objects: dict[str, dict[str, Any]] = {}
         self.watch = watch
         self.fail_create: KubernetesError | None = None
 
@@ -47,6 +48,10 @@ class FakeClient:
             created["metadata"]["uid"] = "uid-1"
             self.pods[f"{path}/{body['metadata']['name']}"] = created
             return copy.deepcopy(created)
+        key = f"{path}/{body['metadata']['name']}"
+        if key in self.objects:
+            return None  # 409 AlreadyExists, as the real client reports it
+        self.objects[key] = copy.deepcopy(body)
         return copy.deepcopy(body)
 
     async def delete(self, path: str, *, grace_s: int | None = None, propagation: str = "Background") -> bool:
@@ -125,6 +130,7 @@ def test_the_attempt_creates_configmap_then_pod_and_reads_the_outcome_from_the_w
 def test_an_existing_pod_is_attached_to_and_never_created_again() -> None:
     watch, client, sink, reasons, clock = setup()
     client.pods[POD_PATH] = status("Running", {"name": "step-a", "state": {"running": {}}})
+    client.objects[POD_PATH.replace("/pods/", "/configmaps/")] = {"kind": "ConfigMap"}  # the first engine's
     running_attempt = attempt(watch, client, sink, reasons, clock)
 
     async def main() -> Any:
@@ -137,7 +143,7 @@ def test_an_existing_pod_is_attached_to_and_never_created_again() -> None:
     outcome = asyncio.run(main())
     assert running_attempt.attached
     assert outcome.status == "succeeded"
-    assert not [c for c in client.calls if c[0] == "create"]
+    assert not [c for c in client.calls if c[0] == "create" and "/pods/" in c[1]]
 
 
 def test_a_waiting_reason_is_reported_once_and_written_to_the_first_steps_log() -> None:

@@ -82,14 +82,17 @@ class Attempt:
     # -- creation ------------------------------------------------------------------------------------
 
     async def _create_or_attach(self) -> bool:
+        # Create first, read only on a conflict: a new attempt costs two requests (ConfigMap, Pod), not three.
+        # The attempt's ConfigMap already existing means an engine got this far before: look for its Pod.
         path = path_for(self.namespace, "pods", self.name)
-        existing = await self.client.get(path)
-        if existing is not None:
-            self._adopt(existing, attached=True)
-            return True
         if self.objects.secret is not None:
             await self.client.create(path_for(self.namespace, "secrets"), self.objects.secret)
-        await self.client.create(path_for(self.namespace, "configmaps"), self.objects.config_map)
+        made = await self.client.create(path_for(self.namespace, "configmaps"), self.objects.config_map)
+        if made is None:
+            existing = await self.client.get(path)
+            if existing is not None:
+                self._adopt(existing, attached=True)
+                return True
         while True:
             try:
                 created = await self.client.create(path_for(self.namespace, "pods"), self.objects.pod)
