@@ -192,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     store = Store.open(cfg.database_url, Path(cfg.state_dir))
     worker = Worker(store, cfg, Library(), owner=args.replica_id,
                     command_users=command_users_from_env(cfg.command_users))
+    serve_until_signalled(worker, store)
+    return 0
+
+
+def serve_until_signalled(worker: Worker, store: Store) -> None:
+    """Run ``worker`` until SIGINT or SIGTERM (then its leases are given up for another replica), then close
+    the store."""
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -203,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run())
     finally:
-        store.close()
-    return 0
+        with contextlib.suppress(Exception):
+            store.close()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -42,7 +41,7 @@ from engine.store.server import Events
 from tasks import Library
 from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster
 from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
-from webhook.worker import Worker, command_users_from_env
+from webhook.worker import Worker, command_users_from_env, serve_until_signalled
 
 ANNOTATIONS_ENV = "WISHSTAR_TEST_KWOK_ANNOTATIONS"
 KEEP_ENV = "WISHSTAR_TEST_KWOK_KEEP"
@@ -215,19 +214,7 @@ def replica_main(argv: list[str] | None = None) -> int:
                     command_users=command_users_from_env(cfg.command_users))
     worker.driver.executor_for = kwok_executor_for(json.loads(os.environ.get(ANNOTATIONS_ENV) or "{}"),
                                                    keep=os.environ.get(KEEP_ENV) == "1")
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await worker.serve(stop)
-
-    try:
-        asyncio.run(serve())
-    finally:
-        with contextlib.suppress(Exception):
-            store.close()
+    serve_until_signalled(worker, store)
     return 0
 
 
