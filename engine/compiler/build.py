@@ -288,7 +288,7 @@ def compile_pipeline(pipeline: Pipeline, ctx: RunContext, expand: Expander, *, f
         layers=tuple(tuple(layer) for layer in graph.layers()),
         params=params, workspaces=tuple(pipeline.workspaces),
         timeout_s=parse_duration(pipeline.timeout) if pipeline.timeout else None,
-        concurrency=pipeline.concurrency, on_failure=pipeline.on_failure,
+        concurrency=pipeline.concurrency, on_failure=pipeline.on_failure, placement=pipeline.placement,
     )
     if manifests is None:
         return plan
