@@ -280,13 +280,14 @@ class Runner:
         members = self._members(state)
         position = 0
         for task in self.plan.all_tasks():
-            for name, base in ((task.name, task.base), *((m, m) for m in task.members if m in members)):
-                current = members[name] if name != task.name else state.task(name)
+            for name in (task.name, *task.members):  # members keep their place before they have a state
                 position += 1
-                if self._persisted.get(name) == current:
+                current = state.task(name) if name == task.name else members.get(name)
+                if current is None or self._persisted.get(name) == current:
                     continue
                 self._persisted[name] = current
-                rows.append(TaskRow(name=name, status=current.status, base=base, is_finally=task.is_finally,
+                rows.append(TaskRow(name=name, status=current.status, base=task.base if name == task.name else name,
+                                    is_finally=task.is_finally,
                                     reason=self._mask(current.reason), attempts=current.attempts,
                                     exit_code=current.exit_code,
                                     results={k: self._mask(v) or "" for k, v in current.results.items()},

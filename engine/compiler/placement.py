@@ -99,10 +99,18 @@ def _joinable(chain: list[TaskPlan], task: TaskPlan) -> str | None:
 
 
 def _graph(tasks: Mapping[str, TaskPlan]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    succ: dict[str, list[str]] = {n: [] for n in tasks}
-    pred: dict[str, list[str]] = {n: list(t.needs) for n, t in tasks.items()}
+    """Successors and predecessors without the needs that another need already implies (``package`` needs
+    ``build`` for its result and ``test``, which needs ``build``: only ``test`` counts). ``tasks`` is in
+    topological order."""
+    ancestors: dict[str, set[str]] = {}
+    pred: dict[str, list[str]] = {}
     for name, task in tasks.items():
-        for need in task.needs:
+        ancestors[name] = set(task.needs).union(*(ancestors[n] for n in task.needs))
+        implied = set().union(*(ancestors[n] for n in task.needs))
+        pred[name] = [n for n in task.needs if n not in implied]
+    succ: dict[str, list[str]] = {n: [] for n in tasks}
+    for name, needs in pred.items():
+        for need in needs:
             succ[need].append(name)
     return succ, pred
 
@@ -186,7 +194,8 @@ def merge(members: list[TaskPlan], others: list[TaskPlan]) -> TaskPlan:
     first = members[0]
     return TaskPlan(
         name="+".join(m.name for m in members), base="+".join(m.base for m in members), is_finally=False,
-        uses=None, image=None, steps=tuple(steps), needs=first.needs,
+        uses=None, image=None, steps=tuple(steps),
+        needs=tuple(sorted({n for m in members for n in m.needs if n not in names})),
         result_refs=tuple(dict.fromkeys(r for m in members for r in m.result_refs if r.task not in names)),
         when=None, results=tuple(f"{m.name}.{r}" for m in members for r in m.results),
         workspaces=tuple(bindings.values()), working_dir=None,
