@@ -137,7 +137,7 @@ def plan(
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
-    from cli.render import plan_dict, print_plan
+    from cli.render import plan_dict, print_placement, print_plan
     from cli.run_cmd import parse_pairs
     from engine.compiler.types import RunContext
     from pipelines.load import compile_run
@@ -147,7 +147,7 @@ def plan(
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
     want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
-    compiled = compile_run(loaded, ctx, library, manifests=want)
+    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
     if output is PlanOutput.yaml:
         docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]
         sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
@@ -155,6 +155,7 @@ def plan(
         print_json(plan_dict(compiled, with_manifests=manifests))
     else:
         print_plan(compiled)
+        print_placement(compiled)
 
 
 @app.command()

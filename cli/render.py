@@ -7,6 +7,7 @@ from typing import Any
 from rich.markup import escape
 
 from cli.common import out
+from engine.compiler.placement import apply_placement
 from engine.compiler.types import Plan, TaskPlan
 from engine.spec.errors import Problem
 
@@ -39,6 +40,21 @@ def plan_dict(plan: Plan, *, with_manifests: bool = False) -> dict[str, Any]:
         "params": dict(plan.params),
         "tasks": [_task_dict(t, with_manifests) for t in plan.all_tasks()],
     }
+
+
+def print_placement(plan: Plan) -> None:
+    """What ``placement:`` does on Kubernetes: the chains that become one Pod, and why others do not."""
+    if plan.placement == "pod-per-task":
+        return
+    placed = apply_placement(plan)
+    out.print(f"on Kubernetes (placement: {plan.placement})")
+    for task in placed.tasks.values():
+        if task.members:
+            out.print(f"  one Pod: {escape(' → '.join(task.members))}")
+    if not placed.members:
+        out.print("  no chain of tasks to merge: one Pod per task")
+    for note in placed.placement_notes:
+        out.print(f"  [dim]{escape(note)}[/dim]")
 
 
 def print_plan(plan: Plan) -> None:

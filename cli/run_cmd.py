@@ -20,6 +20,7 @@ import yaml
 from cli.common import UserError, err
 from cli.progress import ProgressView
 from engine.compiler.build import resolve_params
+from engine.compiler.placement import shared_workspaces
 from engine.compiler.types import GitContext, Plan, RunContext
 from engine.executors.base import Executor, RunEnv
 from engine.executors.checkout import Source, clone, locate, read_capped
@@ -156,13 +157,15 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
         ctx = RunContext(run_id=run_id, number=number, event=req.event, git=git,  # type: ignore[arg-type]
                          params=req.params, default_image=cfg.default_image,
                          namespace=req.namespace or cfg.namespace)
-        plan = compile_run(loaded, ctx, library)
+        # merged chains are one Pod; local runs keep one task per task
+        plan = compile_run(loaded, ctx, library, placement=req.executor == "kubernetes")
     except BaseException as exc:
         store.set_run_status(run_id, "failed", f"could not start: {exc}")
         shutil.rmtree(work, ignore_errors=True)
         raise
     _notices(plan, local=req.executor == "local")
-    status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project), plan.workspaces))
+    status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project),
+                                                              shared_workspaces(plan)))
     _prune(cfg)
     return run_id, status
 

@@ -16,10 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.compiler.placement import result_source
 from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task
-from engine.compiler.types import Plan, RunContext
+from engine.compiler.types import Plan, ResultRef, RunContext
 from engine.executors.base import Executor, RunEnv, TaskOutcome
 from engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
+from engine.scheduler.members import member_states
 from engine.scheduler.state import RunState, TaskState
 from engine.store.api import StepRow, Store, TaskRow
 from engine.store.logs import LogStore, Masker, TaskLogSink
@@ -80,6 +82,8 @@ class Runner:
         self._sinks: dict[str, TaskLogSink] = {}
         self._persisted: dict[str, TaskState] = {}
         self._pending_steps: list[StepRow] = []
+        self._exit_codes: dict[str, dict[str, int | None]] = {}
+        """Step exit codes of merged chains' tasks, from which their members' states follow."""
         self._cancel_wait: asyncio.Task[Any] | None = None
         self._last_flush = 0.0
         self._last_poll = 0.0
@@ -187,8 +191,8 @@ class Runner:
         # them elsewhere), so regular tasks skip building them: O(tasks) per start adds up to O(tasks^2).
         view = RuntimeView(
             run_id=self.ctx.run_id,
-            results={r.task: state.task(r.task).results for r in task.result_refs if r.task in state.tasks},
-            statuses={n: s.status for n, s in state.tasks.items()} if task.is_finally else {},
+            results=self._results_for(state, task.result_refs),
+            statuses=({n: s.status for n, s in self._with_members(state).items()} if task.is_finally else {}),
             aggregate_status=aggregate_status(self.plan, state) if task.is_finally else "",
             secrets=self.secrets,
             base_env={**self.base_env, "WISHSTAR_TASK": name, "WISHSTAR_ATTEMPT": str(attempt)},
@@ -219,6 +223,8 @@ class Runner:
         else:
             outcome, cancelled = task.result(), False
         self._record_steps(name, attempt, outcome, sink)  # written with the task rows by the next flush
+        if self.plan.task(name).members:
+            self._exit_codes[name] = {step.name: step.exit_code for step in outcome.steps}
         reason = self._mask(outcome.reason)
         if cancelled:
             reason = self._cancel_reason(state)
@@ -271,20 +277,53 @@ class Runner:
             return
         self._last_flush = now
         rows = []
-        for position, task in enumerate(self.plan.all_tasks()):
-            current = state.task(task.name)
-            if self._persisted.get(task.name) == current:
-                continue
-            self._persisted[task.name] = current
-            rows.append(TaskRow(name=task.name, status=current.status, base=task.base, is_finally=task.is_finally,
-                                reason=self._mask(current.reason), attempts=current.attempts,
-                                exit_code=current.exit_code,
-                                results={k: self._mask(v) or "" for k, v in current.results.items()},
-                                started_at=current.started_at, finished_at=current.finished_at,
-                                position=position))
+        members = self._members(state)
+        position = 0
+        for task in self.plan.all_tasks():
+            for name in (task.name, *task.members):  # members keep their place before they have a state
+                position += 1
+                current = state.task(name) if name == task.name else members.get(name)
+                if current is None or self._persisted.get(name) == current:
+                    continue
+                self._persisted[name] = current
+                rows.append(TaskRow(name=name, status=current.status, base=task.base if name == task.name else name,
+                                    is_finally=task.is_finally,
+                                    reason=self._mask(current.reason), attempts=current.attempts,
+                                    exit_code=current.exit_code,
+                                    results={k: self._mask(v) or "" for k, v in current.results.items()},
+                                    started_at=current.started_at, finished_at=current.finished_at,
+                                    position=position - 1))
         if rows or self._pending_steps:
             self.store.record_steps(self.ctx.run_id, self._pending_steps, rows)
             self._pending_steps = []
+
+    def _members(self, state: RunState) -> dict[str, TaskState]:
+        """The states of the members of merged chains that have ended (``engine.scheduler.members``)."""
+        out: dict[str, TaskState] = {}
+        for task in self.plan.tasks.values():
+            current = state.task(task.name)
+            if task.members and current.done:
+                out.update(member_states(task, current, self._exit_codes.get(task.name, {})))
+        return out
+
+    def _with_members(self, state: RunState) -> dict[str, TaskState]:
+        return {**state.tasks, **self._members(state)} if self.plan.members else dict(state.tasks)
+
+    def _results_for(self, state: RunState, refs: tuple[ResultRef, ...]) -> dict[str, Mapping[str, str]]:
+        """The results a task's references need, by the task that produced them (a member of a merged chain
+        included: its results are the merged task's ``member.result``)."""
+        out: dict[str, Mapping[str, str]] = {}
+        for ref in refs:
+            source, _ = result_source(self.plan, ref)
+            if source not in state.tasks:
+                continue
+            if source == ref.task:
+                out[ref.task] = state.task(source).results
+            else:
+                prefix = f"{ref.task}."
+                out[ref.task] = {k[len(prefix):]: v for k, v in state.task(source).results.items()
+                                 if k.startswith(prefix)}
+        return out
 
     def _report(self, state: RunState) -> None:
         if self.progress is None:
@@ -296,7 +335,7 @@ class Runner:
         git = {k: "" for k in ("url", "branch", "tag", "commit", "message", "author", "mr_title", "mr_iid",
                                "target_branch")}
         git.update(self.ctx.git.as_dict())
-        tasks = {n: {"status": s.status, "results": dict(s.results)} for n, s in state.tasks.items()}
+        tasks = {n: {"status": s.status, "results": dict(s.results)} for n, s in self._with_members(state).items()}
         for task in self.plan.all_tasks():
             tasks.setdefault(task.base, tasks[task.name])
         return {"git": git, "event": self.ctx.event, "params": dict(self.plan.params), "tasks": tasks,

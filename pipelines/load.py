@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.compiler.build import compile_pipeline
+from engine.compiler.build import attach_manifests, compile_pipeline
+from engine.compiler.placement import apply_placement
 from engine.compiler.pods import task_manifests
 from engine.compiler.types import Plan, RunContext, TaskPlan
 from engine.spec.model import Pipeline
@@ -39,9 +40,14 @@ def manifests_for(ctx: RunContext) -> Callable[[TaskPlan, Plan], Mapping[str, ob
     return build
 
 
-def compile_run(loaded: Loaded, ctx: RunContext, library: Library, *, manifests: bool = False) -> Plan:
-    return compile_pipeline(loaded.pipeline, ctx, library.expander(), file=loaded.file,
-                            manifests=manifests_for(ctx) if manifests else None)
+def compile_run(loaded: Loaded, ctx: RunContext, library: Library, *, manifests: bool = False,
+                placement: bool = False) -> Plan:
+    """The run's plan; ``placement`` (Kubernetes only) merges chains per the pipeline's ``placement:``, before
+    ``manifests`` are attached."""
+    plan = compile_pipeline(loaded.pipeline, ctx, library.expander(), file=loaded.file)
+    if placement:
+        plan = apply_placement(plan)
+    return attach_manifests(plan, manifests_for(ctx)) if manifests else plan
 
 
 def find_pipeline_file(project_dir: Path, file: str | None) -> Path:

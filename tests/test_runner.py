@@ -24,11 +24,11 @@ def _plan(text: str, ctx: RunContext) -> Plan:
 
 
 def _run(tmp_path: Path, text: str, fake: FakeExecutor, *, secrets: dict[str, str] | None = None,
-         concurrency: int = 4, after_start=None) -> tuple[dict, Runner]:
+         concurrency: int = 4, after_start=None, placed: bool = False) -> tuple[dict, Runner]:
     store = Store.open(None, tmp_path)
     run_id, number = store.create_run("p", git={"branch": "main"})
     ctx = RunContext(run_id=run_id, number=number, git=GitContext(branch="main", commit="abc"))
-    plan = _plan(text, ctx)
+    plan = _placed(text, ctx) if placed else _plan(text, ctx)
     env = RunEnv(run_id, str(tmp_path / "run"), str(tmp_path / "run"), plan.workspaces)
     runner = Runner(plan, ctx, fake, store, LogStore(tmp_path), env, secrets=secrets or {},
                     base_env=base_env(ctx, plan.pipeline, {"PATH": "/usr/bin"}),
@@ -262,3 +262,57 @@ def test_why_a_started_task_waits_is_its_reason_while_it_lasts(tmp_path):
     """, fake, after_start=watch)
     assert seen == ["waiting: unschedulable: 0/2 nodes are available", None]
     assert run["status"] == "succeeded"
+
+
+def _placed(text: str, ctx: RunContext) -> Plan:
+    """The plan as ``wishstar run --executor kubernetes`` runs it: chains merged per ``placement:``."""
+    from engine.compiler.placement import apply_placement
+
+    return apply_placement(_plan(text, ctx))
+
+
+ONE_POD = """
+    name: p
+    placement: one-pod
+    tasks:
+      build:
+        results: [tag]
+        script: printf 1.0 > $(results.tag.path)
+      test:
+        needs: [build]
+        script: echo "$(tasks.build.results.tag)"
+      package:
+        needs: [test]
+        script: "true"
+      publish:
+        needs: [package]
+        when: "event == 'manual'"
+        script: echo publishing $(tasks.build.results.tag)
+    finally:
+      report:
+        script: echo "$(tasks.test.status)"
+"""
+
+
+def test_a_merged_chain_runs_as_one_task_and_records_its_members(tmp_path):
+    fake = FakeExecutor({"build+test+package": [FakeOutcome(results={"build.tag": "1.0"})]})
+    run, _ = _run(tmp_path, ONE_POD, fake, placed=True)
+    assert fake.started_order == ["build+test+package", "publish", "report"]
+    assert fake.calls[1].steps[0].script == "echo publishing 1.0"
+    assert fake.calls[2].steps[0].script == 'echo "succeeded"'
+    tasks = _tasks(run)
+    assert [t["name"] for t in run["tasks"]] == ["build+test+package", "build", "test", "package", "publish",
+                                                 "report"]
+    assert {n: tasks[n]["status"] for n in ("build", "test", "package")} == dict.fromkeys(
+        ("build", "test", "package"), "succeeded")
+    assert tasks["build"]["results"] == {"tag": "1.0"}
+
+
+def test_the_member_whose_step_failed_fails_and_the_earlier_ones_succeeded(tmp_path):
+    text = ONE_POD.replace('script: "true"', 'script: "false"')
+    fake = FakeExecutor({"build+test+package": [FakeOutcome(status="failed", exit_code=1)]})
+    run, _ = _run(tmp_path, text, fake, placed=True)
+    tasks = _tasks(run)
+    # the fake executor fails the last step: package fails, build and test succeeded
+    assert [tasks[n]["status"] for n in ("build", "test", "package")] == ["succeeded", "succeeded", "failed"]
+    assert run["status"] == "failed"

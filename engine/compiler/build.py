@@ -288,10 +288,13 @@ def compile_pipeline(pipeline: Pipeline, ctx: RunContext, expand: Expander, *, f
         layers=tuple(tuple(layer) for layer in graph.layers()),
         params=params, workspaces=tuple(pipeline.workspaces),
         timeout_s=parse_duration(pipeline.timeout) if pipeline.timeout else None,
-        concurrency=pipeline.concurrency, on_failure=pipeline.on_failure,
+        concurrency=pipeline.concurrency, on_failure=pipeline.on_failure, placement=pipeline.placement,
     )
-    if manifests is None:
-        return plan
+    return plan if manifests is None else attach_manifests(plan, manifests)
+
+
+def attach_manifests(plan: Plan, manifests: Callable[[TaskPlan, Plan], Mapping[str, object]]) -> Plan:
+    """The plan with each task's Kubernetes objects attached (after ``apply_placement``, if any)."""
     with_pods = {n: replace(t, pod=manifests(t, plan)) for n, t in plan.tasks.items()}
     final_pods = {n: replace(t, pod=manifests(t, plan)) for n, t in plan.finally_tasks.items()}
     return replace(plan, tasks=with_pods, finally_tasks=final_pods)

@@ -142,7 +142,7 @@ def mount_path(binding: WorkspaceBinding) -> str:
     return posixpath.normpath(posixpath.join(WORKSPACES_ROOT, binding.mount_path or binding.name))
 
 
-def _default_workdir(task: TaskPlan) -> str | None:
+def default_workdir(task: TaskPlan) -> str | None:
     """The checkout workspace, else the first one the task maps; none (the image's own) for library tasks,
     which say where they work, and for bindings made only because a script mentions a workspace. The same
     rule as ``engine.compiler.resolve`` locally."""
@@ -193,7 +193,7 @@ def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext) -
         paths={b.name: mount_path(b) for b in task.workspaces},
         claims={b.name: claim_name(ctx.run_id, b.pipeline_workspace) for b in task.workspaces},
         results=task.results,
-        workdir=_default_workdir(task),
+        workdir=default_workdir(task),
         mounts=tuple(mounts),
     )
 
@@ -352,8 +352,12 @@ def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
         if binding.pipeline_workspace in seen:
             continue
         seen.add(binding.pipeline_workspace)
+        volume = workspace_volume(binding.pipeline_workspace)
+        if binding.pipeline_workspace in task.local_workspaces:  # a merged chain's own: no claim needed
+            volumes.append({"name": volume, "emptyDir": {}})
+            continue
         claim = {"claimName": claim_name(ctx.run_id, binding.pipeline_workspace)}
-        volumes.append({"name": workspace_volume(binding.pipeline_workspace), "persistentVolumeClaim": claim})
+        volumes.append({"name": volume, "persistentVolumeClaim": claim})
     return volumes
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 OnError = Literal["stopAndFail", "continue"]
+Placement = Literal["pod-per-task", "one-pod", "auto"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,10 @@ class TaskPlan:
     pod: Mapping[str, Any] = field(default_factory=dict, compare=False)
     kubernetes: PodSettings = field(default_factory=PodSettings)
     """Service account, placement, resources, security and metadata of the task's Pod (``kubernetes:``)."""
+    members: tuple[str, ...] = ()
+    """For a chain merged into one Pod (``engine.compiler.placement``): the member tasks, in order."""
+    local_workspaces: tuple[str, ...] = ()
+    """Pipeline workspaces no other Pod of the run uses: an emptyDir in this Pod instead of the run's claim."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,11 @@ class Plan:
     timeout_s: float | None
     concurrency: int | None
     on_failure: Literal["wait", "cancel"]
+    placement: Placement = "pod-per-task"
+    members: Mapping[str, str] = field(default_factory=dict)
+    """Member task -> the merged task that runs it (empty unless ``apply_placement`` merged a chain)."""
+    placement_notes: tuple[str, ...] = ()
+    """Why tasks that could have joined a chain stay in their own Pod (``wishstar plan`` shows them)."""
 
     def task(self, name: str) -> TaskPlan:
         return self.tasks[name] if name in self.tasks else self.finally_tasks[name]

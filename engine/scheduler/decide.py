@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.compiler.placement import result_source
 from engine.compiler.types import Plan, TaskPlan
 from engine.scheduler.state import TERMINAL, RunState, RunStatus, TaskState
 from engine.spec import cel
@@ -78,14 +79,15 @@ def _stopping_reason(plan: Plan, state: RunState) -> str | None:
     return None
 
 
-def _skip_reason(task: TaskPlan, state: RunState, facts: Facts) -> str | None:
+def _skip_reason(plan: Plan, task: TaskPlan, state: RunState, facts: Facts) -> str | None:
     for ref in task.result_refs:
-        src = state.tasks.get(ref.task)
+        source, key = result_source(plan, ref)
+        src = state.tasks.get(source)
         if src is None:
             continue
         if src.status == "skipped":
             return f'it uses result "{ref.result}" of task "{ref.task}", which was skipped'
-        if ref.result not in src.results:
+        if key not in src.results:
             return f'result "{ref.result}" of task "{ref.task}" was not produced'
     if task.when:
         try:
@@ -106,7 +108,7 @@ def _try_start(plan: Plan, state: RunState, name: str, now: float, facts: Facts,
     current = state.task(name)
     if current.attempts == 0:
         try:
-            reason = _skip_reason(task, state, facts)
+            reason = _skip_reason(plan, task, state, facts)
         except _WhenError as exc:
             return state.with_task(name, status="failed", reason=str(exc), finished_at=now, started_at=now)
         if reason:

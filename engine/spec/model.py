@@ -383,6 +383,10 @@ class Pipeline(EnvMixin):
         description="after a task fails: wait lets running tasks finish, cancel stops them; no new task "
                     "starts either way")
     image: str | None = Field(default=None, description="default image for inline tasks on Kubernetes")
+    placement: Literal["pod-per-task", "one-pod", "auto"] = Field(
+        default="pod-per-task",
+        description="on Kubernetes: pod-per-task, or one Pod for each chain of tasks with no parallelism "
+                    "between them (one-pod and auto merge the same chains; see docs/kubernetes.md)")
     kubernetes: PodSettings | None = Field(default=None, description="Pod settings for every task on Kubernetes "
                                                                      "(service account, nodeSelector, ...)")
     tasks: dict[str, Task] = Field(description="the DAG's tasks, by name")
