@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.compiler.placement import apply_placement
 from engine.compiler.types import GitContext, RunContext
 from engine.executors.base import RunEnv
 from engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor
@@ -42,7 +43,7 @@ def _ts(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else datetime.fromisoformat(str(value)).timestamp()
 
 
-def one_round(cluster: Cluster, node: RealNode, sleep_s: float) -> dict[str, float]:
+def one_round(cluster: Cluster, node: RealNode, sleep_s: float, placement: str = "pod-per-task") -> dict[str, float]:
     namespace = cluster.create_namespace("bench")
     try:
         with tempfile.TemporaryDirectory() as tmp_dir:
@@ -53,6 +54,7 @@ def one_round(cluster: Cluster, node: RealNode, sleep_s: float) -> dict[str, flo
                              git=GitContext(branch="main", commit="abc"), default_image=node.images["busybox"])
             plan = compile_text(f"""
                 name: real
+                placement: {placement}
                 tasks:
                   a:
                     script: sleep {sleep_s:g}
@@ -63,6 +65,7 @@ def one_round(cluster: Cluster, node: RealNode, sleep_s: float) -> dict[str, flo
                     needs: [b]
                     script: sleep {sleep_s:g}
                 """, ctx)
+            plan = apply_placement(plan)
             config = KubernetesConfig(namespace=namespace, kubeconfig=str(cluster.kubeconfig), keep=True,
                                       attempt=AttemptOptions(delete_grace_s=1, image_pull_grace_s=60))
             executor = KubernetesExecutor(on_node(plan, ctx, node), config)
@@ -91,23 +94,31 @@ def main() -> int:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sleep", type=float, default=2.0)
+    parser.add_argument("--placement", choices=["pod-per-task", "one-pod", "both"], default="both",
+                        help="both: interleaved rounds of each, to measure what one Pod for the chain saves")
     args = parser.parse_args()
+    placements = ["pod-per-task", "one-pod"] if args.placement == "both" else [args.placement]
     cluster = Cluster(kubeconfig=Path(args.kubeconfig))
     with tempfile.TemporaryDirectory() as node_dir:
         node = RealNode.start(cluster_ref(cluster), Path(node_dir))
         try:
             print(json.dumps({"node_start_s": round(node.start_seconds, 1)}), flush=True)
             one_round(cluster, node, args.sleep)  # warm-up: the image pull and the first sandbox
-            rounds = [one_round(cluster, node, args.sleep) for _ in range(args.rounds)]
+            rounds: dict[str, list[dict[str, float]]] = {p: [] for p in placements}
+            for _ in range(args.rounds):
+                for placement in placements:
+                    rounds[placement].append(one_round(cluster, node, args.sleep, placement))
         finally:
             node.stop()
-    for r in rounds:
-        print(json.dumps({k: round(v, 2) for k, v in r.items()}), flush=True)
-    wall = statistics.median(r["wall_s"] for r in rounds)
-    steps = statistics.median(r["steps_s"] for r in rounds)
-    print(json.dumps({"rounds": len(rounds), "wall_p50_s": round(wall, 2), "steps_sum_p50_s": round(steps, 2),
-                      "overhead_s": round(wall - steps, 2), "wall_over_steps": round(wall / steps, 2),
-                      "overhead_per_task_s": round((wall - steps) / 3, 2)}), flush=True)
+    for placement, results in rounds.items():
+        for r in results:
+            print(json.dumps({"placement": placement, **{k: round(v, 2) for k, v in r.items()}}), flush=True)
+        wall = statistics.median(r["wall_s"] for r in results)
+        steps = statistics.median(r["steps_s"] for r in results)
+        print(json.dumps({"placement": placement, "rounds": len(results), "wall_p50_s": round(wall, 2),
+                          "steps_sum_p50_s": round(steps, 2), "overhead_s": round(wall - steps, 2),
+                          "wall_over_steps": round(wall / steps, 2),
+                          "overhead_per_task_s": round((wall - steps) / 3, 2)}), flush=True)
     return 0
 
 
