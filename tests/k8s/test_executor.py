@@ -357,9 +357,7 @@ def test_a_missing_watch_fails_setup_with_a_permission_error(tmp_path: Path, clu
 
 
 def test_the_watch_survives_an_api_server_restart_mid_run(tmp_path: Path, cluster: Cluster, namespace: str) -> None:
-    restart = getattr(cluster, "restart_apiserver", None)
-    if restart is None:
-        pytest.skip("the cluster fixture offers no restart_apiserver() yet (tests/k8s/cluster.py)")
+    restart = cluster.restart_apiserver
     run = Run(tmp_path, cluster, namespace, """
         name: kw
         tasks:

@@ -167,7 +167,6 @@ def test_remove_with_delete_hook_deletes_it_on_gitlab(state: Path, gitlab: Stand
 
 def test_the_default_hook_url_is_the_public_url_plus_hooks_gitlab(state: Path, gitlab: StandIn) -> None:
     env = {"WISHSTAR_GITLAB_TOKEN": gitlab.token, "WISHSTAR_PUBLIC_URL": "https://wishstar.example.com"}
-    if not _registered():
-        pytest.skip("settings are cached in-process; checked through the subprocess once `projects` is registered")
+    assert _registered(), "`projects` is registered in cli/main.py, so the CLI runs as a subprocess"
     assert wishstar(state, "add", "group/app", "--url", gitlab.url, env=env).code == 0
     assert gitlab.hooks[42][0]["url"] == "https://wishstar.example.com/hooks/gitlab"
