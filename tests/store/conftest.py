@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,13 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str | None]:
     if backend == "sqlite":
         yield None
         return
+    with fresh_schema_url() as url:
+        yield url
+
+
+@contextmanager
+def fresh_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a schema of its own, dropped afterwards."""
     base = postgres_url()
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
@@ -58,6 +66,7 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str | None]:
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
         admin.dispose()
 
 

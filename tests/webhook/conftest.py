@@ -8,7 +8,6 @@ worker claims it.
 
 from __future__ import annotations
 
-import secrets
 import socket
 import threading
 import time
@@ -20,12 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from engine.settings import Settings
 from engine.store.api import Store
 from engine.store.server import Project, Projects
-from tests.store.conftest import postgres_url
+from tests.store.conftest import fresh_schema_url
 from webhook.serve import server as make_server
 
 GITLAB = "https://gitlab.example.com"
@@ -78,18 +76,8 @@ def database_url(backend: str) -> Iterator[str | None]:
     if backend == "sqlite":
         yield None
         return
-    base = postgres_url()
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema_url() as url:
+        yield url
 
 
 def _wait_started(server: Any, thread: threading.Thread) -> None:

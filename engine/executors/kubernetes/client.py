@@ -125,6 +125,11 @@ class KubeClient:
     def request_blocking(self, method: str, path: str, *, query: Query = (), body: Mapping[str, Any] | None = None,
                          content_type: str = "application/json", timeout: Any = REQUEST_TIMEOUT) -> Json:
         self.limiter.acquire_blocking()
+        return self._call(method, path, query, body, content_type, timeout)
+
+    def _call(self, method: str, path: str, query: Query, body: Mapping[str, Any] | None, content_type: str,
+              timeout: Any) -> Json:
+        """One request, read whole (API objects, not streams); an error status raises."""
         response = self._send(method, path, query, body, content_type, timeout)
         try:
             data = response.data
@@ -168,18 +173,8 @@ class KubeClient:
                       content_type: str = "application/json") -> Json:
         await self.limiter.acquire()
         loop = asyncio.get_running_loop()
-
-        def send() -> Json:
-            response = self._send(method, path, query, body, content_type, REQUEST_TIMEOUT)
-            try:
-                data = response.data
-            finally:
-                response.release_conn()
-            if not 200 <= response.status < 300:
-                raise error_for(response.status, data, method, path, query)
-            return json.loads(data) if data else {}
-
-        return await loop.run_in_executor(self._pool, send)
+        return await loop.run_in_executor(
+            self._pool, lambda: self._call(method, path, query, body, content_type, REQUEST_TIMEOUT))
 
     async def get(self, path: str, query: Query = ()) -> Json | None:
         """The object, or None when it does not exist."""
