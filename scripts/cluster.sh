@@ -21,6 +21,8 @@
 set -euo pipefail
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# shellcheck source=scripts/lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 DEFAULT_DIR="${WISHSTAR_CLUSTER_DIR:-$HOME/.cache/wishstar/cluster}"
 KWOK_NODES="${WISHSTAR_KWOK_NODES:-kwok-node-0 kwok-node-1}"
 STARTUP_TIMEOUT="${WISHSTAR_CLUSTER_TIMEOUT:-120}"
@@ -44,12 +46,7 @@ check_binaries() {
 ensure_packages() {
   local missing=() p
   for p in openssl curl python3; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  ((${#missing[@]} == 0)) && return
-  log "installing missing Debian packages: ${missing[*]}"
-  local sudo=()
-  [[ "$(id -u)" == 0 ]] || sudo=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}"
 }
 
 free_ports() { # N -> N distinct free TCP ports on 127.0.0.1

@@ -21,6 +21,8 @@
 set -euo pipefail
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# shellcheck source=scripts/lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 CACHE="${WISHSTAR_CACHE:-$HOME/.cache/wishstar}"
 IMGCACHE="$CACHE/images"
 BUILDAH_DIR="$CACHE/buildah"
@@ -52,13 +54,7 @@ ensure_installed() {
   dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    local sudo=""
-    if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  fi
+  apt_install "${missing[@]}"
 }
 
 # One storage configuration from the very first call (mixing them makes every call hang): always these flags.

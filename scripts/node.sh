@@ -29,6 +29,8 @@
 set -euo pipefail
 
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# shellcheck source=scripts/lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 DIR="${WISHSTAR_NODE_DIR:-$HOME/.cache/wishstar/node}"
 CNI_BIN=/usr/lib/cni
 POD_SUBNET="${WISHSTAR_NODE_POD_SUBNET:-10.88.0.0/16}"
@@ -47,13 +49,7 @@ ensure_installed() {
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    local sudo=""
-    if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  fi
+  apt_install "${missing[@]}"
 }
 
 # The kubelet and kubectl scripts/build-k8s.sh built (WISHSTAR_KUBELET / WISHSTAR_KUBECTL override).
