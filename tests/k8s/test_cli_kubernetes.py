@@ -8,7 +8,6 @@ stdout is read back with ``wishstar logs`` after the run's Pods are gone.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,20 +20,11 @@ from typing import Any
 import git
 import pytest
 
+from tests.cli.conftest import Result
 from tests.k8s.cluster import ROOT, Cluster, wait_until
 from tests.k8s.node import REAL_NODE_LABEL, RealNode, cluster_ref
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
 
 
 @dataclass
