@@ -23,7 +23,6 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,9 +30,10 @@ from engine.compiler.build import resolve_params
 from engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
 from engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
 from engine.executors.local import LocalExecutor
+from engine.resume import resume_state
 from engine.runner import Runner, RunOptions, base_env
 from engine.scheduler.decide import initial_state
-from engine.scheduler.state import TERMINAL, RunState, TaskState
+from engine.scheduler.state import RunState
 from engine.settings import Settings
 from engine.spec.errors import WishstarError
 from engine.spec.model import Pipeline
@@ -73,36 +73,6 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
            now=time.time())
     except Exception:
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
-
-
-def _epoch(value: str | None) -> float | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
-
-
-def resume_state(plan: Plan, run: Mapping[str, Any], now: float, *, reattach: bool = False) -> RunState:
-    """The state to continue a run from after a takeover: finished tasks as stored, a task that was running
-    pending again, everything else pending. A running task's next start is a new attempt, or with
-    ``reattach`` (its Pod outlived the replica) the same attempt again, which the executor re-attaches to."""
-    stored = {t["name"]: t for t in run.get("tasks", [])}
-    tasks: dict[str, TaskState] = {}
-    for task in plan.all_tasks():
-        row = stored.get(task.name)
-        if row is None:
-            tasks[task.name] = TaskState()
-        elif row["status"] in TERMINAL:
-            tasks[task.name] = TaskState(status=row["status"], attempts=row["attempts"], reason=row["reason"],
-                                         exit_code=row["exit_code"], results=dict(row["results"]),
-                                         started_at=_epoch(row["started_at"]), finished_at=_epoch(row["finished_at"]))
-        elif row["status"] == "running" and reattach:
-            tasks[task.name] = TaskState(
-                attempts=max(row["attempts"] - 1, 0), started_at=_epoch(row["started_at"]),
-                reason=f"its replica stopped; re-attaching to the Pod of attempt {row['attempts']}")
-        else:
-            lost = row["status"] == "running"
-            tasks[task.name] = TaskState(
-                attempts=row["attempts"], started_at=_epoch(row["started_at"]),
-                reason="attempt lost with the replica driving it; started again" if lost else row["reason"])
-    return RunState(tasks=tasks, started_at=_epoch(run.get("started_at")) or now)
 
 
 def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:

@@ -1,0 +1,49 @@
+"""Continuing a run from its stored task rows: the state a new engine process starts the scheduler from.
+
+Why: a run can outlive the process driving it. A server replica dies and another takes the run over; a
+``wishstar run --executor kubernetes`` process is killed and ``wishstar runs resume`` picks it up. Both must
+rebuild the same scheduler state from what the store recorded, so that finished tasks are not run again and a
+task whose Pod outlived the engine is re-attached to (the same attempt number) instead of started twice.
+
+Pure: a plan and a stored run in, a ``RunState`` out. No I/O, no clock (``now`` is an argument), no store,
+no executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from engine.compiler.types import Plan
+from engine.scheduler.state import TERMINAL, RunState, TaskState
+
+
+def _epoch(value: str | None) -> float | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
+
+
+def resume_state(plan: Plan, run: Mapping[str, Any], now: float, *, reattach: bool = False) -> RunState:
+    """The state to continue a run from after a takeover: finished tasks as stored, a task that was running
+    pending again, everything else pending. A running task's next start is a new attempt, or with
+    ``reattach`` (its Pod outlived the engine) the same attempt again, which the executor re-attaches to."""
+    stored = {t["name"]: t for t in run.get("tasks", [])}
+    tasks: dict[str, TaskState] = {}
+    for task in plan.all_tasks():
+        row = stored.get(task.name)
+        if row is None:
+            tasks[task.name] = TaskState()
+        elif row["status"] in TERMINAL:
+            tasks[task.name] = TaskState(status=row["status"], attempts=row["attempts"], reason=row["reason"],
+                                         exit_code=row["exit_code"], results=dict(row["results"]),
+                                         started_at=_epoch(row["started_at"]), finished_at=_epoch(row["finished_at"]))
+        elif row["status"] == "running" and reattach:
+            tasks[task.name] = TaskState(
+                attempts=max(row["attempts"] - 1, 0), started_at=_epoch(row["started_at"]),
+                reason=f"the engine driving it stopped; re-attaching to the Pod of attempt {row['attempts']}")
+        else:
+            lost = row["status"] == "running"
+            tasks[task.name] = TaskState(
+                attempts=row["attempts"], started_at=_epoch(row["started_at"]),
+                reason="attempt lost with the engine driving it; started again" if lost else row["reason"])
+    return RunState(tasks=tasks, started_at=_epoch(run.get("started_at")) or now)
