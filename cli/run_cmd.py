@@ -110,7 +110,13 @@ def _prepare(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source, 
     return src, work, project, loaded
 
 
-def _missing_secrets(loaded: Loaded, secrets: dict[str, str]) -> None:
+def _missing_secrets(loaded: Loaded, req: RunRequest) -> None:
+    """Refuse a local run that needs a secret it was not given. On Kubernetes the namespace's Secrets count
+    too: the runner asks the executor for those (``Executor.provide_secrets``) and fails the run, naming every
+    missing one, before any Pod starts."""
+    if req.executor == "kubernetes":
+        return
+    secrets = req.secrets
     missing = {k: v for k, v in declared_secrets(loaded.pipeline).items() if k not in secrets}
     if missing:
         lines = [f'secret "{k}" (used by {", ".join(v)})' for k, v in sorted(missing.items())]
@@ -143,7 +149,7 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
             err.print(f"not started: {verdict.reason}", highlight=False)
             shutil.rmtree(work, ignore_errors=True)
             return "", "not-triggered"
-        _missing_secrets(loaded, req.secrets)
+        _missing_secrets(loaded, req)
         resolve_params(loaded.pipeline, req.params, loaded.file)  # refuse bad --param before recording a run
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

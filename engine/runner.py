@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.compiler.placement import result_source
-from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task
+from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
 from engine.compiler.types import Plan, ResultRef, RunContext
 from engine.executors.base import Executor, RunEnv, TaskOutcome
 from engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
 from engine.scheduler.members import member_states
 from engine.scheduler.state import RunState, TaskState
+from engine.spec.errors import WishstarError
 from engine.store.api import StepRow, Store, TaskRow
 from engine.store.logs import LogStore, Masker, TaskLogSink
 
@@ -76,6 +77,8 @@ class Runner:
         self.options = options or RunOptions()
         self.progress = progress
         self.masker_values = [v for v in self.secrets.values() if v]
+        self.provided: frozenset[str] = frozenset()
+        """Secrets the executor supplies itself (``Executor.provide_secrets``)."""
         self._cancel = asyncio.Event()
         self._force = False
         self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}
@@ -108,9 +111,11 @@ class Runner:
         self._flush(state, force=True)
         try:
             await self.executor.setup(self.env)
+            await self._provide_secrets()
             state = await self._loop(state)
-        except Exception as exc:  # setup refused (RBAC, quota...), or a bug: the run must not stay "running"
-            self.store.set_run_status(self.ctx.run_id, "failed", self._mask(f"the engine stopped: {exc}"),
+        except Exception as exc:  # setup refused (RBAC, quota, a missing Secret...), or a bug: not "running"
+            reason = str(exc) if isinstance(exc, WishstarError) else f"the engine stopped: {exc}"
+            self.store.set_run_status(self.ctx.run_id, "failed", self._mask(reason),
                                       finished_at=self.options.clock())
             raise
         finally:
@@ -125,6 +130,16 @@ class Runner:
                     self.store.record_steps(self.ctx.run_id, self._pending_steps)
             await self.executor.teardown(self.env)
         return state
+
+    async def _provide_secrets(self) -> None:
+        """Ask the executor for the secrets this run was not given (Kubernetes Secrets); mask their values."""
+        wanted = {name: keys for name, keys in secret_refs(self.plan.all_tasks()).items()
+                  if name not in self.secrets}
+        if not wanted:
+            return
+        provided = await self.executor.provide_secrets(self.env, wanted)
+        self.provided = frozenset(provided)
+        self.masker_values += [value for values in provided.values() for value in values if value]
 
     async def _loop(self, state: RunState) -> RunState:
         while True:
@@ -195,6 +210,7 @@ class Runner:
             statuses=({n: s.status for n, s in self._with_members(state).items()} if task.is_finally else {}),
             aggregate_status=aggregate_status(self.plan, state) if task.is_finally else "",
             secrets=self.secrets,
+            provided=self.provided,
             base_env={**self.base_env, "WISHSTAR_TASK": name, "WISHSTAR_ATTEMPT": str(attempt)},
         )
         results_dir = self.executor.results_dir(self.env, name, attempt)

@@ -180,6 +180,27 @@ def test_secret_values_in_results_and_reasons_are_masked_in_the_store(tmp_path):
     assert fake.calls[0].steps[0].env["TOKEN"] == "tok-123456"
 
 
+def test_secrets_the_executor_provides_are_masked_and_never_pass_through_the_runner(tmp_path):
+    asked: list[dict] = []
+
+    class Providing(FakeExecutor):
+        async def provide_secrets(self, run, wanted):  # type: ignore[no-untyped-def]
+            asked.append(dict(wanted))
+            return {"harbor": ("pw-998877",)}
+
+    fake = Providing({"push": [FakeOutcome(status="failed", reason="login pw-998877 refused")]})
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          push:
+            env: {PASSWORD: {secret: harbor, secretKey: password}, TOKEN: {secret: given}}
+            script: echo
+    """, fake, secrets={"given": "tok-1"})
+    assert asked == [{"harbor": frozenset({"password"})}]  # only what the run was not given
+    assert "PASSWORD" not in fake.calls[0].steps[0].env and fake.calls[0].steps[0].env["TOKEN"] == "tok-1"
+    assert _tasks(run)["push"]["reason"] == "login *** refused"
+
+
 def test_an_executor_error_fails_the_task_not_the_engine(tmp_path):
     fake = FakeExecutor({"boom": [FakeOutcome(error=RuntimeError("disk full"))]})
     run, _ = _run(tmp_path, """

@@ -203,7 +203,7 @@ def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext) -
 
 def _env_var(var: EnvVar, layout: _Layout) -> Manifest:
     if var.secret is not None:
-        ref = {"name": var.secret, "key": var.secret_key or var.name}
+        ref = {"name": var.secret, "key": var.key}
         return {"name": var.name, "valueFrom": {"secretKeyRef": ref}}
     return {"name": var.name, "value": layout.fill(var.value or "")}
 

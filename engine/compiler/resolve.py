@@ -7,7 +7,7 @@ variables (``WISHSTAR_GIT_*``), which is what keeps hostile branch names away fr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.compiler.types import EnvVar, ResolvedStep, ResolvedTask, StepPlan, TaskPlan
@@ -29,6 +29,9 @@ class RuntimeView:
     aggregate_status: str
     secrets: Mapping[str, str]
     base_env: Mapping[str, str]
+    provided: frozenset[str] = frozenset()
+    """Secrets the executor supplies itself (Kubernetes Secrets, read by the Pod through ``secretKeyRef``):
+    their variables are left out of the resolved env, so their values never pass through the runner."""
 
 
 def _lookup(task: TaskPlan, view: RuntimeView, results_dir: str, workspaces: Mapping[str, str], attempt: int):  # type: ignore[no-untyped-def]
@@ -62,6 +65,8 @@ def _env(env: tuple[EnvVar, ...], view: RuntimeView, lookup, where: str) -> dict
     out: dict[str, str] = {}
     for var in env:
         if var.secret is not None:
+            if var.secret in view.provided and var.secret not in view.secrets:
+                continue
             if var.secret not in view.secrets:
                 raise MissingSecret(
                     f'{where}: env {var.name} needs secret "{var.secret}", which this run was not given '
@@ -83,6 +88,17 @@ def _step(step: StepPlan, task: TaskPlan, view: RuntimeView, lookup, cwd: str) -
         args=tuple(substitute(a, lookup) for a in step.args),
         env=env, working_dir=workdir, timeout_s=step.timeout_s, on_error=step.on_error,
     )
+
+
+def secret_refs(tasks: Iterable[TaskPlan]) -> dict[str, frozenset[str]]:
+    """Secret name -> the keys the steps of ``tasks`` read from it (``EnvVar.key``)."""
+    out: dict[str, set[str]] = {}
+    for task in tasks:
+        for step in task.steps:
+            for var in step.env:
+                if var.secret is not None:
+                    out.setdefault(var.secret, set()).add(var.key)
+    return {name: frozenset(keys) for name, keys in out.items()}
 
 
 def resolve_task(task: TaskPlan, view: RuntimeView, *, attempt: int, results_dir: str,

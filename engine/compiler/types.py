@@ -24,6 +24,12 @@ class EnvVar:
     secret: str | None = None
     secret_key: str | None = None
 
+    @property
+    def key(self) -> str:
+        """The key a ``{secret: NAME}`` variable reads from a Kubernetes Secret: ``secretKey``, else the
+        variable's own name."""
+        return self.secret_key or self.name
+
 
 @dataclass(frozen=True)
 class StepPlan:

@@ -89,6 +89,15 @@ class Executor(abc.ABC):
     async def teardown(self, run: RunEnv) -> None:
         """Release per-run resources. Idempotent."""
 
+    async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
+                              ) -> Mapping[str, tuple[str, ...]]:
+        """Secrets the run was not given that this executor's platform holds itself (Kubernetes Secrets of the
+        namespace), called after ``setup``. ``wanted``: secret name -> the keys the steps read. Returns secret
+        name -> the values of those keys, for masking only: steps get them from the platform, never through
+        the runner. Raises ``WishstarError`` naming every one that is missing. Default: none (the local
+        executor has no secret store of its own; the runner then fails the tasks that need them)."""
+        return {}
+
     def waiting_reason(self, task: ResolvedTask | str, run_id: str | None = None) -> str | None:
         """Why a started attempt is not running yet (unschedulable, image pull back-off, PVC not bound...), or
         None. The runner shows it as the task's reason while it lasts. Cheap: no I/O (the executor keeps it

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from engine.compiler.build import compile_pipeline
-from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task
+from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
 from engine.compiler.types import Plan, RunContext
 from engine.spec.validate import validate_text
 
@@ -84,6 +84,19 @@ def test_a_missing_secret_says_how_to_provide_it() -> None:
         resolve("image", view(secrets={}))
     assert str(info.value) == ('task image, step build: env TOKEN needs secret "registry", which this run was not '
                                "given (hint: --secret registry=ENVVAR or --secrets-file FILE)")
+
+
+def test_a_secret_the_executor_provides_is_left_out_of_the_resolved_env() -> None:
+    env = resolve("image", view(secrets={}, provided=frozenset({"registry"}))).steps[0].env
+    assert "TOKEN" not in env and env["TAG"] == "1.2.3"
+
+
+def test_a_given_secret_wins_over_a_provided_one() -> None:
+    assert resolve("image", view(provided=frozenset({"registry"}))).steps[0].env["TOKEN"] == "s3cret"
+
+
+def test_secret_refs_name_each_secret_with_the_keys_read_from_it() -> None:
+    assert secret_refs(plan().all_tasks()) == {"registry": frozenset({"TOKEN"})}
 
 
 @pytest.mark.parametrize("branch", ["$(touch /tmp/x)", "`touch /tmp/x`", "$(tasks.status)", "main; rm -rf /"],

@@ -7,12 +7,14 @@ containerd, runc) through a ``ManifestSource`` that adds the node selector, and 
 
 from __future__ import annotations
 
+import secrets
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 
 from engine.compiler.types import Plan, ResolvedTask, RunContext
 from engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor, PlanManifests
@@ -106,3 +108,23 @@ def test_a_real_failing_step_gives_its_exit_code_and_log(tmp_path: Path, cluster
     task = run.tasks()["broken"]
     assert task["exit_code"] == 5 and "exited with 5" in task["reason"], task
     assert step_log(tmp_path, run, "broken") == "about to fail\n"
+
+
+def test_a_namespace_secret_reaches_the_real_step_and_is_masked_in_its_stored_log(
+        tmp_path: Path, cluster: Cluster, namespace: str, node: RealNode) -> None:
+    value = "pw-" + secrets.token_hex(6)
+    cluster.core.create_namespaced_secret(namespace, k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name="harbor"), string_data={"password": value}))
+    run = real_run(tmp_path, cluster, namespace, node, """
+        name: real
+        tasks:
+          login:
+            env: {PASSWORD: {secret: harbor, secretKey: password}}
+            script: |
+              echo "password is $PASSWORD"
+              echo "length ${#PASSWORD}"
+    """)
+    data = run.go()
+    assert data["status"] == "succeeded", data
+    # the kubelet put the real value into the container (its length shows it), the store only has ***
+    assert _own(step_log(tmp_path, run, "login")) == f"password is ***\nlength {len(value)}\n"

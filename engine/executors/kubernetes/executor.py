@@ -5,6 +5,8 @@ store and results read from termination messages. The lifecycle maps as follows:
 
 * ``setup(run)``: start the namespace watch (once per executor), create the run's owner object (a ConfigMap
   ``wishstar-run-<id>``) and one PersistentVolumeClaim per pipeline workspace, owned by it. Repeatable.
+* ``provide_secrets(run, wanted)``: the namespace's Secrets that steps read and the run was not given: checked
+  to exist (all problems in one error) and read once, to mask their values in logs (``secrets.py``).
 * ``execute(task, sink)``: build the attempt's objects with the ``ManifestSource``, own them by the run
   object, and let an ``Attempt`` create or re-attach to the Pod and follow it (``attempt.py``).
 * ``teardown(run)``: delete the owner object; the garbage collector removes everything the run created.
@@ -35,6 +37,7 @@ from engine.executors.kubernetes.objects import (
     with_run,
 )
 from engine.executors.kubernetes.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
+from engine.executors.kubernetes.secrets import read_cluster_secrets
 from engine.executors.kubernetes.watching import NamespaceWatch
 
 
@@ -104,6 +107,12 @@ class KubernetesExecutor(Executor):
                                    access_modes=self.config.workspace_access_modes, owner=reference,
                                    labels=self.config.labels)
             await self._ensure(path_for(self.namespace, "persistentvolumeclaims"), claim)
+
+    async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
+                              ) -> Mapping[str, tuple[str, ...]]:
+        """The namespace's Secrets the steps read (``secretKeyRef`` in the compiled Pods): checked to exist, and
+        their values returned for masking (``secrets.py``)."""
+        return await read_cluster_secrets(self.client, self.namespace, wanted)
 
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         owner = self._owners.get(task.run_id)
