@@ -71,6 +71,18 @@ class StepRow:
     position: int = 0
 
 
+@dataclass(frozen=True)
+class RunOrigin:
+    """What ``Store.origin`` returns: the run's executor, pipeline file, executor target and owner."""
+
+    run_id: str
+    executor: str | None
+    file: str | None
+    target: dict[str, Any] | None
+    host: str | None
+    pid: int | None
+
+
 def _shallow(row: TaskRow | StepRow) -> dict[str, Any]:
     """A row's fields as a dict (``dataclasses.asdict`` deep-copies, which the hot path cannot afford)."""
     return {f.name: getattr(row, f.name) for f in fields(row)}
@@ -138,18 +150,20 @@ class Store:
     def create_run(self, pipeline: str, *, params: Mapping[str, Any] | None = None,
                    git: Mapping[str, Any] | None = None, event: str | None = None,
                    executor: str | None = None, file: str | None = None, host: str | None = None,
-                   pid: int | None = None, status: str = "pending",
-                   created_at: float | None = None) -> tuple[str, int]:
+                   pid: int | None = None, status: str = "pending", created_at: float | None = None,
+                   target: Mapping[str, Any] | None = None) -> tuple[str, int]:
         """Record a new run and allocate its build number; returns ``(id, number)``.
 
         ``host``/``pid`` name the owning process (default: this one), so ``reap_orphans`` can tell
-        when it died.
+        when it died. ``target`` says where the executor's objects live (for Kubernetes: namespace,
+        kubeconfig, context), so the run can be resumed or cancelled after that process died.
         """
         _check("run", status, RUN_STATUSES)
         git_data = dict(git or {})
         values = {
             "pipeline": pipeline, "status": status, "params": dict(params or {}), "git": git_data,
             "branch": git_data.get("branch"), "event": event, "executor": executor, "file": file,
+            "target": dict(target) if target is not None else None,
             "host": host if host is not None else socket.gethostname(),
             "pid": pid if pid is not None else os.getpid(),
             "created_at": created_at if created_at is not None else time.time(), "cancel_requested": False,
@@ -221,24 +235,61 @@ class Store:
                      now: float | None = None) -> list[str]:
         """Fail pending/running runs whose owning process is gone; returns their ids.
 
-        The update is conditional on the run still being active and owned by the same process, so a run that
-        finished (or was handed over) meanwhile is left alone. ``finished_at`` is set only when ``now`` is
-        given.
+        Kubernetes runs are left active: their Pods outlived the process and may still be running, so they
+        are orphans (``orphans``) to resume or cancel, not failures. The update is conditional on the run
+        still being active and owned by the same process, so a run that finished (or was handed over)
+        meanwhile is left alone. ``finished_at`` is set only when ``now`` is given.
         """
-        with db.read(self._engine) as conn:
-            active = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid)
-                                  .where(runs.c.status.in_(_ACTIVE))).all()
         reaped = []
-        for run_id, host, pid in active:
-            if host is None or pid is None or is_alive(host, pid):
+        for run_id, host, pid, executor in self._ownerless(is_alive):
+            if executor == "kubernetes":
                 continue
-            if self._fail_orphan(run_id, host, pid, now):
+            reason = f"the process running it (host {host}, pid {pid}) is gone"
+            if self.end_owned_run(run_id, host, pid, "failed", reason, now=now):
                 reaped.append(run_id)
         return reaped
 
-    def _fail_orphan(self, run_id: str, host: str, pid: int, now: float | None) -> bool:
-        reason = f"the process running it (host {host}, pid {pid}) is gone"
-        values: dict[str, Any] = {"status": "failed", "reason": reason}
+    def orphans(self, is_alive: Callable[[str, int], bool] = process_is_alive) -> list[str]:
+        """Active Kubernetes runs whose owning process is gone (``reap_orphans`` leaves them active)."""
+        return [run_id for run_id, _, _, executor in self._ownerless(is_alive) if executor == "kubernetes"]
+
+    def _ownerless(self, is_alive: Callable[[str, int], bool]) -> list[tuple[str, str, int, str | None]]:
+        with db.read(self._engine) as conn:
+            active = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid, runs.c.executor)
+                                  .where(runs.c.status.in_(_ACTIVE))).all()
+        return [(run_id, host, pid, executor) for run_id, host, pid, executor in active
+                if host is not None and pid is not None and not is_alive(host, pid)]
+
+    def origin(self, ref: str) -> RunOrigin:
+        """Who drives the run and where its executor works (not part of ``get_run``'s public shape: a
+        kubeconfig path and a pid are this machine's business, not the REST API's)."""
+        run_id = self.resolve(ref)
+        with db.read(self._engine) as conn:
+            row = conn.execute(select(runs.c.executor, runs.c.file, runs.c.target, runs.c.host, runs.c.pid)
+                               .where(runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(ref)
+        return RunOrigin(run_id, row.executor, row.file, dict(row.target) if row.target is not None else None,
+                         row.host, row.pid)
+
+    def take_over(self, run_id: str, host: str, pid: int, *, new_host: str | None = None,
+                  new_pid: int | None = None) -> bool:
+        """Make this process (or ``new_host``/``new_pid``) the owner of an active run still owned by
+        ``host``/``pid``; False when it is not (finished, or another process took it first)."""
+        values = {"host": new_host if new_host is not None else socket.gethostname(),
+                  "pid": new_pid if new_pid is not None else os.getpid()}
+        with db.write(self._engine) as conn:
+            stmt = (update(runs).values(**values)
+                    .where(runs.c.id == run_id, runs.c.status.in_(_ACTIVE), runs.c.host == host, runs.c.pid == pid))
+            return bool(conn.execute(stmt).rowcount)
+
+    def end_owned_run(self, run_id: str, host: str, pid: int, status: str, reason: str, *,
+                      now: float | None = None) -> bool:
+        """End an active run owned by ``host``/``pid``: the run and its running tasks get ``status`` and
+        ``reason``, its pending tasks are cancelled. False when the run is no longer active or that
+        process's. ``finished_at`` is set only when ``now`` is given."""
+        _check("run", status, RUN_STATUSES)
+        values: dict[str, Any] = {"status": status, "reason": reason}
         if now is not None:
             values["finished_at"] = now
         with db.write(self._engine) as conn:
@@ -248,10 +299,7 @@ class Store:
             if conn.execute(stmt).rowcount == 0:
                 return False
             in_run = tasks.c.run_id == run_id
-            task_values: dict[str, Any] = {"status": "failed", "reason": reason}
-            if now is not None:
-                task_values["finished_at"] = now
-            conn.execute(update(tasks).where(in_run, tasks.c.status == "running").values(**task_values))
+            conn.execute(update(tasks).where(in_run, tasks.c.status == "running").values(**values))
             conn.execute(update(tasks).where(in_run, tasks.c.status == "pending")
                          .values(status="cancelled", reason=reason))
         return True

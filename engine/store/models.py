@@ -67,6 +67,9 @@ class Run(Base):
     event: Mapped[str | None] = mapped_column(String(64))
     executor: Mapped[str | None] = mapped_column(String(64))
     file: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    """Where the executor's objects live (Kubernetes: namespace, kubeconfig, context), to resume or cancel
+    the run after its engine process died; None for local runs and server runs."""
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
