@@ -35,10 +35,18 @@ class Masker:
     At any position the longest secret that starts there wins, and scanning resumes after it; this gives the
     same output whatever the chunking, because bytes are only released once no secret starting among them
     could still be completed by later input.
+
+    A multi-line secret (a PEM key, a kubeconfig) is also masked line by line, since a step may print it
+    prefixed or a line at a time: each of its lines of ``MIN_LINE`` bytes or more is a secret of its own
+    (shorter ones, such as ``}``, would mask unrelated output).
     """
+
+    MIN_LINE = 8
 
     def __init__(self, secrets: Iterable[str | bytes]) -> None:
         values = {s.encode() if isinstance(s, str) else s for s in secrets}
+        values |= {line for v in values if b"\n" in v for line in (raw.strip(b"\r") for raw in v.split(b"\n"))
+                   if len(line) >= self.MIN_LINE}
         values.discard(b"")
         ordered = sorted(values, key=lambda v: (-len(v), v))
         self._pattern = re.compile(b"|".join(re.escape(v) for v in ordered)) if ordered else None

@@ -45,6 +45,11 @@ class TestMasking:
         assert masker.feed(b"hello world") == b"hello "
         assert masker.flush() == b"world"
 
+    def test_each_long_line_of_a_multi_line_secret_is_masked_on_its_own(self) -> None:
+        key = "-----BEGIN KEY-----\r\nMIIEowIBAAKCAQEA\r\n}\r\n-----END KEY-----"
+        printed = b"> -----BEGIN KEY-----\n> MIIEowIBAAKCAQEA\n> }\n"
+        assert _mask_in_chunks([key], printed, [5, 30]) == b"> ***\n> ***\n> }\n"
+
     def test_without_secrets_chunks_pass_through_at_once(self) -> None:
         assert Masker([]).feed(b"abc") == b"abc"
 
