@@ -9,13 +9,19 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from engine.spec.errors import WishstarError
+
+
+class SettingsError(WishstarError):
+    """A ``WISHSTAR_*`` variable or a settings-file value is not valid."""
 
 
 def _default_state_dir() -> Path:
@@ -56,6 +62,13 @@ class Settings(BaseSettings):
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
     kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
                                                              "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    kube_qps: float = Field(default=50.0, gt=0, description="Kubernetes API requests per second, sustained "
+                                                               "(client-side token bucket)")
+    kube_burst: int = Field(default=100, ge=1, description="Kubernetes API requests allowed at once above kube_qps")
+    storage_class: str | None = Field(default=None, description="StorageClass of the claim per run and pipeline "
+                                                                "workspace (default: the cluster's default)")
+    workspace_size: str = Field(default="1Gi", pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$",
+                                description="size of each workspace claim")
     workers: int = Field(default=2, ge=0, description="runs a replica drives at once (0: receive only)")
     lease_seconds: float = Field(default=15.0, gt=0, description="a replica's claim on an event or run")
     replica_id: str | None = Field(default=None, description="this replica's name (default host:pid)")
@@ -65,6 +78,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest webhook body (GitLab: 25 MB)")
 
 
+def load_settings() -> Settings:
+    """``Settings()``, with every invalid value reported at once as a ``SettingsError`` (no stack trace): the
+    variable or settings-file key, the value and what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        source = os.environ.get("WISHSTAR_SETTINGS_FILE")
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = f"WISHSTAR_{field.upper()}"
+            where = f"`{field}` in {source} " if source and variable not in os.environ else variable
+            known = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+            shown = "(hidden)" if known is not None and known.repr is False else repr(error.get("input"))
+            lines.append(f"{where}={shown}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(lines) +
+                            " (hint: `wishstar serve --help` and docs/server.md list the settings)") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.settings import Settings
+from engine.settings import Settings, load_settings
 from engine.spec.errors import WishstarError
 from engine.store.api import Store
 from engine.store.leases import ClaimedRun, LeaseLost, Leases
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replica-id", help="this replica's name (default: WISHSTAR_REPLICA_ID or host:pid)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = Settings()
+    cfg = load_settings()
     store = Store.open(cfg.database_url, Path(cfg.state_dir))
     worker = Worker(store, cfg, Library(), owner=args.replica_id,
                     command_users=command_users_from_env(cfg.command_users))

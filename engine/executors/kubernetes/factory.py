@@ -23,7 +23,8 @@ def make_kubernetes_executor(plan: Plan, ctx: RunContext, *, namespace: str | No
                              kubeconfig: str | None = None, context: str | None = None,
                              qps: float | None = None, burst: int | None = None,
                              default_image: str | None = None, storage_class: str | None = None,
-                             labels: Mapping[str, str] | None = None, keep: bool = False,
+                             workspace_size: str | None = None, labels: Mapping[str, str] | None = None,
+                             keep: bool = False,
                              client: KubeClient | None = None, **attempt: Any) -> KubernetesExecutor:
     """The executor for one run. Unset arguments keep ``KubernetesConfig``'s defaults; ``namespace`` None
     means the context's. Extra keyword arguments are ``AttemptOptions`` fields (``image_pull_grace_s``,
@@ -35,5 +36,7 @@ def make_kubernetes_executor(plan: Plan, ctx: RunContext, *, namespace: str | No
         config = replace(config, qps=qps)
     if burst is not None:
         config = replace(config, burst=burst)
+    if workspace_size is not None:
+        config = replace(config, workspace_size=workspace_size)
     run_ctx = replace(ctx, namespace=config.namespace, default_image=default_image or ctx.default_image)
     return KubernetesExecutor(PlanManifests(plan, run_ctx), config, client=client)
