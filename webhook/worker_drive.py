@@ -9,7 +9,9 @@ run, task and attempt) instead of creating another. Tasks that finished are not 
 Kubernetes run up (its lease was lost, or it is shutting down) detaches: it leaves the Pods and the run's
 objects in place for the next owner instead of deleting them.
 ``interruptible: false`` tasks are shielded from the run's cancellation (a newer run superseding it): they
-finish, nothing new starts, and the run ends cancelled.
+finish, nothing new starts, and the run ends cancelled. On Kubernetes the pipeline's ``placement:`` applies as
+in ``wishstar run --executor kubernetes``: a merged chain is one task (one Pod), protected when any member is,
+and its attempt rows sit where the runner puts them (members right after the merged task).
 
 Must not claim work or decide what to run next: ``webhook.worker`` claims, ``engine.scheduler`` decides.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from engine.compiler.build import resolve_params
+from engine.compiler.placement import shared_workspaces
 from engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
 from engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
 from engine.executors.local import LocalExecutor
@@ -94,9 +97,22 @@ def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
 
 
 def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
-    """Task instances marked ``interruptible: false``."""
+    """Task instances marked ``interruptible: false``; a chain merged into one Pod is protected when any of its
+    members is (it cannot stop half-way through its Pod without stopping that member)."""
     specs = {**pipeline.tasks, **pipeline.finally_}
-    return frozenset(t.name for t in plan.all_tasks() if t.base in specs and not specs[t.base].interruptible)
+
+    def protected(name: str) -> bool:
+        return name in specs and not specs[name].interruptible
+
+    # members are never matrix instances or library tasks (``placement.ineligible``): their names are their bases
+    return frozenset(t.name for t in plan.all_tasks() if any(protected(n) for n in (t.members or (t.base,))))
+
+
+def row_positions(plan: Plan) -> dict[str, int]:
+    """Each task row's position as ``Runner._flush`` writes it: plan order, the members of a merged chain right
+    after the merged task (they have rows of their own once it ends)."""
+    names = [name for task in plan.all_tasks() for name in (task.name, *task.members)]
+    return {name: i for i, name in enumerate(names)}
 
 
 class Guarded(Executor):
@@ -116,6 +132,10 @@ class Guarded(Executor):
 
     async def setup(self, run: RunEnv) -> None:
         await self.inner.setup(run)
+
+    async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
+                              ) -> Mapping[str, tuple[str, ...]]:
+        return await self.inner.provide_secrets(run, wanted)
 
     async def teardown(self, run: RunEnv) -> None:
         if self.force and self.detachable:
@@ -206,7 +226,8 @@ class RunDriver:
                          git=GitContext(**run["git"]),
                          params=resolve_params(loaded.pipeline, run.get("params") or {}, loaded.file),
                          namespace=self.cfg.namespace, default_image=self.cfg.default_image)
-        plan = compile_run(loaded, ctx, self.library)
+        # as `wishstar run --executor kubernetes`: a chain the pipeline's `placement:` merges is one Pod
+        plan = compile_run(loaded, ctx, self.library, placement=self.on_kubernetes)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
         executor = Guarded(self.executor_for(plan, ctx, self.cfg), protected_tasks(plan, loaded.pipeline),
                            on_start=self._attempt_recorder(claim.run_id, plan), detachable=self.on_kubernetes)
@@ -215,7 +236,7 @@ class RunDriver:
         limit = plan.concurrency or self.cfg.concurrency or default
         env = {**base_env(ctx, plan.pipeline, os.environ), "WISHSTAR_REPLICA": self.owner}
         runner = Runner(plan, ctx, executor, self.store, self.store.logs,
-                        RunEnv(claim.run_id, str(work), str(checkout.project_dir), plan.workspaces),
+                        RunEnv(claim.run_id, str(work), str(checkout.project_dir), shared_workspaces(plan)),
                         secrets=secrets, base_env=env,
                         options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
         now = runner.options.clock()
@@ -226,7 +247,8 @@ class RunDriver:
     def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
         """Record an attempt as running before it executes (the runner batches its writes): a replica that
         takes the run over then never starts an attempt number that already ran."""
-        rows = {t.name: (t.base, t.is_finally, i) for i, t in enumerate(plan.all_tasks())}
+        positions = row_positions(plan)
+        rows = {t.name: (t.base, t.is_finally, positions[t.name]) for t in plan.all_tasks()}
 
         def record(task: ResolvedTask) -> None:
             base, is_finally, position = rows[task.name]

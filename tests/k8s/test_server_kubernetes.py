@@ -1,8 +1,9 @@
 """The server's workers with ``executor: kubernetes`` against the real control plane, Pods on KWOK nodes.
 
-An event becomes a run whose Pods run on KWOK; and the restart-safety proof for Kubernetes: a replica is
-killed with SIGKILL (or shut down with SIGTERM) while its task's Pod runs, another replica takes the run
-over, re-attaches to that same Pod (same uid, same attempt number, no second Pod) and finishes the run
+An event becomes a run whose Pods run on KWOK; a chain with ``placement: one-pod`` becomes ONE Pod, as with
+``wishstar run --executor kubernetes``; and the restart-safety proof for Kubernetes: a replica is killed with
+SIGKILL (or shut down with SIGTERM) while its task's Pod (or its merged chain's) runs, another replica takes the
+run over, re-attaches to that same Pod (same uid, same attempt number, no second Pod) and finishes the run
 exactly once.
 
 Replicas are real processes: ``python -m tests.k8s.test_server_kubernetes --replica-id NAME`` is
@@ -108,6 +109,39 @@ def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespa
     assert all(p.status.phase == "Succeeded" and p.spec.node_name.startswith("kwok-node-") for p in pods)
 
 
+CHAIN = """name: app
+placement: one-pod
+tasks:
+  a:
+    script: "true"
+  b:
+    needs: [a]
+    script: "true"
+  c:
+    needs: [b]
+    script: "true"
+"""
+
+
+def test_a_chain_on_the_server_runs_as_one_pod(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    """``placement: one-pod`` applies on the server as in ``wishstar run --executor kubernetes``."""
+    repo = make_repo(tmp_path / "repo", {".wishstar.yaml": CHAIN})
+    cfg = kwok_settings(tmp_path, None, cluster, namespace)
+    with Store.open(cfg.database_url, cfg.state_dir) as store:
+        project = register(store, str(tmp_path / "repo"))
+        event_id, _ = add_event(store, project, push_payload(repo.head.commit.hexsha))
+        worker = Worker(store, cfg, Library(), owner="r1")
+        worker.driver.executor_for = kwok_executor_for({"kwok.wishstar.dev/delay": "0s"}, keep=True)
+        asyncio.run(worker.until_idle(timeout=90))
+        run = store.get_run(str(Events(store).get(event_id).run_id))
+    assert run["status"] == "succeeded", run
+    assert [(t["name"], t["status"], t["attempts"]) for t in run["tasks"]] == [
+        ("a+b+c", "succeeded", 1), ("a", "succeeded", 1), ("b", "succeeded", 1), ("c", "succeeded", 1)]
+    [pod] = run_pods(cluster, namespace, run["id"])
+    assert pod.metadata.annotations["wishstar.dev/task"] == "a+b+c" and pod.status.phase == "Succeeded"
+    assert [c.name.rsplit("-", 1)[0] for c in pod.spec.containers] == ["step-a-run", "step-b-run", "step-c-run"]
+
+
 def start_replica(name: str, url: str, tmp: Path, cluster: Cluster, namespace: str,
                   annotations: Mapping[str, str], *, keep: bool = True, lease_s: float = 2.0,
                   workers: int = 2) -> subprocess.Popen[bytes]:
@@ -147,15 +181,20 @@ def wait_for(probe: Any, timeout: float, what: str, logs: Path) -> Any:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "shut-down"])
+@pytest.mark.parametrize("placed", [False, True], ids=["pod-per-task", "one-pod"])
 def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
-        cluster: Cluster, namespace: str, tmp_path: Path, stop: signal.Signals) -> None:
+        cluster: Cluster, namespace: str, tmp_path: Path, stop: signal.Signals, placed: bool) -> None:
     """SIGKILL: the replica dies, its lease expires. SIGTERM: it detaches (leaves the Pod running, deletes
-    nothing) and expires its lease at once. Either way the next owner re-attaches to the same Pod."""
+    nothing) and expires its lease at once. Either way the next owner re-attaches to the same Pod. With
+    ``placement: one-pod`` that Pod is the whole chain's (task ``a+b+c``), and its members' rows follow it."""
+    pipeline, first = (CHAIN, "a+b+c") if placed else (PIPELINE, "a")
+    expected = ([("a", "succeeded", 1), ("a+b+c", "succeeded", 1), ("b", "succeeded", 1), ("c", "succeeded", 1)]
+                if placed else [("a", "succeeded", 1), ("b", "succeeded", 1)])
     url, admin, schema = pg_schema_url()
     replicas: list[subprocess.Popen[bytes]] = []
-    annotations = {"kwok.wishstar.dev/delay": "8s"}  # task a's Pod runs 8 s: the kill lands while it runs
+    annotations = {"kwok.wishstar.dev/delay": "8s"}  # the first Pod runs 8 s: the kill lands while it runs
     try:
-        repo = make_repo(tmp_path / "repo", {".wishstar.yaml": PIPELINE})
+        repo = make_repo(tmp_path / "repo", {".wishstar.yaml": pipeline})
         with Store.open(url, tmp_path / "state") as store:
             project = register(store, str(tmp_path / "repo"))
             event_id, _ = add_event(store, project, push_payload(repo.head.commit.hexsha))
@@ -166,7 +205,7 @@ def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
                 pods = run_pods(cluster, namespace, run_id) if run_id else []
                 return next((p for p in pods if p.status.phase == "Running"), None)
 
-            pod_a = wait_for(running_pod_a, 90, "r0 to start task a's Pod", tmp_path)
+            pod_a = wait_for(running_pod_a, 90, f"r0 to start task {first}'s Pod", tmp_path)
             replicas.append(start_replica("r1", url, tmp_path, cluster, namespace, annotations))
             os.kill(replicas[0].pid, stop)
             replicas[0].wait(timeout=30)
@@ -183,12 +222,11 @@ def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
             lease_states, owners = leases()
         assert run["status"] == "succeeded", run
         assert lease_states == {"done": 1} and owners == {"r1": 1}
-        assert sorted((t["name"], t["status"], t["attempts"]) for t in run["tasks"]) == [
-            ("a", "succeeded", 1), ("b", "succeeded", 1)]
+        assert sorted((t["name"], t["status"], t["attempts"]) for t in run["tasks"]) == expected
         pods = run_pods(cluster, namespace, run_id)
-        by_task = Counter(p.metadata.labels["wishstar.dev/task"] for p in pods)
-        assert by_task == {"a": 1, "b": 1}  # no task ever had a second Pod
-        [after] = [p for p in pods if p.metadata.labels["wishstar.dev/task"] == "a"]
+        by_task = Counter(p.metadata.annotations["wishstar.dev/task"] for p in pods)
+        assert by_task == ({"a+b+c": 1} if placed else {"a": 1, "b": 1})  # no task ever had a second Pod
+        [after] = [p for p in pods if p.metadata.annotations["wishstar.dev/task"] == first]
         assert after.metadata.uid == pod_a.metadata.uid and after.metadata.name == pod_a.metadata.name
         assert after.status.phase == "Succeeded"
         assert "taking over from r0" in (tmp_path / "r1.log").read_text()
