@@ -79,7 +79,7 @@ def run(
     state_dir: StateDir = None,
 ) -> None:
     """Check out SOURCE at REF and run its pipeline on this machine."""
-    from cli.run_cmd import EXIT_CANCELLED, RunRequest, execute, load_secrets, parse_pairs
+    from cli.run_cmd import RunRequest, execute, load_secrets, parse_pairs
 
     if event not in ("manual", "push", "tag", "merge_request"):
         raise UserError(f'--event {event}: use push, tag or merge_request')
@@ -93,14 +93,7 @@ def run(
         if not run_id:
             return
         data = store.get_run(run_id)
-    if output is Output.json:
-        print_json(data)
-    else:
-        runs_cmd.print_summary(data)
-    if status == "cancelled":
-        raise typer.Exit(EXIT_CANCELLED)
-    if status != "succeeded":
-        raise typer.Exit(1)
+    runs_cmd.report_end(data, status, output)
 
 
 @app.command("validate")

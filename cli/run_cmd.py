@@ -14,6 +14,7 @@ import signal
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -26,6 +27,7 @@ from engine.executors.base import Executor, RunEnv
 from engine.executors.checkout import Source, clone, locate, read_capped
 from engine.executors.local import LocalExecutor
 from engine.runner import Runner, RunOptions, base_env
+from engine.scheduler.state import RunState
 from engine.settings import Settings
 from engine.spec.triggers import should_run
 from engine.spec.validate import declared_secrets
@@ -155,7 +157,8 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
         shutil.rmtree(work, ignore_errors=True)
         raise
     run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=git.as_dict(),
-                                      event=req.event, executor=req.executor, file=loaded.file)
+                                      event=req.event, executor=req.executor, file=loaded.file,
+                                      target=run_target(req, cfg, project.relative_to(work)))
     try:
         run_dir = cfg.state_dir / "work" / run_id
         work.rename(run_dir)
@@ -176,7 +179,31 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
     return run_id, status
 
 
-def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: Store, env: RunEnv) -> str:
+def run_target(req: RunRequest, cfg: Settings, project: Path) -> dict[str, Any] | None:
+    """Where a Kubernetes run's objects live and what ``wishstar runs resume`` needs to rebuild it (``project``:
+    the project directory inside the run's directory). The kubeconfig and its current context are written
+    out, so a resume after ``KUBECONFIG`` or ``kubectl config use-context`` changed finds the same cluster."""
+    if req.executor != "kubernetes":
+        return None
+    kubeconfig = req.kubeconfig or os.environ.get("KUBECONFIG") or None
+    if kubeconfig is not None:
+        kubeconfig = os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in kubeconfig.split(os.pathsep))
+    context = req.context
+    if context is None and (kubeconfig is not None or "KUBERNETES_SERVICE_HOST" not in os.environ):
+        from kubernetes.config import ConfigException, list_kube_config_contexts
+
+        try:  # no kubeconfig named and none found: in-cluster, or the run fails at once anyway
+            context = list_kube_config_contexts(config_file=kubeconfig)[1]["name"]  # type: ignore[no-untyped-call]
+            kubeconfig = kubeconfig or os.path.expanduser("~/.kube/config")
+        except (ConfigException, OSError, KeyError, TypeError):
+            context = None
+    return {"namespace": req.namespace or cfg.namespace, "kubeconfig": kubeconfig, "context": context,
+            "project": str(project), "concurrency": req.concurrency}
+
+
+def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: Store, env: RunEnv,
+           start: RunState | None = None) -> str:
+    """Run the plan with the live view and Ctrl-C handling; ``start`` continues a resumed run."""
     err.print(f"run {ctx.run_id} · {plan.pipeline} #{ctx.number} · commit {(ctx.git.commit or '')[:12]}",
               highlight=False)
     executor = _executor(plan, ctx, req, cfg)
@@ -188,7 +215,7 @@ def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: S
     with ProgressView(plan, err, enabled=req.progress) as view:
         runner = Runner(plan, ctx, executor, store, LogStore(cfg.state_dir), env, secrets=req.secrets,
                         base_env=base_env(ctx, plan.pipeline, os.environ), options=options, progress=view)
-        state = asyncio.run(_with_signals(runner))
+        state = asyncio.run(_with_signals(runner, start))
     return str(state.status)
 
 
@@ -202,7 +229,7 @@ def _executor(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings) -> Ex
     return LocalExecutor()
 
 
-async def _with_signals(runner: Runner):  # type: ignore[no-untyped-def]
+async def _with_signals(runner: Runner, start: RunState | None = None):  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     presses = 0
 
@@ -218,7 +245,7 @@ async def _with_signals(runner: Runner):  # type: ignore[no-untyped-def]
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
-        return await runner.run()
+        return await runner.run(start)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

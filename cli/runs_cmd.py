@@ -1,6 +1,8 @@
-"""``wishstar runs list|show|cancel`` and ``wishstar logs``: the run history, read from the store.
+"""``wishstar runs list|show|cancel|resume`` and ``wishstar logs``: the run history, read from the store.
 
-Logs are tailed and followed with bounded memory (blocks from the end, then new bytes as they arrive).
+Logs are tailed and followed with bounded memory (blocks from the end, then new bytes as they arrive). A
+Kubernetes run whose process died is shown as orphaned, with what to do about it; resuming and cancelling
+such a run live in ``cli.resume_cmd`` (imported only when used: listing must stay quick to start).
 """
 
 from __future__ import annotations
@@ -46,19 +48,31 @@ def list_runs(
         raise UserError(f"--status {status}: use one of succeeded, failed, cancelled, running, pending")
     with open_store(settings(state_dir)) as store:
         rows = store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
+        orphans = set(store.orphans())
     if output is Output.json:
-        print_json(rows)
+        print_json([{**r, "orphaned": r["id"] in orphans} for r in rows])
         return
     table = Table(box=None, header_style="bold")
     for col in ("id", "pipeline", "#", "status", "branch", "commit", "started", "took"):
         table.add_column(col)
     for r in rows:
         git = r.get("git") or {}
-        table.add_row(r["id"], escape(r["pipeline"]), str(r["number"]), _status(r["status"]),
+        table.add_row(r["id"], escape(r["pipeline"]), str(r["number"]),
+                      _status(r["status"]) + (" [red](orphaned)[/red]" if r["id"] in orphans else ""),
                       escape(str(git.get("branch") or r.get("branch") or "")),
                       str(git.get("commit") or r.get("commit") or "")[:10],
                       str(r.get("started_at") or r.get("created_at") or "")[:19].replace("T", " "), _took(r))
     out.print(table)
+    for r in rows:
+        if r["id"] in orphans:
+            err.print(f"run {r['id']} is {orphan_note(r['id'])}", highlight=False)
+
+
+def orphan_note(run_id: str) -> str:
+    """What ``runs show`` and ``runs list`` say about an orphaned run (``Store.orphans``)."""
+    return (f"orphaned: the process running it is gone, its Pods may still be running (hint: `wishstar runs "
+            f"resume {run_id}` re-attaches to them and finishes the run, `wishstar runs cancel {run_id}` "
+            "deletes them)")
 
 
 def _status(status: str) -> str:
@@ -66,13 +80,15 @@ def _status(status: str) -> str:
     return f"[{style}]{icon} {status}[/{style}]" if style else f"{icon} {status}"
 
 
-def print_summary(run: dict[str, Any]) -> None:
+def print_summary(run: dict[str, Any], *, orphaned: bool = False) -> None:
     """A run and its tasks as a table (used by ``runs show`` and at the end of ``run``)."""
     git = run.get("git") or {}
     out.print(f"[bold]{escape(run['pipeline'])} #{run['number']}[/bold]  {run['id']}  {_status(run['status'])}"
               f"  {escape(str(git.get('branch') or ''))} {str(git.get('commit') or '')[:12]}  {_took(run)}")
     if run.get("reason"):
         out.print(f"  reason: {escape(run['reason'])}")
+    if orphaned:
+        out.print(f"  [red]{escape(orphan_note(run['id']))}[/red]")
     table = Table(box=None, header_style="bold")
     for col in ("task", "status", "attempts", "exit", "took", "results / reason"):
         table.add_column(col, overflow="fold")
@@ -94,10 +110,11 @@ def show(
     """One run with its tasks, results and reasons."""
     with open_store(settings(state_dir)) as store:
         run = store.get_run(run_id)
+        orphaned = run["id"] in store.orphans()
     if output is Output.json:
-        print_json(run)
+        print_json({**run, "orphaned": orphaned})
     else:
-        print_summary(run)
+        print_summary(run, orphaned=orphaned)
 
 
 @runs_app.command("cancel")
@@ -105,14 +122,58 @@ def cancel(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     state_dir: StateDir = None,
 ) -> None:
-    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled."""
+    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled. An
+    orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
     with open_store(settings(state_dir)) as store:
+        if (orphan := store.resolve(run_id)) in store.orphans():
+            from cli.resume_cmd import cancel_orphan
+
+            cancel_orphan(store, orphan)
+            out.print(f"run {orphan} cancelled: its owner object was deleted, and with it its Pods")
+            return
         resolved = store.request_cancel(run_id)
         status = store.get_run(resolved)["status"]
     if status in ("succeeded", "failed", "cancelled"):
         err.print(f"run {resolved} already ended ({status})")
     else:
         out.print(f"cancel requested for run {resolved}")
+
+
+@runs_app.command("resume")
+def resume(
+    run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
+    secret: Annotated[list[str], typer.Option(help="NAME=ENVVAR: secret NAME from environment variable ENVVAR")]
+    = [],  # noqa: B006
+    secrets_file: Annotated[list[Path], typer.Option(help="YAML mapping NAME: value")] = [],  # noqa: B006
+    output: Annotated[Output, typer.Option(help="json prints the run when it ends")] = Output.text,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="no live view")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Finish an orphaned Kubernetes run: re-attach to its Pods (none is created twice) and run the rest."""
+    from cli.resume_cmd import resume as resume_run
+    from cli.run_cmd import load_secrets
+    from tasks import Library
+
+    cfg = settings(state_dir)
+    secrets = load_secrets(secret, secrets_file)
+    with open_store(cfg) as store:
+        resolved, status = resume_run(run_id, secrets, not no_progress, cfg, store, Library())
+        data = store.get_run(resolved)
+    report_end(data, status, output)
+
+
+def report_end(run: dict[str, Any], status: str, output: Output) -> None:
+    """Print a run that just ended and exit with its code (``run`` and ``runs resume``)."""
+    from cli.run_cmd import EXIT_CANCELLED
+
+    if output is Output.json:
+        print_json(run)
+    else:
+        print_summary(run)
+    if status == "cancelled":
+        raise typer.Exit(EXIT_CANCELLED)
+    if status != "succeeded":
+        raise typer.Exit(1)
 
 
 def logs(

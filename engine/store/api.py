@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select, update
+from sqlalchemy import Connection, Engine, Table, delete, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -163,7 +163,7 @@ class Store:
         values = {
             "pipeline": pipeline, "status": status, "params": dict(params or {}), "git": git_data,
             "branch": git_data.get("branch"), "event": event, "executor": executor, "file": file,
-            "target": dict(target) if target is not None else None,
+            "target": dict(target) if target is not None else null(),  # SQL NULL, not JSON null
             "host": host if host is not None else socket.gethostname(),
             "pid": pid if pid is not None else os.getpid(),
             "created_at": created_at if created_at is not None else time.time(), "cancel_requested": False,
@@ -250,13 +250,18 @@ class Store:
         return reaped
 
     def orphans(self, is_alive: Callable[[str, int], bool] = process_is_alive) -> list[str]:
-        """Active Kubernetes runs whose owning process is gone (``reap_orphans`` leaves them active)."""
-        return [run_id for run_id, _, _, executor in self._ownerless(is_alive) if executor == "kubernetes"]
+        """Active Kubernetes runs with a recorded ``target`` whose owning process is gone (``reap_orphans``
+        leaves them active). A server run has no target: a replica takes it over by its lease."""
+        return [run_id for run_id, _, _, executor in self._ownerless(is_alive, with_target=True)
+                if executor == "kubernetes"]
 
-    def _ownerless(self, is_alive: Callable[[str, int], bool]) -> list[tuple[str, str, int, str | None]]:
+    def _ownerless(self, is_alive: Callable[[str, int], bool], *, with_target: bool = False
+                   ) -> list[tuple[str, str, int, str | None]]:
+        query = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.executor).where(runs.c.status.in_(_ACTIVE))
+        if with_target:
+            query = query.where(runs.c.target.is_not(None))
         with db.read(self._engine) as conn:
-            active = conn.execute(select(runs.c.id, runs.c.host, runs.c.pid, runs.c.executor)
-                                  .where(runs.c.status.in_(_ACTIVE))).all()
+            active = conn.execute(query).all()
         return [(run_id, host, pid, executor) for run_id, host, pid, executor in active
                 if host is not None and pid is not None and not is_alive(host, pid)]
 

@@ -50,6 +50,13 @@ def test_a_kubernetes_run_whose_process_lives_or_that_finished_is_no_orphan(stor
     assert (store.origin(live).host, store.origin(live).pid) == ("h", 1)
 
 
+def test_a_kubernetes_run_without_a_target_is_no_orphan_and_is_not_reaped(store: Store) -> None:
+    served, _ = store.create_run("ci", executor="kubernetes", host="h", pid=8, status="running")
+    assert store.reap_orphans(dead) == []
+    assert store.orphans(dead) == []
+    assert store.get_run(served)["status"] == "running"
+
+
 def test_of_two_processes_taking_an_orphan_over_only_the_first_wins(open_store: Callable[[], Store]) -> None:
     first, second = open_store(), open_store()
     run_id, _ = first.create_run("ci", executor="kubernetes", target=TARGET, host="h", pid=8, status="running")

@@ -1,0 +1,118 @@
+"""``wishstar runs resume`` and ``runs cancel`` of an orphan: a Kubernetes run whose ``wishstar run`` process died.
+
+Why: the Pods of ``wishstar run --executor kubernetes`` outlive the process that created them, so when that
+process is killed the store's reaper leaves the run active ("orphaned") instead of failing it. Resuming takes
+the run over and drives it on from its stored task rows and its kept checkout (``state_dir/work/<run>``): the
+executor finds each running task's Pod by run, task and attempt and re-attaches instead of creating another;
+finished tasks are not run again. Cancelling an orphan deletes the run's owner object in the cluster (the
+garbage collector removes its Pods) and ends it cancelled.
+
+Must not take a run a live process owns (taking over is a store update conditional on the dead owner, so of
+two resumes exactly one wins), and must not drive a run any other way than ``wishstar run`` does
+(``cli.run_cmd._drive``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from cli.common import UserError
+from engine.compiler.placement import shared_workspaces
+from engine.compiler.types import GitContext, RunContext
+from engine.executors.base import ResolvedTask, RunEnv
+from engine.executors.checkout import read_capped
+from engine.resume import resume_state
+from engine.settings import Settings
+from engine.store.api import RunOrigin, Store, process_is_alive
+from pipelines.load import compile_run, validate
+from tasks import Library
+
+ENDED = ("succeeded", "failed", "cancelled")
+
+
+def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:
+    """The run and its origin, or a ``UserError`` saying why it cannot be resumed."""
+    run = store.get_run(ref)
+    run_id, origin = run["id"], store.origin(run["id"])
+    if run["status"] in ENDED:
+        raise UserError(f"run {run_id} already ended ({run['status']}); there is nothing to resume "
+                        "(hint: `wishstar run` starts a new run)")
+    if origin.executor != "kubernetes":
+        raise UserError(f"run {run_id} runs on the {origin.executor or 'local'} executor: only a Kubernetes "
+                        "run's Pods outlive its process, so only those can be resumed")
+    if origin.target is None:
+        raise UserError(f"run {run_id} has no recorded Kubernetes target: it was started by `wishstar serve` "
+                        "(a replica takes it over by its lease) or by an older wishstar")
+    if origin.host is not None and origin.pid is not None and process_is_alive(origin.host, origin.pid):
+        raise UserError(f"run {run_id} is still driven by a live process (host {origin.host}, pid {origin.pid})"
+                        f" (hint: wait for it, or `wishstar runs cancel {run_id}` to stop it)")
+    return run, origin
+
+
+def _take_over(store: Store, origin: RunOrigin) -> None:
+    if origin.host is None or origin.pid is None or not store.take_over(origin.run_id, origin.host, origin.pid):
+        raise UserError(f"run {origin.run_id} was taken over by another process just now "
+                        f"(hint: `wishstar runs show {origin.run_id}`)")
+
+
+def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, store: Store,
+           library: Library) -> tuple[str, str]:
+    """Take an orphaned Kubernetes run over and drive it to its end; returns (run id, final status)."""
+    from cli.run_cmd import RunRequest, _drive
+
+    run, origin = resumable(store, ref)
+    run_id, target = origin.run_id, origin.target or {}
+    run_dir = cfg.state_dir / "work" / run_id
+    project = run_dir / str(target.get("project") or "checkout")
+    if not project.is_dir():
+        raise UserError(f"run {run_id}'s checkout ({project}) is gone (pruned: only the newest keep_workspaces "
+                        f"run directories are kept), so its plan cannot be rebuilt (hint: `wishstar runs cancel "
+                        f"{run_id}` deletes its Pods)")
+    path = Path(origin.file) if origin.file and Path(origin.file).is_absolute() else (
+        run_dir / "checkout" / (origin.file or ".wishstar.yaml"))
+    loaded = validate(read_capped(path), origin.file or str(path), library)
+    ctx = RunContext(run_id=run_id, number=int(run["number"]), event=cast(Any, run["event"] or "manual"),
+                     git=GitContext(**run["git"]), params=dict(run["params"]), default_image=cfg.default_image,
+                     namespace=str(target["namespace"]))
+    plan = compile_run(loaded, ctx, library, placement=True)  # as `wishstar run --executor kubernetes`
+    _take_over(store, origin)
+    req = RunRequest(source=str(project), executor="kubernetes", namespace=target["namespace"],
+                     kubeconfig=target.get("kubeconfig"), context=target.get("context"),
+                     concurrency=target.get("concurrency"), secrets=secrets, progress=progress)
+    start = resume_state(plan, run, time.time(), reattach=True)
+    status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project),
+                                                      shared_workspaces(plan)), start=start)
+    return run_id, status
+
+
+def cancel_orphan(store: Store, run_id: str) -> None:
+    """Delete an orphaned run's objects in the cluster and end it cancelled (its finally tasks do not run)."""
+    from kubernetes.config import ConfigException
+
+    from engine.executors.kubernetes import KubernetesConfig, KubernetesError, KubernetesExecutor
+
+    _, origin = resumable(store, run_id)
+    target = origin.target or {}
+    _take_over(store, origin)
+    host, pid = socket.gethostname(), os.getpid()
+    try:
+        executor = KubernetesExecutor(_no_manifests, KubernetesConfig(
+            namespace=target["namespace"], kubeconfig=target.get("kubeconfig"), context=target.get("context")))
+        try:
+            asyncio.run(executor.delete_run(run_id))
+        finally:
+            executor.close()
+    except (ConfigException, KubernetesError) as exc:
+        raise UserError(f"cannot delete the Pods of run {run_id} in namespace {target['namespace']}: {exc} "
+                        f"(hint: fix access to the cluster and run `wishstar runs cancel {run_id}` again)") from None
+    store.end_owned_run(run_id, host, pid, "cancelled",
+                        "cancelled while orphaned: its Pods were deleted; finally tasks did not run", now=time.time())
+
+
+def _no_manifests(task: ResolvedTask) -> Any:
+    raise AssertionError("cancelling an orphaned run creates no Pods")
