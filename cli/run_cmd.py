@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,6 +127,13 @@ def _missing_secrets(loaded: Loaded, req: RunRequest) -> None:
                         " (hint: --secret NAME=ENVVAR or --secrets-file FILE)")
 
 
+def _check_kubeconfig(req: RunRequest) -> None:
+    """A kubeconfig or context that cannot be used is a bad input: refused before a run is recorded."""
+    from engine.executors.kubernetes.client import load_api_client
+
+    load_api_client(req.kubeconfig, req.context).close()  # type: ignore[no-untyped-call]
+
+
 def _notices(plan: Plan, *, local: bool) -> None:
     images = sorted({img for t in plan.all_tasks() for s in t.steps if (img := s.image or t.image)})
     if images and local:
@@ -153,6 +161,8 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
             return "", "not-triggered"
         _missing_secrets(loaded, req)
         resolve_params(loaded.pipeline, req.params, loaded.file)  # refuse bad --param before recording a run
+        if req.executor == "kubernetes":
+            _check_kubeconfig(req)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -206,7 +216,11 @@ def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: S
     """Run the plan with the live view and Ctrl-C handling; ``start`` continues a resumed run."""
     err.print(f"run {ctx.run_id} · {plan.pipeline} #{ctx.number} · commit {(ctx.git.commit or '')[:12]}",
               highlight=False)
-    executor = _executor(plan, ctx, req, cfg)
+    try:
+        executor = _executor(plan, ctx, req, cfg)
+    except BaseException as exc:
+        store.set_run_status(ctx.run_id, "failed", f"could not start: {exc}", finished_at=time.time())
+        raise
     # Pods wait on the cluster, not on this machine's CPUs: a wider default there
     default = (os.cpu_count() or 2) if req.executor == "local" else 32
     limit = req.concurrency or plan.concurrency or cfg.concurrency or default
@@ -225,7 +239,8 @@ def _executor(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings) -> Ex
 
         return make_kubernetes_executor(plan, ctx, namespace=req.namespace or cfg.namespace,
                                         kubeconfig=req.kubeconfig, context=req.context,
-                                        default_image=cfg.default_image)
+                                        default_image=cfg.default_image, qps=cfg.kube_qps, burst=cfg.kube_burst,
+                                        storage_class=cfg.storage_class, workspace_size=cfg.workspace_size)
     return LocalExecutor()
 
 

@@ -90,7 +90,9 @@ def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
         try:
             return make_kubernetes_executor(plan, ctx, namespace=cfg.namespace,
                                             kubeconfig=cfg.kubeconfig or os.environ.get("KUBECONFIG"),
-                                            default_image=cfg.default_image)
+                                            default_image=cfg.default_image, qps=cfg.kube_qps,
+                                            burst=cfg.kube_burst, storage_class=cfg.storage_class,
+                                            workspace_size=cfg.workspace_size)
         except ConfigException as exc:
             raise WishstarError(f"cannot configure a Kubernetes client: {exc}") from None
     raise WishstarError(f'executor "{cfg.executor}" is not one of: local, kubernetes')

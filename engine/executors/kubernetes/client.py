@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -56,8 +57,15 @@ def load_api_client(kubeconfig: str | None = None, context: str | None = None) -
             return k8s.ApiClient()
         except k8s_config.ConfigException:
             pass
-    api: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig, context=context)
+    try:
+        api: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context)
+    except Exception as exc:  # the client raises ConfigException, OSError, YAMLError, ValueError...: all bad input
+        source = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise KubernetesError(
+            f"cannot use the kubeconfig {source}" + (f' with context "{context}"' if context else "") +
+            f": {exc} (hint: --kubeconfig FILE and --context NAME, or WISHSTAR_KUBECONFIG for the server; "
+            "`kubectl config get-contexts` lists the contexts)") from None
     return api
 
 
