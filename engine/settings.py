@@ -94,7 +94,7 @@ def load_settings() -> Settings:
             shown = "(hidden)" if known is not None and known.repr is False else repr(error.get("input"))
             lines.append(f"{where}={shown}: {error['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(lines) +
-                            " (hint: `wishstar serve --help` and docs/server.md list the settings)") from None
+                            " (hint: docs/settings.md lists the settings and their values)") from None
 
 
 @lru_cache(maxsize=1)

@@ -55,3 +55,11 @@ def test_the_cli_reports_an_invalid_setting_without_a_stack_trace(cli: Cli) -> N
     result = cli("runs", "list", env={"WISHSTAR_CONCURRENCY": "0"})
     assert result.code != 0
     assert "WISHSTAR_CONCURRENCY='0'" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_every_setting_is_documented() -> None:
+    from engine.settings import Settings
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`WISHSTAR_{name.upper()}`" not in text]
+    assert missing == [], f"docs/settings.md does not list: {missing}"
