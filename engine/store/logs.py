@@ -27,6 +27,8 @@ TAIL_LINES = 20
 _MAX_LINE = 64 * 1024
 _BLOCK = 64 * 1024
 _RUN_ID = re.compile(r"[0-9a-zA-Z_-]{1,64}")
+RESUME_SUFFIX = ".resume"
+"""``<step>.log.resume``: a step log's resume point (``StepLogWriter.mark``); not a log (``*.log`` skips it)."""
 
 
 class Masker:
@@ -88,6 +90,13 @@ class StepLogWriter:
 
     Past ``limit`` bytes it writes one line ``[wishstar: log truncated at N bytes]`` and drops the rest,
     counting the dropped bytes. ``on_output`` (if given) receives the masked bytes that reached the file.
+
+    Resume points (the Kubernetes executor, ``engine.executors.kubernetes.logs``): ``mark(point)`` records, in
+    ``<step>.log.resume`` next to the log, that what was written so far ends at ``point`` (the source's
+    position, opaque here); a later writer of the same file (an engine that re-attached to the same Pod) gets
+    it from ``resume_point()`` and then appends instead of starting the file again. The masker may still hold
+    back up to the longest secret's length minus one byte when ``mark`` is called: ``close`` writes them, but
+    a process killed before closing loses them.
     """
 
     def __init__(self, path: Path, secrets: Iterable[str | bytes] = (), *, limit: int = DEFAULT_LIMIT,
@@ -102,6 +111,38 @@ class StepLogWriter:
         self._file: IO[bytes] | None = None
         self._closed = False
         self._last = b"\n"
+        self._append = False
+        self._mark_fd: int | None = None
+
+    @property
+    def resume_path(self) -> Path:
+        return self.path.with_name(self.path.name + RESUME_SUFFIX)
+
+    def resume_point(self) -> str | None:
+        """The point an earlier writer of this file marked, or None (the file then starts again on the first
+        write). Call before writing: with a point, the writer appends and counts the stored bytes in its cap."""
+        try:
+            point = self.resume_path.read_text().partition("\n")[0].strip()
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return None
+        if not point:
+            return None
+        self._append, self.written, self.truncated = True, min(size, self.limit), size > self.limit
+        if size:
+            with open(self.path, "rb") as f:
+                f.seek(size - 1)
+                self._last = f.read(1)
+        return point
+
+    def mark(self, point: str) -> None:
+        """What was written so far ends at ``point`` (one small overwrite of the ``.resume`` file)."""
+        if self._mark_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._mark_fd = os.open(self.resume_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        data = point.encode() + b"\n"
+        os.pwrite(self._mark_fd, data, 0)
+        os.ftruncate(self._mark_fd, len(data))
 
     def write(self, data: bytes) -> None:
         if self._closed:
@@ -118,6 +159,9 @@ class StepLogWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._mark_fd is not None:
+            os.close(self._mark_fd)
+            self._mark_fd = None
 
     def _emit(self, data: bytes) -> None:
         if not data:
@@ -139,7 +183,7 @@ class StepLogWriter:
     def _put(self, data: bytes) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+            self._file = open(self.path, "ab" if self._append else "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self._file.write(data)
         self._last = data[-1:]
         if self._on_output is not None:

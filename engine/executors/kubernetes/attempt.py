@@ -4,9 +4,10 @@ Why a module of its own: this is the part with the most states (not yet seen by 
 reason, running with log streams, finished, deleted by someone else, timed out by the engine's clock,
 cancelled) and it must never create a Pod twice for one attempt: it first looks for the Pod by its name
 (names are per run, task and attempt), and only creates it when it is not there, so a restarted engine
-re-attaches. It waits on the namespace watch (``watching.NamespaceWatch``), never polls, and reads outcomes
-with the pure functions of ``status``. It must not decide retries (the scheduler does) or raise for a failed
-task (a failure is a returned outcome).
+re-attaches, and then continues each step's stored log after the point the previous engine marked
+(``logs.Resumable``) instead of writing it again. It waits on the namespace watch
+(``watching.NamespaceWatch``), never polls, and reads outcomes with the pure functions of ``status``. It must
+not decide retries (the scheduler does) or raise for a failed task (a failure is a returned outcome).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from engine.executors.base import LogSink, LogWriter, ResolvedTask, TaskOutcome
 from engine.executors.kubernetes import status as st
 from engine.executors.kubernetes.client import Json, KubeClient, path_for
 from engine.executors.kubernetes.errors import QuotaExceeded
-from engine.executors.kubernetes.logs import ContainerLog
+from engine.executors.kubernetes.logs import ContainerLog, Resumable
 from engine.executors.kubernetes.objects import TaskObjects
 from engine.executors.kubernetes.watching import NamespaceWatch, is_gone
 
@@ -60,6 +61,8 @@ class Attempt:
         self.attached = False
         self._pod: Json = objects.pod
         self._writers: dict[str, LogWriter] = {}
+        self._resume: dict[str, str | None] = {}
+        """Per step, where the log stored by an engine that followed this Pod before ends (a re-attach)."""
         self._logs: dict[str, tuple[ContainerLog, asyncio.Task[None]]] = {}
         self._waiting: str | None = None
         self._started = options.clock()
@@ -190,7 +193,10 @@ class Attempt:
 
     def _writer(self, step: str) -> LogWriter:
         if step not in self._writers:
-            self._writers[step] = self.sink.open_step(step)
+            writer = self._writers[step] = self.sink.open_step(step)
+            if self.attached and isinstance(writer, Resumable):
+                # a re-attach: continue the stored log after the point the previous engine marked
+                self._resume[step] = writer.resume_point()
         return self._writers[step]
 
     def _start_logs(self, pod: Json) -> None:
@@ -200,8 +206,9 @@ class Attempt:
         for step in self.steps:
             if step.container in started and step.container not in self._logs:
                 done = functools.partial(self._container_done, step.container)
-                log = ContainerLog(self.client, self.namespace, self.name, step.container, self._writer(step.name),
-                                   done)
+                writer = self._writer(step.name)
+                log = ContainerLog(self.client, self.namespace, self.name, step.container, writer, done,
+                                   after=self._resume.get(step.name))
                 self._logs[step.container] = (log, asyncio.create_task(log.run()))
 
     def _container_done(self, container: str) -> bool:
