@@ -47,3 +47,20 @@ def resume_state(plan: Plan, run: Mapping[str, Any], now: float, *, reattach: bo
                 attempts=row["attempts"], started_at=_epoch(row["started_at"]),
                 reason="attempt lost with the engine driving it; started again" if lost else row["reason"])
     return RunState(tasks=tasks, started_at=_epoch(run.get("started_at")) or now)
+
+
+def merged_exit_codes(plan: Plan, run: Mapping[str, Any]) -> dict[str, dict[str, int | None]]:
+    """For each merged chain (``placement``) that had already ended: its steps' exit codes (of its last
+    attempt) by step name, as stored. The runner derives the members' states from them
+    (``engine.scheduler.members``); without them a resumed run would rewrite correct member rows as "the
+    first member failed, the others were skipped"."""
+    stored = {t["name"]: t for t in run.get("tasks", [])}
+    out: dict[str, dict[str, int | None]] = {}
+    for task in plan.all_tasks():
+        row = stored.get(task.name)
+        if not task.members or row is None or row["status"] not in TERMINAL:
+            continue
+        steps = row.get("steps") or []
+        last = max((s["attempt"] for s in steps), default=None)
+        out[task.name] = {s["name"]: s["exit_code"] for s in steps if s["attempt"] == last}
+    return out

@@ -20,6 +20,7 @@ from engine.compiler.placement import result_source
 from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
 from engine.compiler.types import Plan, ResultRef, RunContext
 from engine.executors.base import Executor, RunEnv, TaskOutcome
+from engine.resume import merged_exit_codes
 from engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
 from engine.scheduler.members import member_states
 from engine.scheduler.state import RunState, TaskState
@@ -107,6 +108,8 @@ class Runner:
         """Drive the run to its end; ``start`` resumes from stored task states (a takeover) instead of the
         initial state."""
         state = start if start is not None else initial_state(self.plan, self.options.clock())
+        if start is not None and self.plan.members:  # merged chains that ended keep their members' states
+            self._exit_codes.update(merged_exit_codes(self.plan, self.store.get_run(self.ctx.run_id)))
         self.store.set_run_status(self.ctx.run_id, "running", started_at=state.started_at)
         self._flush(state, force=True)
         try:

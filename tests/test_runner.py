@@ -337,3 +337,21 @@ def test_the_member_whose_step_failed_fails_and_the_earlier_ones_succeeded(tmp_p
     # the fake executor fails the last step: package fails, build and test succeeded
     assert [tasks[n]["status"] for n in ("build", "test", "package")] == ["succeeded", "succeeded", "failed"]
     assert run["status"] == "failed"
+
+
+def test_a_resumed_run_keeps_the_member_states_of_a_merged_chain_that_had_ended(tmp_path):
+    from engine.resume import resume_state
+
+    text = ONE_POD.replace('script: "true"', 'script: "false"')
+    fake = FakeExecutor({"build+test+package": [FakeOutcome(status="failed", exit_code=1)]})
+    first, runner = _run(tmp_path / "a", text, fake, placed=True)
+    before = {t["name"]: t["status"] for t in first["tasks"]}
+    assert [before[n] for n in ("build", "test", "package")] == ["succeeded", "succeeded", "failed"]
+    # a second engine takes the run over from the store (as `runs resume` or a replica's takeover does)
+    store = Store.open(None, tmp_path / "a")
+    again = Runner(runner.plan, runner.ctx, FakeExecutor(), store, LogStore(tmp_path / "a"), runner.env,
+                   secrets={}, base_env={}, options=RunOptions(flush_interval=0.0))
+    state = asyncio.run(again.run(resume_state(runner.plan, store.get_run(runner.ctx.run_id), 0.0, reattach=True)))
+    assert str(state.status) == "failed"
+    after = {t["name"]: t["status"] for t in store.get_run(runner.ctx.run_id)["tasks"]}
+    assert after == before
