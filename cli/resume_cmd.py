@@ -92,26 +92,31 @@ def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, sto
 
 def cancel_orphan(store: Store, run_id: str) -> None:
     """Delete an orphaned run's objects in the cluster and end it cancelled (its finally tasks do not run)."""
-    from kubernetes.config import ConfigException
-
-    from engine.executors.kubernetes import KubernetesConfig, KubernetesError, KubernetesExecutor
-
     _, origin = resumable(store, run_id)
     target = origin.target or {}
     _take_over(store, origin)
     host, pid = socket.gethostname(), os.getpid()
+    delete_cluster_objects(run_id, target, retry=f"wishstar runs cancel {run_id}")
+    store.end_owned_run(run_id, host, pid, "cancelled",
+                        "cancelled while orphaned: its Pods were deleted; finally tasks did not run", now=time.time())
+
+
+def delete_cluster_objects(run_id: str, target: dict[str, Any], *, retry: str) -> bool:
+    """Delete the run's owner object in ``target``'s namespace (the garbage collector removes the run's Pods,
+    ConfigMaps, Secrets and claims); False when it was already gone. ``UserError`` naming ``retry`` when the
+    cluster cannot be reached or refuses."""
+    from engine.executors.kubernetes import KubernetesConfig, KubernetesError, KubernetesExecutor
+
     try:
         executor = KubernetesExecutor(_no_manifests, KubernetesConfig(
             namespace=target["namespace"], kubeconfig=target.get("kubeconfig"), context=target.get("context")))
         try:
-            asyncio.run(executor.delete_run(run_id))
+            return asyncio.run(executor.delete_run(run_id))
         finally:
             executor.close()
-    except (ConfigException, KubernetesError) as exc:
-        raise UserError(f"cannot delete the Pods of run {run_id} in namespace {target['namespace']}: {exc} "
-                        f"(hint: fix access to the cluster and run `wishstar runs cancel {run_id}` again)") from None
-    store.end_owned_run(run_id, host, pid, "cancelled",
-                        "cancelled while orphaned: its Pods were deleted; finally tasks did not run", now=time.time())
+    except KubernetesError as exc:
+        raise UserError(f"cannot delete the objects of run {run_id} in namespace {target['namespace']}: {exc} "
+                        f"(hint: fix access to the cluster and run `{retry}` again)") from None
 
 
 def _no_manifests(task: ResolvedTask) -> Any:

@@ -1,4 +1,4 @@
-"""``wishstar runs list|show|cancel|resume`` and ``wishstar logs``: the run history, read from the store.
+"""``wishstar runs list|show|cancel|resume|delete|prune`` and ``wishstar logs``: the run history, read from the store.
 
 Logs are tailed and followed with bounded memory (blocks from the end, then new bytes as they arrive). A
 Kubernetes run whose process died is shown as orphaned, with what to do about it; resuming and cancelling
@@ -137,6 +137,53 @@ def cancel(
         err.print(f"run {resolved} already ended ({status})")
     else:
         out.print(f"cancel requested for run {resolved}")
+
+
+@runs_app.command("delete")
+def delete(
+    run_ids: Annotated[list[str], typer.Argument(help="run ids, unique prefixes, or PIPELINE#NUMBER")],
+    force: Annotated[bool, typer.Option("--force", help="forget a run even when its cluster objects cannot be "
+                                                        "deleted")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Delete ended runs: history, step logs, kept working directory, and a Kubernetes run's objects."""
+    from cli.prune_cmd import check_ended, delete_runs
+
+    cfg = settings(state_dir)
+    with open_store(cfg) as store:
+        done = delete_runs(store, cfg, check_ended(store, run_ids), force=force)
+    out.print(f"deleted {len(done.runs)} run(s)" + (f", {done.cluster_objects} with objects in a cluster"
+                                                    if done.cluster_objects else ""))
+    if done.kept:
+        raise typer.Exit(1)
+
+
+@runs_app.command("prune")
+def prune(
+    age: Annotated[str, typer.Option("--older-than", help='runs that ended longer ago than this: "30d", "12h"')],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only say which runs would be deleted")] = False,
+    force: Annotated[bool, typer.Option("--force", help="forget a run even when its cluster objects cannot be "
+                                                        "deleted")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Delete every run that ended before a cutoff (retention; run it from cron against the server's store
+    too). Runs that have not ended are never touched."""
+    from cli.prune_cmd import delete_runs, older_than
+
+    cfg = settings(state_dir)
+    cutoff = time.time() - older_than(age)
+    with open_store(cfg) as store:
+        ids = store.ended_before(cutoff)
+        if dry_run:
+            for run_id in ids:
+                out.print(run_id)
+            out.print(f"would delete {len(ids)} run(s) that ended more than {age} ago")
+            return
+        done = delete_runs(store, cfg, ids, force=force)
+    out.print(f"deleted {len(done.runs)} run(s) that ended more than {age} ago" +
+              (f"; kept {len(done.kept)} whose cluster objects could not be deleted" if done.kept else ""))
+    if done.kept:
+        raise typer.Exit(1)
 
 
 @runs_app.command("resume")

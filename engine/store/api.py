@@ -231,6 +231,15 @@ class Store:
         shutil.rmtree(self.logs.run_dir(run_id), ignore_errors=True)
         return run_id
 
+    def ended_before(self, cutoff: float, *, limit: int | None = None) -> list[str]:
+        """Ids of runs that ended (succeeded, failed, cancelled) before ``cutoff`` (epoch seconds), oldest
+        first, at most ``limit``: what ``wishstar runs prune`` deletes (an index on ``finished_at`` serves it)."""
+        query = (select(runs.c.id).where(runs.c.status.not_in(_ACTIVE), runs.c.finished_at.is_not(None),
+                                          runs.c.finished_at < cutoff)
+                 .order_by(runs.c.finished_at).limit(limit))
+        with db.read(self._engine) as conn:
+            return [row[0] for row in conn.execute(query)]
+
     def reap_orphans(self, is_alive: Callable[[str, int], bool] = process_is_alive, *,
                      now: float | None = None) -> list[str]:
         """Fail pending/running runs whose owning process is gone; returns their ids.

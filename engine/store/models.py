@@ -83,6 +83,7 @@ class Run(Base):
         Index("ix_runs_pipeline_created", "pipeline", "created_at"),
         Index("ix_runs_status_created", "status", "created_at"),
         Index("ix_runs_created", "created_at"),
+        Index("ix_runs_finished", "finished_at"),
     )
 
 

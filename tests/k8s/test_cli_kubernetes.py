@@ -97,6 +97,28 @@ def test_a_pipeline_placed_on_kwok_by_its_node_selector_succeeds_and_runs_show_r
     assert wishstar("runs", "show", run["id"]).code == 0
 
 
+def test_deleting_an_ended_run_deletes_what_it_left_in_the_cluster(tmp_path: Path, wishstar: Wishstar,
+                                                                   cluster: Cluster, namespace: str) -> None:
+    from kubernetes import client as k8s
+
+    result = wishstar.run(make_repo(tmp_path / "repo", KWOK_PIPELINE))
+    assert result.code == 0, result.stderr
+    run_id = result.json()["id"]
+    # what a run kept for debugging, or one whose teardown could not reach the cluster, leaves behind
+    owner = cluster.core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(
+        metadata=k8s.V1ObjectMeta(name=f"wishstar-run-{run_id}", labels={"wishstar.dev/run": run_id})))
+    reference = k8s.V1OwnerReference(api_version="v1", kind="ConfigMap", name=owner.metadata.name,
+                                     uid=owner.metadata.uid)
+    cluster.core.create_namespaced_config_map(namespace, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(
+        name=f"left-{run_id}", labels={"wishstar.dev/run": run_id}, owner_references=[reference])))
+    deleted = wishstar("runs", "delete", run_id)
+    assert deleted.code == 0 and "1 with objects in a cluster" in deleted.stdout, deleted.stderr
+    selector = f"wishstar.dev/run={run_id}"
+    wait_until(lambda: not cluster.core.list_namespaced_config_map(namespace, label_selector=selector).items, 60,
+               "the garbage collector to remove what the deleted run's owner object owned")
+    assert wishstar("runs", "list", "--output", "json").json() == []
+
+
 def test_a_task_annotated_to_fail_on_kwok_fails_the_run_with_its_exit_code(tmp_path: Path,
                                                                          wishstar: Wishstar) -> None:
     pipeline = KWOK_PIPELINE + """\

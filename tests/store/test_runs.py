@@ -30,6 +30,17 @@ def test_build_numbers_are_not_reused_after_a_delete(store: Store) -> None:
     assert store.create_run("build")[1] == 2
 
 
+def test_ended_before_lists_ended_runs_oldest_first_and_never_active_ones(store: Store) -> None:
+    ids = {}
+    for name, status, finished in [("new", "succeeded", T0 + 500), ("old", "failed", T0 + 10),
+                                   ("mid", "cancelled", T0 + 100), ("live", "running", None)]:
+        ids[name], _ = store.create_run("ci")
+        store.set_run_status(ids[name], status, finished_at=finished)
+    assert store.ended_before(T0 + 200) == [ids["old"], ids["mid"]]
+    assert store.ended_before(T0 + 1000, limit=1) == [ids["old"]]
+    assert ids["live"] not in store.ended_before(T0 + 10**9)
+
+
 def test_get_run_returns_the_documented_shape(store: Store) -> None:
     run_id, number = store.create_run("ci", params={"target": "prod"}, event="push", created_at=T0,
                                       git={"branch": "main", "commit": "abc123", "author": "ada"})
