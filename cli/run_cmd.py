@@ -185,7 +185,7 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
     _notices(plan, local=req.executor == "local")
     status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project),
                                                               shared_workspaces(plan)))
-    _prune(cfg)
+    _prune(cfg, store)
     return run_id, status
 
 
@@ -266,10 +266,13 @@ async def _with_signals(runner: Runner, start: RunState | None = None):  # type:
             loop.remove_signal_handler(sig)
 
 
-def _prune(cfg: Settings) -> None:
-    """Keep the newest ``keep_workspaces`` run directories; logs and history stay in the store."""
+def _prune(cfg: Settings, store: Store) -> None:
+    """Keep the newest ``keep_workspaces`` run directories; logs and history stay in the store. The directory
+    of a run that has not ended is never removed: an orphaned Kubernetes run needs it to be resumed."""
     root = cfg.state_dir / "work"
     dirs = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith("tmp-")),
                   key=lambda p: p.stat().st_mtime, reverse=True)
+    active = set(store.active_runs())
     for old in dirs[cfg.keep_workspaces:]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name not in active:
+            shutil.rmtree(old, ignore_errors=True)

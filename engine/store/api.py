@@ -231,6 +231,11 @@ class Store:
         shutil.rmtree(self.logs.run_dir(run_id), ignore_errors=True)
         return run_id
 
+    def active_runs(self) -> list[str]:
+        """Ids of runs that have not ended (pending or running, orphans included)."""
+        with db.read(self._engine) as conn:
+            return [row[0] for row in conn.execute(select(runs.c.id).where(runs.c.status.in_(_ACTIVE)))]
+
     def ended_before(self, cutoff: float, *, limit: int | None = None) -> list[str]:
         """Ids of runs that ended (succeeded, failed, cancelled) before ``cutoff`` (epoch seconds), oldest
         first, at most ``limit``: what ``wishstar runs prune`` deletes (an index on ``finished_at`` serves it)."""

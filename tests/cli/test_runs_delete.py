@@ -85,3 +85,19 @@ def test_a_kubernetes_run_whose_cluster_is_unreachable_is_kept_unless_forced(cli
     forced = cli("runs", "delete", run_id, "--force")
     assert forced.code == 0 and f"warning: run {run_id} forgotten" in forced.stderr, forced.stderr
     assert cli("runs", "list", "--output", "json").json() == []
+
+
+def test_keeping_few_workspaces_never_removes_the_directory_of_a_run_that_has_not_ended(
+        cli: Cli, make_repo: Callable[..., Path]) -> None:
+    import os
+
+    with Store.open(None, cli.state_dir) as store:
+        orphan, _ = store.create_run("keep", executor="kubernetes")
+    kept = cli.state_dir / "work" / orphan / "checkout"
+    kept.mkdir(parents=True)
+    os.utime(kept.parent, (time.time() - 3600, time.time() - 3600))  # the oldest directory
+    first, second = _runs(cli, make_repo(PIPELINE), 2)
+    cli.env["WISHSTAR_KEEP_WORKSPACES"] = "1"
+    third = _runs(cli, cli.state_dir.parent / "repo", 1)[0]
+    left = {p.name for p in (cli.state_dir / "work").iterdir()}
+    assert left == {orphan, third}, (left, first, second)

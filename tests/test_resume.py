@@ -1,0 +1,63 @@
+"""Continuing a run from its stored rows (``engine.resume``): what a new engine process starts from."""
+
+from __future__ import annotations
+
+import textwrap
+
+from engine.compiler.build import compile_pipeline
+from engine.compiler.placement import apply_placement
+from engine.compiler.types import Plan, RunContext
+from engine.resume import merged_exit_codes, resume_state
+from engine.spec.validate import validate_text
+
+PIPELINE = """
+    name: p
+    tasks:
+      build: {script: make}
+      test: {needs: [build], script: make test}
+      lint: {script: make lint}
+"""
+
+
+def plan(text: str = PIPELINE) -> Plan:
+    pipeline, _ = validate_text(textwrap.dedent(text), ".wishstar.yaml", lambda t: None, [])
+    return compile_pipeline(pipeline, RunContext(run_id="r1"), lambda n, w: None)  # type: ignore[arg-type,return-value]
+
+
+def row(name: str, status: str, attempts: int = 1, steps: list[dict] | None = None) -> dict:
+    return {"name": name, "status": status, "attempts": attempts, "reason": None, "exit_code": 0,
+            "results": {"tag": "1"} if status == "succeeded" else {}, "started_at": "2026-11-25T10:00:00Z",
+            "finished_at": "2026-11-25T10:00:05Z" if status in ("succeeded", "failed") else None,
+            "steps": steps or []}
+
+
+RUN = {"started_at": "2026-11-25T10:00:00Z",
+       "tasks": [row("build", "succeeded"), row("test", "running", attempts=2)]}
+
+
+def test_finished_tasks_keep_their_stored_state_and_unseen_ones_are_pending() -> None:
+    state = resume_state(plan(), RUN, now=0.0)
+    assert (state.task("build").status, state.task("build").results) == ("succeeded", {"tag": "1"})
+    assert state.task("lint").status == "pending" and state.task("lint").attempts == 0
+
+
+def test_a_running_task_is_started_again_as_a_new_attempt_when_its_process_died_with_the_engine() -> None:
+    test = resume_state(plan(), RUN, now=0.0).task("test")
+    assert (test.status, test.attempts) == ("pending", 2)  # the next start is attempt 3
+    assert "started again" in (test.reason or "")
+
+
+def test_with_reattach_a_running_task_starts_the_same_attempt_again_to_find_its_pod() -> None:
+    test = resume_state(plan(), RUN, now=0.0, reattach=True).task("test")
+    assert (test.status, test.attempts) == ("pending", 1)  # the next start is attempt 2 again
+    assert "re-attaching to the Pod of attempt 2" in (test.reason or "")
+
+
+def test_a_merged_chain_that_ended_gives_its_last_attempts_step_exit_codes() -> None:
+    placed = apply_placement(plan(PIPELINE.replace("name: p", "name: p\n    placement: one-pod")))
+    merged = next(t for t in placed.all_tasks() if t.members)
+    assert (merged.name, [s.name for s in merged.steps]) == ("build+test", ["build.run", "test.run"])
+    steps = [{"name": "build.run", "attempt": 1, "exit_code": 0}, {"name": "test.run", "attempt": 1, "exit_code": 2}]
+    run = {"tasks": [row(merged.name, "failed", steps=steps), row("lint", "running")]}
+    assert merged_exit_codes(placed, run) == {merged.name: {"build.run": 0, "test.run": 2}}
+    assert merged_exit_codes(placed, {"tasks": [row(merged.name, "running", steps=steps)]}) == {}
