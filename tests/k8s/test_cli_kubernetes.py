@@ -8,11 +8,11 @@ stdout is read back with ``wishstar logs`` after the run's Pods are gone.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ import pytest
 
 from tests.cli.conftest import Result
 from tests.k8s.cluster import ROOT, Cluster, wait_until
-from tests.k8s.node import REAL_NODE_LABEL, RealNode, cluster_ref
+from tests.k8s.conftest import NodeKind
+from tests.k8s.node import REAL_NODE_LABEL, RealNode
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
 
@@ -134,16 +135,45 @@ def test_a_task_annotated_to_fail_on_kwok_fails_the_run_with_its_exit_code(tmp_p
     assert tasks["test"]["status"] == "failed" and tasks["test"]["exit_code"] == 3, tasks["test"]
 
 
+# --- either node kind: the same pipeline, placed by its own nodeSelector ----------------------------------------
+
+
+@pytest.mark.nodes("kwok", "real")
+def test_the_same_pipeline_passes_a_result_and_fails_with_its_exit_code_on_either_node_kind(
+        tmp_path: Path, wishstar: Wishstar, node_kind: NodeKind) -> None:
+    # KWOK ignores the scripts and follows the annotations; the real node runs the scripts and ignores them
+    pipeline = f"""
+    name: either
+    kubernetes:
+      nodeSelector: {json.dumps(node_kind.selector)}
+      annotations: {{wishstar.dev/kwok: succeed, kwok.wishstar.dev/delay: 0s}}
+    tasks:
+      version:
+        image: {node_kind.image}
+        results: [tag]
+        script: printf 2.0.1 > $(results.tag.path)
+        kubernetes:
+          annotations: {{kwok.wishstar.dev/message: '{{"exitCode":0,"results":{{"tag":"2.0.1"}}}}'}}
+      test:
+        needs: [version]
+        image: {node_kind.image}
+        script: |
+          echo "testing $(tasks.version.results.tag)"
+          exit 3
+        kubernetes:
+          annotations: {{wishstar.dev/kwok: fail, kwok.wishstar.dev/exit-code: "3"}}
+    """
+    result = wishstar.run(make_repo(tmp_path / "repo", pipeline))
+    assert result.code == 1, result.stderr
+    tasks = {t["name"]: t for t in result.json()["tasks"]}
+    assert tasks["version"]["results"] == {"tag": "2.0.1"}, tasks
+    assert (tasks["test"]["status"], tasks["test"]["exit_code"]) == ("failed", 3), tasks["test"]
+    if node_kind.kind == "real":
+        assert wishstar("logs", result.json()["id"], "test").stdout == "testing 2.0.1\n"
+
+
 # --- the real node ----------------------------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
-    started = RealNode.start(cluster_ref(cluster), tmp_path_factory.mktemp("cli-real-node"))
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def test_real_containers_pass_a_result_and_logs_shows_their_stdout_after_the_pods_are_gone(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,11 @@ from engine.executors.kubernetes import AttemptOptions, KubernetesConfig, Kubern
 from engine.executors.kubernetes.objects import TaskObjects
 from engine.store.logs import LogStore
 from tests.k8s.cluster import Cluster
-from tests.k8s.node import REAL_NODE_LABEL, RealNode, cluster_ref
+from tests.k8s.node import REAL_NODE_LABEL, RealNode
 from tests.k8s.test_executor import Run
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(600)]
 
-
-@pytest.fixture(scope="module")
-def node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
-    started = RealNode.start(cluster_ref(cluster), tmp_path_factory.mktemp("executor-real-node"))
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def on_node(plan: Plan, ctx: RunContext, node: RealNode) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,18 +22,9 @@ import pytest
 from engine.compiler.pods import task_manifests
 from engine.compiler.types import RetryPlan, RunContext, StepPlan, TaskPlan
 from tests.k8s.cluster import Cluster
-from tests.k8s.node import REAL_NODE_LABEL, RealNode, cluster_ref
+from tests.k8s.node import REAL_NODE_LABEL, RealNode
 
 POD_TIMEOUT = 180.0
-
-
-@pytest.fixture(scope="session")
-def real_node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
-    node = RealNode.start(cluster_ref(cluster), tmp_path_factory.mktemp("real-node"))
-    try:
-        yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from engine.executors.kubernetes.logs import TimestampedLines, since_time
 from engine.store.api import Store
 from engine.store.logs import LogStore, StepLogWriter, TaskLogSink
 from tests.k8s.cluster import Cluster
-from tests.k8s.node import RealNode, cluster_ref
+from tests.k8s.node import RealNode
 from tests.k8s.test_executor import compile_text, resolved
 from tests.k8s.test_executor_real_node import on_node
 
@@ -101,14 +100,6 @@ def test_a_writer_without_a_marked_point_starts_the_file_again(tmp_path: Path) -
     writer.close()
     assert path.read_bytes() == b"fresh\n"
 
-
-@pytest.fixture(scope="module")
-def node(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
-    started = RealNode.start(cluster_ref(cluster), tmp_path_factory.mktemp("reattach-logs-node"))
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def stored_lines(path: Path) -> list[str]:

@@ -231,9 +231,13 @@ class ContainerLog:
               loop: asyncio.AbstractEventLoop) -> None:
         def put(item: object) -> bool:
             """Hand over one item, waiting while the queue is full; False once nobody reads any more."""
+            if loop.is_closed():
+                return False
+            put_item = queue.put(item)
             try:
-                future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-            except RuntimeError:
+                future = asyncio.run_coroutine_threadsafe(put_item, loop)
+            except RuntimeError:  # the loop closed just now
+                put_item.close()
                 return False
             while True:
                 try:
