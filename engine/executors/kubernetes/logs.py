@@ -21,7 +21,6 @@ nor decide the task's outcome. Where a resume point is stored is the writer's bu
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import re
 import threading
@@ -211,12 +210,15 @@ class ContainerLog:
         if self.lines.last:
             query.append(("sinceTime", since_time(self.lines.last)))
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_CHUNKS)
-        thread = threading.Thread(target=self._read, args=(query, queue, loop), daemon=True,
+        # At most QUEUE_CHUNKS chunks in flight: the reader takes a slot per chunk, the loop gives it back.
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        slots = threading.BoundedSemaphore(QUEUE_CHUNKS)
+        thread = threading.Thread(target=self._read, args=(query, queue, slots, loop), daemon=True,
                                   name=f"wishstar-log-{self.pod}-{self.container}")
         thread.start()
         while True:
             item = await queue.get()
+            slots.release()
             if item is _END:
                 return
             if isinstance(item, Exception):
@@ -227,28 +229,20 @@ class ContainerLog:
                 self._marks.mark(self.lines.point)  # after the write: the point never runs ahead of the file
                 self._marked = self.lines.point
 
-    def _read(self, query: list[tuple[str, str]], queue: asyncio.Queue[object],
+    def _read(self, query: list[tuple[str, str]], queue: asyncio.Queue[object], slots: threading.BoundedSemaphore,
               loop: asyncio.AbstractEventLoop) -> None:
         def put(item: object) -> bool:
-            """Hand over one item, waiting while the queue is full; False once nobody reads any more."""
-            if loop.is_closed():
-                return False
-            put_item = queue.put(item)
-            try:
-                future = asyncio.run_coroutine_threadsafe(put_item, loop)
-            except RuntimeError:  # the loop closed just now
-                put_item.close()
-                return False
-            while True:
-                try:
-                    future.result(timeout=1.0)
-                    return True
-                except concurrent.futures.TimeoutError:
-                    if self._stopped:
-                        future.cancel()
-                        return False
-                except Exception:
+            """Hand over one item, waiting while QUEUE_CHUNKS are in flight; False once nobody reads any more
+            (stopped, or the loop closed). Only a callback crosses threads, never a coroutine, so a loop that
+            closes meanwhile leaves nothing un-awaited."""
+            while not slots.acquire(timeout=1.0):
+                if self._stopped or loop.is_closed():
                     return False
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop closed just now
+                return False
+            return True
 
         try:
             self._stream = self.client.open_stream(path_for(self.namespace, "pods", self.pod, "log"), query,
