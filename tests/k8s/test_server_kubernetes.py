@@ -89,8 +89,9 @@ def run_pods(cluster: Cluster, namespace: str, run_id: str) -> list[Any]:
     return list(cluster.core.list_namespaced_pod(namespace, label_selector=run_selector(run_id)).items)
 
 
-def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {".wishstar.yaml": PIPELINE})
+def push_and_drive(cluster: Cluster, namespace: str, tmp_path: Path, pipeline: str) -> dict[str, Any]:
+    """Push ``pipeline`` to a project, let one worker drive the event's run on KWOK; the stored run."""
+    repo = make_repo(tmp_path / "repo", {".wishstar.yaml": pipeline})
     cfg = kwok_settings(tmp_path, None, cluster, namespace)
     with Store.open(cfg.database_url, cfg.state_dir) as store:
         project = register(store, str(tmp_path / "repo"))
@@ -100,7 +101,11 @@ def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespa
         asyncio.run(worker.until_idle(timeout=90))
         event = Events(store).get(event_id)
         assert event.status == "done" and event.run_id
-        run = store.get_run(event.run_id)
+        return store.get_run(event.run_id)
+
+
+def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    run = push_and_drive(cluster, namespace, tmp_path, PIPELINE)
     assert run["status"] == "succeeded", run
     assert sorted((t["name"], t["status"], t["attempts"]) for t in run["tasks"]) == [
         ("a", "succeeded", 1), ("b", "succeeded", 1)]
@@ -125,15 +130,7 @@ tasks:
 
 def test_a_chain_on_the_server_runs_as_one_pod(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     """``placement: one-pod`` applies on the server as in ``wishstar run --executor kubernetes``."""
-    repo = make_repo(tmp_path / "repo", {".wishstar.yaml": CHAIN})
-    cfg = kwok_settings(tmp_path, None, cluster, namespace)
-    with Store.open(cfg.database_url, cfg.state_dir) as store:
-        project = register(store, str(tmp_path / "repo"))
-        event_id, _ = add_event(store, project, push_payload(repo.head.commit.hexsha))
-        worker = Worker(store, cfg, Library(), owner="r1")
-        worker.driver.executor_for = kwok_executor_for({"kwok.wishstar.dev/delay": "0s"}, keep=True)
-        asyncio.run(worker.until_idle(timeout=90))
-        run = store.get_run(str(Events(store).get(event_id).run_id))
+    run = push_and_drive(cluster, namespace, tmp_path, CHAIN)
     assert run["status"] == "succeeded", run
     assert [(t["name"], t["status"], t["attempts"]) for t in run["tasks"]] == [
         ("a+b+c", "succeeded", 1), ("a", "succeeded", 1), ("b", "succeeded", 1), ("c", "succeeded", 1)]
