@@ -20,8 +20,9 @@ from cli.common import UserError, err
 from engine.settings import Settings
 from engine.spec.durations import parse_duration
 from engine.store.api import Store
+from engine.store.models import ENDED_RUN_STATUSES
 
-ENDED = ("succeeded", "failed", "cancelled")
+ENDED = ENDED_RUN_STATUSES
 
 
 @dataclass

@@ -29,10 +29,11 @@ from engine.executors.checkout import read_capped
 from engine.resume import resume_state
 from engine.settings import Settings
 from engine.store.api import RunOrigin, Store, process_is_alive
+from engine.store.models import ENDED_RUN_STATUSES
 from pipelines.load import compile_run, validate
 from tasks import Library
 
-ENDED = ("succeeded", "failed", "cancelled")
+ENDED = ENDED_RUN_STATUSES
 
 
 def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:

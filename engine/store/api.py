@@ -29,10 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from engine.store import db, shape
 from engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
 from engine.store.logs import LogStore
-from engine.store.models import RUN_STATUSES, TASK_STATUSES, pipelines, runs, steps, tasks
+from engine.store.models import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES, pipelines, runs, steps, tasks
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
-_ACTIVE = ("pending", "running")
+_ACTIVE = ACTIVE_RUN_STATUSES
 _SUMMARY_COLUMNS = (runs.c.id, runs.c.pipeline, runs.c.number, runs.c.status, runs.c.reason, runs.c.event,
                     runs.c.branch, runs.c.git, runs.c.created_at, runs.c.started_at, runs.c.finished_at)
 

@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 RUN_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+ACTIVE_RUN_STATUSES = ("pending", "running")
+ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
 TASK_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "cancelled")
 
 Json = JSON().with_variant(JSONB(), "postgresql")

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from engine.spec.errors import did_you_mean
 from engine.store.api import Store
+from engine.store.models import ENDED_RUN_STATUSES
 from webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 RunRef = Annotated[str, PathParam(description="run id, unique id prefix, or PIPELINE#NUMBER (# as %23)")]
 _CHUNK = 64 * 1024
-_ENDED = ("succeeded", "failed", "cancelled")
+_ENDED = ENDED_RUN_STATUSES
 
 
 class RunSummary(BaseModel):
