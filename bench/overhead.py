@@ -81,10 +81,10 @@ class _TimedRunner(Runner):
 
     last: float = 0.0
 
-    async def run(self):  # type: ignore[no-untyped-def]
+    async def run(self, start=None):  # type: ignore[no-untyped-def]
         began = time.perf_counter()
         try:
-            return await super().run()
+            return await super().run(start)
         finally:
             _TimedRunner.last = time.perf_counter() - began
 
