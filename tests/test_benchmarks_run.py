@@ -18,7 +18,7 @@ from tests.cli.conftest import ROOT
 @pytest.mark.parametrize("args", [
     ["bench/overhead.py", "--tasks", "6", "--repeat", "1", "--no-cli"],
     ["bench/plan_scale.py", "--sizes", "20", "--repeat", "1", "--no-cli"],
-    ["bench/runs_list.py", "--runs", "20000", "--repeat", "5", "--cli-repeat", "1"],
+    ["bench/runs_list.py", "--runs", "20000", "--repeat", "5", "--cli-repeat", "2"],
 ], ids=["overhead", "plan_scale", "runs_list"])
 def test_a_benchmark_runs_to_its_report(args: list[str]) -> None:
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=ROOT)
