@@ -185,10 +185,10 @@ def profile(shape: str, n: int, concurrency: int, sort: str, limit: int) -> None
         prof = cProfile.Profile()
         original: Callable[..., object] = _TimedRunner.run
 
-        async def profiled(self):  # type: ignore[no-untyped-def]
+        async def profiled(self, start=None):  # type: ignore[no-untyped-def]
             prof.enable()
             try:
-                return await original(self)
+                return await original(self, start)
             finally:
                 prof.disable()
 
