@@ -6,8 +6,11 @@ removes all of it: the store's rows, the log files, the kept checkout, and for a
 object (the garbage collector removes its Pods, ConfigMaps, Secrets and claims). ``prune`` does that for
 every run that ended before a cutoff, from cron or by hand, also against the server's PostgreSQL store.
 
-Must not delete a run that has not ended (a live process or a replica may still drive it, and an orphan's
-Pods need ``runs cancel``), nor forget a run whose cluster objects could not be deleted without saying so.
+An orphan (a ``wishstar run --executor kubernetes`` whose process died and that nobody resumed) expires too:
+``prune`` cancels one created before the cutoff (deleting its Pods, as ``runs cancel`` does), then deletes it.
+
+Must not delete a run that a live process or a replica may still drive, nor forget a run whose cluster objects
+could not be deleted without saying so.
 """
 
 from __future__ import annotations
@@ -81,3 +84,28 @@ def delete_runs(store: Store, cfg: Settings, run_ids: Iterable[str], *, force: b
         store.delete_run(run_id)
         done.runs.append(run_id)
     return done
+
+
+def expire_orphans(store: Store, cutoff: float, *, force: bool = False) -> tuple[list[str], list[str]]:
+    """Cancel the orphans created before ``cutoff`` (their Pods deleted): (ended, kept). One whose cluster
+    cannot be reached is kept, unless ``force``: then it is ended all the same, with a warning."""
+    import os
+    import socket
+    import time
+
+    from cli.resume_cmd import cancel_orphan
+
+    ended, kept = [], []
+    for run_id in store.orphans(created_before=cutoff):
+        try:
+            cancel_orphan(store, run_id)
+        except UserError as exc:
+            if not force:
+                err.print(f"kept orphaned run {run_id}: {exc}; --force ends it anyway", highlight=False)
+                kept.append(run_id)
+                continue
+            err.print(f"warning: orphaned run {run_id} ended, but {exc}", highlight=False)
+            store.end_owned_run(run_id, socket.gethostname(), os.getpid(), "cancelled",
+                                "expired while orphaned; its cluster could not be reached", now=time.time())
+        ended.append(run_id)
+    return ended, kept

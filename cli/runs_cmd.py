@@ -166,23 +166,27 @@ def prune(
                                                         "deleted")] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Delete every run that ended before a cutoff (retention; run it from cron against the server's store
-    too). Runs that have not ended are never touched."""
-    from cli.prune_cmd import delete_runs, older_than
+    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's
+    store). An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a
+    live process or a replica drives are never touched."""
+    from cli.prune_cmd import delete_runs, expire_orphans, older_than
 
     cfg = settings(state_dir)
     cutoff = time.time() - older_than(age)
     with open_store(cfg) as store:
-        ids = store.ended_before(cutoff)
         if dry_run:
+            ids = [*store.orphans(created_before=cutoff), *store.ended_before(cutoff)]
             for run_id in ids:
                 out.print(run_id)
-            out.print(f"would delete {len(ids)} run(s) that ended more than {age} ago")
+            out.print(f"would delete {len(ids)} run(s) older than {age}")
             return
-        done = delete_runs(store, cfg, ids, force=force)
+        expired, kept = expire_orphans(store, cutoff, force=force)
+        done = delete_runs(store, cfg, [*expired, *store.ended_before(cutoff)], force=force)
+    kept += done.kept
     out.print(f"deleted {len(done.runs)} run(s) that ended more than {age} ago" +
-              (f"; kept {len(done.kept)} whose cluster objects could not be deleted" if done.kept else ""))
-    if done.kept:
+              (f", {len(expired)} of them orphans cancelled first" if expired else "") +
+              (f"; kept {len(kept)} whose cluster objects could not be deleted" if kept else ""))
+    if kept:
         raise typer.Exit(1)
 
 

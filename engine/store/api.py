@@ -263,17 +263,22 @@ class Store:
                 reaped.append(run_id)
         return reaped
 
-    def orphans(self, is_alive: Callable[[str, int], bool] = process_is_alive) -> list[str]:
+    def orphans(self, is_alive: Callable[[str, int], bool] = process_is_alive, *,
+                created_before: float | None = None) -> list[str]:
         """Active Kubernetes runs with a recorded ``target`` whose owning process is gone (``reap_orphans``
-        leaves them active). A server run has no target: a replica takes it over by its lease."""
-        return [run_id for run_id, _, _, executor in self._ownerless(is_alive, with_target=True)
+        leaves them active), optionally only those created before ``created_before`` (``runs prune``). A
+        server run has no target: a replica takes it over by its lease."""
+        return [run_id for run_id, _, _, executor in self._ownerless(is_alive, with_target=True,
+                                                                     created_before=created_before)
                 if executor == "kubernetes"]
 
-    def _ownerless(self, is_alive: Callable[[str, int], bool], *, with_target: bool = False
-                   ) -> list[tuple[str, str, int, str | None]]:
+    def _ownerless(self, is_alive: Callable[[str, int], bool], *, with_target: bool = False,
+                   created_before: float | None = None) -> list[tuple[str, str, int, str | None]]:
         query = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.executor).where(runs.c.status.in_(_ACTIVE))
         if with_target:
             query = query.where(runs.c.target.is_not(None))
+        if created_before is not None:
+            query = query.where(runs.c.created_at < created_before)
         with db.read(self._engine) as conn:
             active = conn.execute(query).all()
         return [(run_id, host, pid, executor) for run_id, host, pid, executor in active

@@ -101,3 +101,29 @@ def test_keeping_few_workspaces_never_removes_the_directory_of_a_run_that_has_no
     third = _runs(cli, cli.state_dir.parent / "repo", 1)[0]
     left = {p.name for p in (cli.state_dir / "work").iterdir()}
     assert left == {orphan, third}, (left, first, second)
+
+
+def test_prune_ends_an_expired_orphan_only_when_its_pods_can_be_deleted_or_when_forced(cli: Cli,
+                                                                                      tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # a process that is gone: the run's owner
+    target = {"namespace": "ci", "kubeconfig": str(tmp_path / "gone.kubeconfig"), "context": "old",
+              "project": "checkout", "concurrency": None}
+    with Store.open(None, cli.state_dir) as store:
+        old, _ = store.create_run("kw", executor="kubernetes", target=target, host=socket.gethostname(),
+                                  pid=proc.pid, status="running", created_at=time.time() - 40 * 86400)
+        young, _ = store.create_run("kw", executor="kubernetes", target=target, host=socket.gethostname(),
+                                    pid=proc.pid, status="running")
+    dry = cli("runs", "prune", "--older-than", "30d", "--dry-run")
+    assert dry.stdout.split()[0] == old and "would delete 1 run(s)" in dry.stdout, dry.stdout
+    kept = cli("runs", "prune", "--older-than", "30d")
+    assert kept.code == 1 and f"kept orphaned run {old}" in kept.stderr, kept.stderr
+    assert {r["id"]: r["status"] for r in cli("runs", "list", "--output", "json").json()} == {
+        old: "running", young: "running"}
+    forced = cli("runs", "prune", "--older-than", "30d", "--force")
+    assert forced.code == 0 and f"warning: orphaned run {old} ended" in forced.stderr, forced.stderr
+    assert "1 of them orphans cancelled first" in forced.stdout, forced.stdout
+    assert [r["id"] for r in cli("runs", "list", "--output", "json").json()] == [young]

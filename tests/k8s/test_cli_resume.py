@@ -161,3 +161,14 @@ def test_cancelling_an_orphaned_run_deletes_its_pods_and_marks_it_cancelled(
     assert {t["name"]: t["status"] for t in run["tasks"]}["build"] == "cancelled"
     refused = wishstar("runs", "resume", run_id)
     assert refused.code == 2 and "already ended (cancelled)" in refused.stderr
+
+
+def test_prune_expires_an_orphan_nobody_resumed_deleting_its_pods(
+        tmp_path: Path, wishstar: Wishstar, cluster: Cluster, namespace: str, pods: PodsCreated) -> None:
+    run_id, _ = _killed_mid_run(wishstar, cluster, make_repo(tmp_path / "repo", PIPELINE % "run"))
+    assert wishstar("runs", "prune", "--older-than", "1h").stdout.startswith("deleted 0 run(s)")
+    assert _shown(wishstar, run_id)["orphaned"] is True  # younger than the cutoff: left alone
+    pruned = wishstar("runs", "prune", "--older-than", "0s")
+    assert pruned.code == 0 and "1 of them orphans cancelled first" in pruned.stdout, pruned.stderr
+    _gone(cluster, namespace, run_id)
+    assert wishstar("runs", "list", "--output", "json").json() == []
