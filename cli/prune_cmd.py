@@ -15,7 +15,10 @@ could not be deleted without saying so.
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -24,8 +27,6 @@ from engine.settings import Settings
 from engine.spec.durations import parse_duration
 from engine.store.api import Store
 from engine.store.models import ENDED_RUN_STATUSES
-
-ENDED = ENDED_RUN_STATUSES
 
 
 @dataclass
@@ -53,7 +54,7 @@ def check_ended(store: Store, refs: Iterable[str]) -> list[str]:
     for ref in refs:
         run = store.get_run(ref)
         ids.append(run["id"])
-        if run["status"] not in ENDED:
+        if run["status"] not in ENDED_RUN_STATUSES:
             active.append(f"{run['id']} ({run['status']})")
     if active:
         raise UserError(f"not deleted, these runs have not ended: {', '.join(active)} (hint: `wishstar runs "
@@ -89,10 +90,6 @@ def delete_runs(store: Store, cfg: Settings, run_ids: Iterable[str], *, force: b
 def expire_orphans(store: Store, cutoff: float, *, force: bool = False) -> tuple[list[str], list[str]]:
     """Cancel the orphans created before ``cutoff`` (their Pods deleted): (ended, kept). One whose cluster
     cannot be reached is kept, unless ``force``: then it is ended all the same, with a warning."""
-    import os
-    import socket
-    import time
-
     from cli.resume_cmd import cancel_orphan
 
     ended, kept = [], []

@@ -33,14 +33,12 @@ from engine.store.models import ENDED_RUN_STATUSES
 from pipelines.load import compile_run, validate
 from tasks import Library
 
-ENDED = ENDED_RUN_STATUSES
-
 
 def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:
     """The run and its origin, or a ``UserError`` saying why it cannot be resumed."""
     run = store.get_run(ref)
     run_id, origin = run["id"], store.origin(run["id"])
-    if run["status"] in ENDED:
+    if run["status"] in ENDED_RUN_STATUSES:
         raise UserError(f"run {run_id} already ended ({run['status']}); there is nothing to resume "
                         "(hint: `wishstar run` starts a new run)")
     if origin.executor != "kubernetes":

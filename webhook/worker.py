@@ -182,9 +182,11 @@ class Worker:
             await asyncio.to_thread(self.leases.expire, run_id, self.owner)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m webhook.worker``: the workers of one replica, without the HTTP server."""
-    parser = argparse.ArgumentParser(prog="python -m webhook.worker", description=main.__doc__)
+def main(argv: list[str] | None = None, *, prog: str = "python -m webhook.worker",
+         prepare: Callable[[Worker], None] | None = None) -> int:
+    """``python -m webhook.worker``: the workers of one replica, without the HTTP server. ``prepare`` adjusts
+    the worker before it starts (tests place its Pods on KWOK nodes this way)."""
+    parser = argparse.ArgumentParser(prog=prog, description=main.__doc__)
     parser.add_argument("--replica-id", help="this replica's name (default: WISHSTAR_REPLICA_ID or host:pid)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -192,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     store = Store.open(cfg.database_url, Path(cfg.state_dir))
     worker = Worker(store, cfg, Library(), owner=args.replica_id,
                     command_users=command_users_from_env(cfg.command_users))
+    if prepare is not None:
+        prepare(worker)
     serve_until_signalled(worker, store)
     return 0
 

@@ -14,7 +14,6 @@ annotations of ``WISHSTAR_TEST_KWOK_ANNOTATIONS`` (JSON) and no log streams (KWO
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -42,7 +41,7 @@ from engine.store.server import Events
 from tasks import Library
 from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster
 from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
-from webhook.worker import Worker, command_users_from_env, serve_until_signalled
+from webhook.worker import Worker
 
 ANNOTATIONS_ENV = "WISHSTAR_TEST_KWOK_ANNOTATIONS"
 KEEP_ENV = "WISHSTAR_TEST_KWOK_KEEP"
@@ -237,20 +236,13 @@ def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
 
 def replica_main(argv: list[str] | None = None) -> int:
     """A ``python -m webhook.worker`` replica whose Pods go to KWOK nodes (see the module docstring)."""
-    import logging
+    from webhook.worker import main
 
-    parser = argparse.ArgumentParser(prog="python -m tests.k8s.test_server_kubernetes")
-    parser.add_argument("--replica-id")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = Settings()
-    store = Store.open(cfg.database_url, Path(cfg.state_dir))
-    worker = Worker(store, cfg, Library(), owner=args.replica_id,
-                    command_users=command_users_from_env(cfg.command_users))
-    worker.driver.executor_for = kwok_executor_for(json.loads(os.environ.get(ANNOTATIONS_ENV) or "{}"),
-                                                   keep=os.environ.get(KEEP_ENV) == "1")
-    serve_until_signalled(worker, store)
-    return 0
+    def on_kwok(worker: Worker) -> None:
+        worker.driver.executor_for = kwok_executor_for(json.loads(os.environ.get(ANNOTATIONS_ENV) or "{}"),
+                                                       keep=os.environ.get(KEEP_ENV) == "1")
+
+    return main(argv, prog="python -m tests.k8s.test_server_kubernetes", prepare=on_kwok)
 
 
 if __name__ == "__main__":

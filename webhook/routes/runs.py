@@ -27,9 +27,6 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 RunRef = Annotated[str, PathParam(description="run id, unique id prefix, or PIPELINE#NUMBER (# as %23)")]
 _CHUNK = 64 * 1024
-_ENDED = ENDED_RUN_STATUSES
-
-
 class RunSummary(BaseModel):
     """One line of ``wishstar runs list --output json``."""
 
@@ -114,7 +111,7 @@ def cancel_run(store: StoreDep, ref: RunRef) -> CancelOut:
     """Ask the process running the run to stop it; safe to repeat."""
     run_id = store.request_cancel(ref)
     status = store.get_run(run_id)["status"]
-    return CancelOut(id=run_id, status=status, already_ended=status in _ENDED)
+    return CancelOut(id=run_id, status=status, already_ended=status in ENDED_RUN_STATUSES)
 
 
 def _log_files(store: Store, run: dict[str, Any], task: str, attempt: int | None) -> list[Path]:
