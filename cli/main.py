@@ -176,7 +176,7 @@ def tasks_list() -> None:
 def main() -> None:
     """Console entry point: user errors become messages and exit codes, never stack traces."""
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="wishstar", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -187,12 +187,25 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
+    except typer.Abort:
+        sys.exit(130)
+    except _usage_errors() as exc:
+        # A mistyped option or a missing argument: click's usage message and exit 2, whichever click typer uses
+        # (typer >= 0.29 vendors its own; older ones use the click package).
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(str(exc))
+        sys.exit(int(getattr(exc, "exit_code", 2)))
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes that carry a usage message: typer's own, and click's when it is installed."""
+    found: list[type[BaseException]] = [typer.TyperException]
+    try:
+        import click
+    except ImportError:  # pragma: no cover - typer >= 0.29 does not need it
+        return tuple(found)
+    found += [click.exceptions.ClickException]
+    return tuple(found)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Create (once) the project's virtualenv at $ROOT/.venv and install wishstar into it in editable mode with the
-# dev extras. Idempotent and quick on a second run: the venv is reused and pip's cache lives in
+# dev extras, every dependency at the version pinned in requirements.lock (refresh it with scripts/lock.sh).
+# Idempotent and quick on a second run: the venv is reused and pip's cache lives in
 # ~/.cache/wishstar/pip. Usage: scripts/setup.sh   (PYTHON=python3.12 scripts/setup.sh to pick the interpreter)
 set -eu
 
@@ -30,15 +31,15 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
     fi
 fi
 
-# Skip pip entirely when the editable install is there and pyproject.toml (which lists the dependencies) is
-# the one it was made from: the stamp holds its checksum.
+# Skip pip entirely when the editable install is there and pyproject.toml (which lists the dependencies) and
+# requirements.lock (which pins them) are the ones it was made from: the stamp holds their checksums.
 STAMP="$VENV/.wishstar-setup.stamp"
-WANT=$(cksum < "$ROOT/pyproject.toml")
+WANT=$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | cksum)
 if [ -x "$VENV/bin/wishstar" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
     echo "setup.sh: $VENV is up to date"
 else
     echo "setup.sh: installing wishstar (editable, with dev extras) into $VENV"
-    (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet -e ".[dev]")
+    (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet -c requirements.lock -e ".[dev]")
     printf '%s\n' "$WANT" > "$STAMP"
 fi
 
