@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks import Library
 from tests.webhook.test_worker_support import (
     add_event,
     commit,
@@ -31,7 +30,8 @@ from tests.webhook.test_worker_support import (
     register,
     settings,
 )
-from webhook.worker import Worker
+from wishstar.tasks import Library
+from wishstar.webhook.worker import Worker
 
 
 async def measure(rounds: int, url: str | None, tmp: Path) -> list[float]:

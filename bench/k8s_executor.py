@@ -28,18 +28,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.compiler.types import GitContext, RunContext
-from engine.executors.base import RunEnv
-from engine.executors.kubernetes import (
+from tests.k8s.cluster import Cluster
+from wishstar.engine.compiler.types import GitContext, RunContext
+from wishstar.engine.executors.base import RunEnv
+from wishstar.engine.executors.kubernetes import (
     AttemptOptions,
     KubernetesConfig,
     KubernetesExecutor,
     watching,
 )
-from engine.runner import Runner, RunOptions, base_env
-from engine.store.api import Store
-from engine.store.logs import LogStore
-from tests.k8s.cluster import Cluster
+from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.logs import LogStore
 
 SETTINGS = [("Tekton default", 5.0, 10), ("Argo default", 20.0, 30), ("Wishstar default", 50.0, 100)]
 
@@ -179,8 +179,8 @@ def make_pods(cluster: Cluster, namespace: str, pods: int) -> None:
 
     from kubernetes import client
 
-    from engine.executors.kubernetes.objects import RUN_LABEL
     from tests.k8s.cluster import kwok_pod
+    from wishstar.engine.executors.kubernetes.objects import RUN_LABEL
 
     api = client.CoreV1Api(cluster.api_client)
     with ThreadPoolExecutor(16) as pool:

@@ -25,18 +25,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.compiler.placement import apply_placement
-from engine.compiler.types import GitContext, RunContext
-from engine.executors.base import RunEnv
-from engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor
-from engine.executors.kubernetes.objects import run_selector
-from engine.runner import Runner, RunOptions, base_env
-from engine.store.api import Store
-from engine.store.logs import LogStore
 from tests.k8s.cluster import Cluster
 from tests.k8s.node import RealNode, cluster_ref
 from tests.k8s.test_executor import compile_text
 from tests.k8s.test_executor_real_node import on_node
+from wishstar.engine.compiler.placement import apply_placement
+from wishstar.engine.compiler.types import GitContext, RunContext
+from wishstar.engine.executors.base import RunEnv
+from wishstar.engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor
+from wishstar.engine.executors.kubernetes.objects import run_selector
+from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.logs import LogStore
 
 
 def _ts(value: Any) -> float:

@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from overhead_baseline import SHAPES, run_baseline, shape_edges, task_names  # noqa: E402
 
-import cli.run_cmd as run_cmd  # noqa: E402
-from engine.runner import Runner  # noqa: E402
-from engine.settings import Settings  # noqa: E402
-from engine.store.api import Store  # noqa: E402
-from tasks import Library  # noqa: E402
+import wishstar.cli.run_cmd as run_cmd  # noqa: E402
+from wishstar.engine.runner import Runner  # noqa: E402
+from wishstar.engine.settings import Settings  # noqa: E402
+from wishstar.engine.store.api import Store  # noqa: E402
+from wishstar.tasks import Library  # noqa: E402
 
 
 def pipeline_yaml(shape: str, n: int) -> str:

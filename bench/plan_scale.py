@@ -38,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.compiler.types import RunContext  # noqa: E402
-from pipelines.load import compile_run, validate  # noqa: E402
-from tasks import Library  # noqa: E402
+from wishstar.engine.compiler.types import RunContext  # noqa: E402
+from wishstar.pipelines.load import compile_run, validate  # noqa: E402
+from wishstar.tasks import Library  # noqa: E402
 
 SHAPES = ("chain", "wide")
 

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.store import Store, db
-from engine.store.models import pipelines, runs
+from wishstar.engine.store import Store, db
+from wishstar.engine.store.models import pipelines, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = ["ci", "deploy", "nightly", "release", "docs"]

@@ -4,7 +4,7 @@
     .venv/bin/python bench/server_throughput.py --kubeconfig DIR/kubeconfig [--events 30] [--replicas 1 3]
 
 For each replica count: a fresh PostgreSQL schema and namespace, a registered project whose repository holds
-a one-task pipeline, and N replica processes (``python -m webhook.worker`` with its executor placing Pods on
+a one-task pipeline, and N replica processes (``python -m wishstar.webhook.worker`` with its executor placing Pods on
 KWOK nodes, tests/k8s/test_server_kubernetes.py) started and given time to import and poll. Then the events
 are stored at once (as the receiver would store deliveries) and the clock runs from the first insert until
 every event's run has finished; each run fetches its commit, compiles, creates its owner object, one Pod
@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, text
 
-from engine.store import db
-from engine.store.api import Store
-from engine.store.models import run_leases
-from engine.store.server import Events
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_server_kubernetes import start_replica, stop_all
 from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
+from wishstar.engine.store import db
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import run_leases
+from wishstar.engine.store.server import Events
 
 PIPELINE = 'name: app\ntasks:\n  build:\n    script: "true"\n'
 FINAL = ("succeeded", "failed", "cancelled")

@@ -57,16 +57,16 @@ def _payload() -> dict[str, Any]:
 
 def _serve(port: int, state_dir: str, url: str | None) -> None:
     """The child process: the server, receive-only."""
-    from engine.settings import Settings
-    from webhook.serve import server
+    from wishstar.engine.settings import Settings
+    from wishstar.webhook.serve import server
 
     settings = Settings(state_dir=Path(state_dir), database_url=url or None)
     server(settings, "127.0.0.1", port, start_workers=False, log_level="warning").run()
 
 
 def _prepare(state_dir: Path, url: str | None) -> None:
-    from engine.store.api import Store
-    from engine.store.server import Projects
+    from wishstar.engine.store.api import Store
+    from wishstar.engine.store.server import Projects
 
     with Store.open(url, state_dir) as store:
         Projects(store).add(gitlab_url="https://gitlab.example.com", gitlab_id=15, path="mike/diaspora",

@@ -1,5 +1,5 @@
-"""``python -m cli`` runs the wishstar command (used by tests and when the script is not on PATH)."""
+"""``python -m wishstar.cli`` runs the wishstar command (used by tests and when the script is not on PATH)."""
 
-from cli.main import main
+from wishstar.cli.main import main
 
 main()

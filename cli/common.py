@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from engine.settings import Settings, get_settings
-from engine.spec.errors import ValidationFailed, WishstarError
+from wishstar.engine.settings import Settings, get_settings
+from wishstar.engine.spec.errors import ValidationFailed, WishstarError
 
 if TYPE_CHECKING:
-    from engine.store.api import Store
+    from wishstar.engine.store.api import Store
 
 ICONS = {"pending": ("·", "dim"), "running": ("▶", "cyan"), "succeeded": ("✓", "green"),
          "failed": ("✗", "red"), "skipped": ("↷", "yellow"), "cancelled": ("■", "magenta")}
@@ -48,13 +48,13 @@ def settings(state_dir: Path | None = None) -> Settings:
 
 @contextmanager
 def open_store(cfg: Settings) -> Iterator[Store]:
-    from engine.store.api import Store
+    from wishstar.engine.store.api import Store
 
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(cfg.database_url, cfg.state_dir)
     try:
         for run_id in store.reap_orphans():
-            from engine.executors.procs import kill_leftovers
+            from wishstar.engine.executors.procs import kill_leftovers
 
             kill_leftovers(run_id)  # the dead engine's steps outlived it in their own sessions
         yield store

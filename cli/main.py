@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import yaml
 
-from cli import runs_cmd, serve_cmd
-from cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
-from cli.projects_cmd import projects_app
-from engine.spec.errors import ValidationFailed, WishstarError
+from wishstar.cli import runs_cmd, serve_cmd
+from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
+from wishstar.cli.projects_cmd import projects_app
+from wishstar.engine.spec.errors import ValidationFailed, WishstarError
 
 if TYPE_CHECKING:
-    from pipelines.load import Loaded
-    from tasks import Library
+    from wishstar.pipelines.load import Loaded
+    from wishstar.tasks import Library
 
 # Commands import what they need when they run: `wishstar runs list` should not pay for git, networkx, CEL
 # and the compiler (start-up time is most of a short command's time).
@@ -42,15 +42,15 @@ ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, 
 
 
 def _load(path: Path, file: str | None, library: Library) -> Loaded:
-    from engine.executors.checkout import read_capped
-    from pipelines.load import find_pipeline_file, validate
+    from wishstar.engine.executors.checkout import read_capped
+    from wishstar.pipelines.load import find_pipeline_file, validate
 
     target = path if path.is_file() else find_pipeline_file(path, file)
     return validate(read_capped(target), str(target), library)
 
 
 def _library() -> Library:
-    from tasks import Library
+    from wishstar.tasks import Library
 
     return Library()
 
@@ -79,7 +79,7 @@ def run(
     state_dir: StateDir = None,
 ) -> None:
     """Check out SOURCE at REF and run its pipeline on this machine."""
-    from cli.run_cmd import RunRequest, execute, load_secrets, parse_pairs
+    from wishstar.cli.run_cmd import RunRequest, execute, load_secrets, parse_pairs
 
     if event not in ("manual", "push", "tag", "merge_request"):
         raise UserError(f'--event {event}: use push, tag or merge_request')
@@ -103,7 +103,7 @@ def validate_cmd(
     output: Annotated[Output, typer.Option(help="json lists problems as objects")] = Output.text,
 ) -> None:
     """Check a pipeline file; report every problem at once with file, line, field path and a hint."""
-    from cli.render import validation_json
+    from wishstar.cli.render import validation_json
 
     try:
         loaded = _load(path, file, _library())
@@ -130,10 +130,10 @@ def plan(
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
-    from cli.render import plan_dict, print_placement, print_plan
-    from cli.run_cmd import parse_pairs
-    from engine.compiler.types import RunContext
-    from pipelines.load import compile_run
+    from wishstar.cli.render import plan_dict, print_placement, print_plan
+    from wishstar.cli.run_cmd import parse_pairs
+    from wishstar.engine.compiler.types import RunContext
+    from wishstar.pipelines.load import compile_run
 
     library = _library()
     loaded = _load(path, file, library)
@@ -154,7 +154,7 @@ def plan(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the pipeline file (for editor autocompletion)."""
-    from engine.spec.model import Pipeline
+    from wishstar.engine.spec.model import Pipeline
 
     data = Pipeline.model_json_schema(by_alias=True)
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -10,11 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import ICONS
-from engine.compiler.types import Plan
-from engine.runner import Snapshot
-from engine.scheduler.state import TaskState
-from engine.spec.durations import format_duration
+from wishstar.cli.common import ICONS
+from wishstar.engine.compiler.types import Plan
+from wishstar.engine.runner import Snapshot
+from wishstar.engine.scheduler.state import TaskState
+from wishstar.engine.spec.durations import format_duration
 
 TAIL_LINES = 6
 

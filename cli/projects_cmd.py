@@ -29,11 +29,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import Output, UserError, open_store, out, print_json, settings
+from wishstar.cli.common import Output, UserError, open_store, out, print_json, settings
 
 if TYPE_CHECKING:
-    from engine.settings import Settings
-    from webhook.gitlab_api import GitLabClient, RemoteProject
+    from wishstar.engine.settings import Settings
+    from wishstar.webhook.gitlab_api import GitLabClient, RemoteProject
 
 projects_app = typer.Typer(help="GitLab projects Wishstar builds (webhooks in, statuses out).",
                            no_args_is_help=True)
@@ -49,13 +49,13 @@ def _env(var: str, what: str) -> str:
 
 
 def _client(url: str, token: str) -> GitLabClient:
-    from webhook.gitlab_api import GitLabClient
+    from wishstar.webhook.gitlab_api import GitLabClient
 
     return GitLabClient(url, token)
 
 
 def _lookup(gitlab_project: str, gitlab_url: str, token: str | None, create_hook: bool) -> RemoteProject:
-    from webhook.gitlab_api import RemoteProject
+    from wishstar.webhook.gitlab_api import RemoteProject
 
     if token:
         ref: int | str = int(gitlab_project) if gitlab_project.isdigit() else gitlab_project
@@ -91,7 +91,7 @@ def add(
     state_dir: StateDir = None,
 ) -> None:
     """Register a GitLab project and create its webhook."""
-    from engine.store.server import Projects, new_hook_secret
+    from wishstar.engine.store.server import Projects, new_hook_secret
 
     cfg = settings(state_dir)
     gitlab_url = (url or cfg.gitlab_url or "").rstrip("/")
@@ -138,7 +138,7 @@ def _hook(gitlab_url: str, token: str | None, project_id: int, target: str, secr
 @projects_app.command("list")
 def list_projects(output: Annotated[Output, typer.Option()] = Output.text, state_dir: StateDir = None) -> None:
     """Registered projects (never their secrets or tokens)."""
-    from engine.store.server import Projects, project_view
+    from wishstar.engine.store.server import Projects, project_view
 
     with open_store(settings(state_dir)) as store:
         views = [project_view(p) for p in Projects(store).list()]
@@ -162,7 +162,7 @@ def remove(
     state_dir: StateDir = None,
 ) -> None:
     """Forget a project (its events, outbox and notes go with it)."""
-    from engine.store.server import Projects
+    from wishstar.engine.store.server import Projects
 
     cfg = settings(state_dir)
     with open_store(cfg) as store:

@@ -22,11 +22,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cli.common import UserError, err
-from engine.settings import Settings
-from engine.spec.durations import parse_duration
-from engine.store.api import Store
-from engine.store.models import ENDED_RUN_STATUSES
+from wishstar.cli.common import UserError, err
+from wishstar.engine.settings import Settings
+from wishstar.engine.spec.durations import parse_duration
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import ENDED_RUN_STATUSES
 
 
 @dataclass
@@ -70,7 +70,7 @@ def delete_runs(store: Store, cfg: Settings, run_ids: Iterable[str], *, force: b
     for run_id in run_ids:
         target = store.origin(run_id).target
         if target is not None:
-            from cli.resume_cmd import delete_cluster_objects
+            from wishstar.cli.resume_cmd import delete_cluster_objects
 
             try:
                 done.cluster_objects += delete_cluster_objects(run_id, target,
@@ -90,7 +90,7 @@ def delete_runs(store: Store, cfg: Settings, run_ids: Iterable[str], *, force: b
 def expire_orphans(store: Store, cutoff: float, *, force: bool = False) -> tuple[list[str], list[str]]:
     """Cancel the orphans created before ``cutoff`` (their Pods deleted): (ended, kept). One whose cluster
     cannot be reached is kept, unless ``force``: then it is ended all the same, with a warning."""
-    from cli.resume_cmd import cancel_orphan
+    from wishstar.cli.resume_cmd import cancel_orphan
 
     ended, kept = [], []
     for run_id in store.orphans(created_before=cutoff):

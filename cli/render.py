@@ -6,10 +6,10 @@ from typing import Any
 
 from rich.markup import escape
 
-from cli.common import out
-from engine.compiler.placement import apply_placement
-from engine.compiler.types import Plan, TaskPlan
-from engine.spec.errors import Problem
+from wishstar.cli.common import out
+from wishstar.engine.compiler.placement import apply_placement
+from wishstar.engine.compiler.types import Plan, TaskPlan
+from wishstar.engine.spec.errors import Problem
 
 
 def validation_json(ok: bool, problems: list[Problem]) -> dict[str, Any]:

@@ -21,17 +21,17 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from cli.common import UserError
-from engine.compiler.placement import shared_workspaces
-from engine.compiler.types import GitContext, RunContext
-from engine.executors.base import ResolvedTask, RunEnv
-from engine.executors.checkout import read_capped
-from engine.resume import resume_state
-from engine.settings import Settings
-from engine.store.api import RunOrigin, Store, process_is_alive
-from engine.store.models import ENDED_RUN_STATUSES
-from pipelines.load import compile_run, validate
-from tasks import Library
+from wishstar.cli.common import UserError
+from wishstar.engine.compiler.placement import shared_workspaces
+from wishstar.engine.compiler.types import GitContext, RunContext
+from wishstar.engine.executors.base import ResolvedTask, RunEnv
+from wishstar.engine.executors.checkout import read_capped
+from wishstar.engine.resume import resume_state
+from wishstar.engine.settings import Settings
+from wishstar.engine.store.api import RunOrigin, Store, process_is_alive
+from wishstar.engine.store.models import ENDED_RUN_STATUSES
+from wishstar.pipelines.load import compile_run, validate
+from wishstar.tasks import Library
 
 
 def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:
@@ -62,7 +62,7 @@ def _take_over(store: Store, origin: RunOrigin) -> None:
 def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, store: Store,
            library: Library) -> tuple[str, str]:
     """Take an orphaned Kubernetes run over and drive it to its end; returns (run id, final status)."""
-    from cli.run_cmd import RunRequest, _drive
+    from wishstar.cli.run_cmd import RunRequest, _drive
 
     run, origin = resumable(store, ref)
     run_id, target = origin.run_id, origin.target or {}
@@ -104,7 +104,7 @@ def delete_cluster_objects(run_id: str, target: dict[str, Any], *, retry: str) -
     """Delete the run's owner object in ``target``'s namespace (the garbage collector removes the run's Pods,
     ConfigMaps, Secrets and claims); False when it was already gone. ``UserError`` naming ``retry`` when the
     cluster cannot be reached or refuses."""
-    from engine.executors.kubernetes import KubernetesConfig, KubernetesError, KubernetesExecutor
+    from wishstar.engine.executors.kubernetes import KubernetesConfig, KubernetesError, KubernetesExecutor
 
     try:
         executor = KubernetesExecutor(_no_manifests, KubernetesConfig(

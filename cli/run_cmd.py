@@ -19,23 +19,23 @@ from typing import Any
 
 import yaml
 
-from cli.common import UserError, err
-from cli.progress import ProgressView
-from engine.compiler.build import resolve_params
-from engine.compiler.placement import shared_workspaces
-from engine.compiler.types import GitContext, Plan, RunContext
-from engine.executors.base import Executor, RunEnv
-from engine.executors.checkout import Source, clone, locate, read_capped
-from engine.executors.local import LocalExecutor
-from engine.runner import Runner, RunOptions, base_env
-from engine.scheduler.state import RunState
-from engine.settings import Settings
-from engine.spec.triggers import should_run
-from engine.spec.validate import declared_secrets
-from engine.store.api import Store
-from engine.store.logs import LogStore
-from pipelines.load import Loaded, compile_run, find_pipeline_file, validate
-from tasks import Library
+from wishstar.cli.common import UserError, err
+from wishstar.cli.progress import ProgressView
+from wishstar.engine.compiler.build import resolve_params
+from wishstar.engine.compiler.placement import shared_workspaces
+from wishstar.engine.compiler.types import GitContext, Plan, RunContext
+from wishstar.engine.executors.base import Executor, RunEnv
+from wishstar.engine.executors.checkout import Source, clone, locate, read_capped
+from wishstar.engine.executors.local import LocalExecutor
+from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.scheduler.state import RunState
+from wishstar.engine.settings import Settings
+from wishstar.engine.spec.triggers import should_run
+from wishstar.engine.spec.validate import declared_secrets
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.logs import LogStore
+from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate
+from wishstar.tasks import Library
 
 EXIT_FAILED, EXIT_CANCELLED, EXIT_NOT_TRIGGERED = 1, 130, 0
 
@@ -129,7 +129,7 @@ def _missing_secrets(loaded: Loaded, req: RunRequest) -> None:
 
 def _check_kubeconfig(req: RunRequest) -> None:
     """A kubeconfig or context that cannot be used is a bad input: refused before a run is recorded."""
-    from engine.executors.kubernetes.client import load_api_client
+    from wishstar.engine.executors.kubernetes.client import load_api_client
 
     load_api_client(req.kubeconfig, req.context).close()  # type: ignore[no-untyped-call]
 
@@ -235,7 +235,7 @@ def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: S
 
 def _executor(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings) -> Executor:
     if req.executor == "kubernetes":
-        from engine.executors.kubernetes import make_kubernetes_executor
+        from wishstar.engine.executors.kubernetes import make_kubernetes_executor
 
         return make_kubernetes_executor(plan, ctx, namespace=req.namespace or cfg.namespace,
                                         kubeconfig=req.kubeconfig, context=req.context,

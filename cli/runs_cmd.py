@@ -16,9 +16,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import ICONS, Output, UserError, err, open_store, out, print_json, settings
-from engine.spec.durations import format_duration
-from engine.store.logs import follow, tail
+from wishstar.cli.common import ICONS, Output, UserError, err, open_store, out, print_json, settings
+from wishstar.engine.spec.durations import format_duration
+from wishstar.engine.store.logs import follow, tail
 
 runs_app = typer.Typer(help="The run history.", no_args_is_help=True)
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
@@ -126,7 +126,7 @@ def cancel(
     orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
     with open_store(settings(state_dir)) as store:
         if (orphan := store.resolve(run_id)) in store.orphans():
-            from cli.resume_cmd import cancel_orphan
+            from wishstar.cli.resume_cmd import cancel_orphan
 
             cancel_orphan(store, orphan)
             out.print(f"run {orphan} cancelled: its owner object was deleted, and with it its Pods")
@@ -147,7 +147,7 @@ def delete(
     state_dir: StateDir = None,
 ) -> None:
     """Delete ended runs: history, step logs, kept working directory, and a Kubernetes run's objects."""
-    from cli.prune_cmd import check_ended, delete_runs
+    from wishstar.cli.prune_cmd import check_ended, delete_runs
 
     cfg = settings(state_dir)
     with open_store(cfg) as store:
@@ -169,7 +169,7 @@ def prune(
     """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's
     store). An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a
     live process or a replica drives are never touched."""
-    from cli.prune_cmd import delete_runs, expire_orphans, older_than
+    from wishstar.cli.prune_cmd import delete_runs, expire_orphans, older_than
 
     cfg = settings(state_dir)
     cutoff = time.time() - older_than(age)
@@ -201,9 +201,9 @@ def resume(
     state_dir: StateDir = None,
 ) -> None:
     """Finish an orphaned Kubernetes run: re-attach to its Pods (none is created twice) and run the rest."""
-    from cli.resume_cmd import resume as resume_run
-    from cli.run_cmd import load_secrets
-    from tasks import Library
+    from wishstar.cli.resume_cmd import resume as resume_run
+    from wishstar.cli.run_cmd import load_secrets
+    from wishstar.tasks import Library
 
     cfg = settings(state_dir)
     secrets = load_secrets(secret, secrets_file)
@@ -215,7 +215,7 @@ def resume(
 
 def report_end(run: dict[str, Any], status: str, output: Output) -> None:
     """Print a run that just ended and exit with its code (``run`` and ``runs resume``)."""
-    from cli.run_cmd import EXIT_CANCELLED
+    from wishstar.cli.run_cmd import EXIT_CANCELLED
 
     if output is Output.json:
         print_json(run)
@@ -241,7 +241,7 @@ def logs(
         run = store.get_run(run_id)
         names = [t["name"] for t in run["tasks"]]
         if task is not None and task not in names:
-            from engine.spec.errors import did_you_mean
+            from wishstar.engine.spec.errors import did_you_mean
 
             raise UserError(f'run {run["id"]} has no task "{task}"' +
                             (f" ({did_you_mean(task, names)})" if did_you_mean(task, names) else ""))
@@ -302,7 +302,7 @@ def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: s
     if not running or not logs_root.exists():
         time.sleep(0.3)
         return
-    from engine.store.logs import LogStore
+    from wishstar.engine.store.logs import LogStore
 
     layout = LogStore(cfg.state_dir)
     name = running[0]

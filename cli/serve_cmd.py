@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import settings
+from wishstar.cli.common import settings
 
 
 def serve(
@@ -23,7 +23,7 @@ def serve(
     = False,
 ) -> None:
     """Receive GitLab webhooks on POST /hooks/gitlab, serve /api/runs, and run the pipelines they start."""
-    from webhook.serve import serve as run_server
+    from wishstar.webhook.serve import serve as run_server
 
     cfg = settings(state_dir)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
-from engine.spec.cycles import find_cycle
+from wishstar.engine.spec.cycles import find_cycle
 
 __all__ = ["CycleError", "Graph", "find_cycle"]
 

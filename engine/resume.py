@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.compiler.types import Plan
-from engine.scheduler.state import TERMINAL, RunState, TaskState
+from wishstar.engine.compiler.types import Plan
+from wishstar.engine.scheduler.state import TERMINAL, RunState, TaskState
 
 
 def _epoch(value: str | None) -> float | None:

@@ -16,17 +16,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine.compiler.placement import result_source
-from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
-from engine.compiler.types import Plan, ResultRef, RunContext
-from engine.executors.base import Executor, RunEnv, TaskOutcome
-from engine.resume import merged_exit_codes
-from engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
-from engine.scheduler.members import member_states
-from engine.scheduler.state import RunState, TaskState
-from engine.spec.errors import WishstarError
-from engine.store.api import StepRow, Store, TaskRow
-from engine.store.logs import LogStore, Masker, TaskLogSink
+from wishstar.engine.compiler.placement import result_source
+from wishstar.engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
+from wishstar.engine.compiler.types import Plan, ResultRef, RunContext
+from wishstar.engine.executors.base import Executor, RunEnv, TaskOutcome
+from wishstar.engine.resume import merged_exit_codes
+from wishstar.engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
+from wishstar.engine.scheduler.members import member_states
+from wishstar.engine.scheduler.state import RunState, TaskState
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store.api import StepRow, Store, TaskRow
+from wishstar.engine.store.logs import LogStore, Masker, TaskLogSink
 
 Progress = Callable[["Snapshot"], None]
 

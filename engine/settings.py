@@ -17,7 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from engine.spec.errors import WishstarError
+from wishstar.engine.spec.errors import WishstarError
 
 
 class SettingsError(WishstarError):

@@ -10,13 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.compiler.build import attach_manifests, compile_pipeline
-from engine.compiler.placement import apply_placement
-from engine.compiler.pods import task_manifests
-from engine.compiler.types import Plan, RunContext, TaskPlan
-from engine.spec.model import Pipeline
-from engine.spec.validate import validate_text
-from tasks import Library
+from wishstar.engine.compiler.build import attach_manifests, compile_pipeline
+from wishstar.engine.compiler.placement import apply_placement
+from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.types import Plan, RunContext, TaskPlan
+from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.validate import validate_text
+from wishstar.tasks import Library
 
 DEFAULT_FILE = ".wishstar.yaml"
 

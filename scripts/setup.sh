@@ -43,5 +43,12 @@ else
     printf '%s\n' "$WANT" > "$STAMP"
 fi
 
+# The installed import names are wishstar.engine, wishstar.cli, ... (setup.py maps them onto the top-level
+# folders). mypy cannot follow the editable install's import hook, so it reads them through this link tree.
+mkdir -p "$VENV/typecheck/wishstar"
+for folder in cli engine pipelines tasks steps webhook; do
+    ln -sfn "../../../$folder" "$VENV/typecheck/wishstar/$folder"
+done
+
 echo "setup.sh: wishstar is $VENV/bin/wishstar"
 echo "setup.sh: add it to PATH with: export PATH=\"$VENV/bin:\$PATH\""

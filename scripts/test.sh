@@ -10,4 +10,4 @@ WISHSTAR_TEST_POSTGRES_URL="$(scripts/postgres.sh start)"
 export WISHSTAR_TEST_POSTGRES_URL
 export CI_REQUIRE_POSTGRES=1
 export CI_REQUIRE_CONFORMANCE=1
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/pytest "$@"

@@ -17,13 +17,13 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from engine.compiler.build import Expander, UsesExpansion
-from engine.compiler.library import WithValue, expand_library_task, with_issues
-from engine.spec.errors import Problem, ValidationFailed, WishstarError, did_you_mean
-from engine.spec.loader import load_yaml
-from engine.spec.model import Task
-from engine.spec.tekton import TektonTask, parse_task
-from engine.spec.validate import UsesInfo
+from wishstar.engine.compiler.build import Expander, UsesExpansion
+from wishstar.engine.compiler.library import WithValue, expand_library_task, with_issues
+from wishstar.engine.spec.errors import Problem, ValidationFailed, WishstarError, did_you_mean
+from wishstar.engine.spec.loader import load_yaml
+from wishstar.engine.spec.model import Task
+from wishstar.engine.spec.tekton import TektonTask, parse_task
+from wishstar.engine.spec.validate import UsesInfo
 
 __all__ = ["Library", "LibraryDirectoryMissing", "UnknownTask"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.dag import CycleError, Graph
+from wishstar.engine.dag import CycleError, Graph
 
 DIAMOND = Graph(["deploy", "test", "lint", "build"], {
     ("build", "test"): ["needs"], ("build", "lint"): ["needs"],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
-from engine.compiler.build import compile_pipeline
-from engine.compiler.placement import apply_placement
-from engine.compiler.types import Plan, RunContext
-from engine.resume import merged_exit_codes, resume_state
-from engine.spec.validate import validate_text
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.placement import apply_placement
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.resume import merged_exit_codes, resume_state
+from wishstar.engine.spec.validate import validate_text
 
 PIPELINE = """
     name: p

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.compiler.build import compile_pipeline
-from engine.compiler.types import GitContext, Plan, RunContext
-from engine.executors.base import RunEnv
-from engine.executors.fake import FAIL, FakeExecutor, FakeOutcome
-from engine.runner import Runner, RunOptions, base_env
-from engine.spec.validate import validate_text
-from engine.store.api import Store
-from engine.store.logs import LogStore
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.types import GitContext, Plan, RunContext
+from wishstar.engine.executors.base import RunEnv
+from wishstar.engine.executors.fake import FAIL, FakeExecutor, FakeOutcome
+from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.spec.validate import validate_text
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.logs import LogStore
 
 
 def _plan(text: str, ctx: RunContext) -> Plan:
@@ -287,7 +287,7 @@ def test_why_a_started_task_waits_is_its_reason_while_it_lasts(tmp_path):
 
 def _placed(text: str, ctx: RunContext) -> Plan:
     """The plan as ``wishstar run --executor kubernetes`` runs it: chains merged per ``placement:``."""
-    from engine.compiler.placement import apply_placement
+    from wishstar.engine.compiler.placement import apply_placement
 
     return apply_placement(_plan(text, ctx))
 
@@ -340,7 +340,7 @@ def test_the_member_whose_step_failed_fails_and_the_earlier_ones_succeeded(tmp_p
 
 
 def test_a_resumed_run_keeps_the_member_states_of_a_merged_chain_that_had_ended(tmp_path):
-    from engine.resume import resume_state
+    from wishstar.engine.resume import resume_state
 
     text = ONE_POD.replace('script: "true"', 'script: "false"')
     fake = FakeExecutor({"build+test+package": [FakeOutcome(status="failed", exit_code=1)]})

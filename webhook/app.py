@@ -20,12 +20,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import State
 
-from engine.settings import Settings, get_settings
-from engine.spec.errors import WishstarError
-from engine.store.api import Store
-from engine.store.errors import AmbiguousRun, RunNotFound
-from webhook.deps import Clock
-from webhook.routes import events, health, hooks, runs
+from wishstar.engine.settings import Settings, get_settings
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
+from wishstar.webhook.deps import Clock
+from wishstar.webhook.routes import events, health, hooks, runs
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ Stop = Callable[[], Awaitable[None]]
 async def start_background_workers(state: State) -> Stop:
     """Start this replica's workers (events -> runs, runs driven under leases) and the status sender (outbox
     -> GitLab) on the server's event loop; the returned coroutine function stops both."""
-    from tasks import Library
-    from webhook.outbox_worker import run_outbox
-    from webhook.worker import Worker, command_users_from_env
+    from wishstar.tasks import Library
+    from wishstar.webhook.outbox_worker import run_outbox
+    from wishstar.webhook.worker import Worker, command_users_from_env
 
     stop_event = asyncio.Event()
     worker = Worker(state.store, state.settings, Library(),

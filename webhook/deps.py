@@ -14,8 +14,8 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
-from engine.settings import Settings
-from engine.store.api import Store
+from wishstar.engine.settings import Settings
+from wishstar.engine.store.api import Store
 
 Clock = Callable[[], float]
 

@@ -25,18 +25,18 @@ from typing import Any
 import git
 import yaml
 
-from engine.compiler.build import resolve_params
-from engine.compiler.types import GitContext
-from engine.executors.checkout import read_capped
-from engine.spec.errors import WishstarError
-from engine.spec.model import Pipeline
-from engine.spec.triggers import should_run
-from engine.store.leases import Created, Leases, NewRun
-from engine.store.server import Project, StoredEvent
-from pipelines.load import Loaded, find_pipeline_file, validate
-from tasks import Library
-from webhook import gitlab_events
-from webhook.gitlab_events import GitEvent, Ignored, Skipped
+from wishstar.engine.compiler.build import resolve_params
+from wishstar.engine.compiler.types import GitContext
+from wishstar.engine.executors.checkout import read_capped
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.triggers import should_run
+from wishstar.engine.store.leases import Created, Leases, NewRun
+from wishstar.engine.store.server import Project, StoredEvent
+from wishstar.pipelines.load import Loaded, find_pipeline_file, validate
+from wishstar.tasks import Library
+from wishstar.webhook import gitlab_events
+from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped
 
 Classify = Callable[[str | None, Mapping[str, Any]], "GitEvent | Ignored | Skipped"]
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")

@@ -22,7 +22,7 @@ import gitlab
 import requests
 from gitlab import exceptions as gl_errors
 
-from engine.spec.errors import WishstarError
+from wishstar.engine.spec.errors import WishstarError
 
 DEFAULT_TIMEOUT_S = 10.0
 HOOK_EVENTS = ("push_events", "tag_push_events", "merge_requests_events", "note_events")

@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.settings import Settings
-from engine.store.api import Store
-from engine.store.outbox import Outbox, OutboxItem
-from engine.store.server import Project, ProjectNotFound, Projects
-from webhook.gitlab_api import DEFAULT_TIMEOUT_S, GitLabClient, GitLabError
+from wishstar.engine.settings import Settings
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.outbox import Outbox, OutboxItem
+from wishstar.engine.store.server import Project, ProjectNotFound, Projects
+from wishstar.webhook.gitlab_api import DEFAULT_TIMEOUT_S, GitLabClient, GitLabError
 
 Clock = Callable[[], float]
 ClientFactory = Callable[[str, str], GitLabClient]

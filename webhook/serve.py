@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from engine.settings import Settings
-from webhook.app import create_app
+from wishstar.engine.settings import Settings
+from wishstar.webhook.app import create_app
 
 
 def server(settings: Settings, host: str = "127.0.0.1", port: int = 8080, *, start_workers: bool = True,

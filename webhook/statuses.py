@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from engine.store.outbox import Outbox
-from engine.store.server import Project
+from wishstar.engine.store.outbox import Outbox
+from wishstar.engine.store.server import Project
 
 DESCRIPTION_LIMIT = 255
 STATE = {"pending": "pending", "running": "running", "succeeded": "success", "failed": "failed",

@@ -4,7 +4,7 @@ Why: the receiver answers GitLab within milliseconds and stores events; everythi
 replica, from the database alone (no in-memory queue another replica could not see). One asyncio loop per
 replica drives up to ``settings.workers`` runs at once; a heartbeat renews this replica's leases every third
 of ``lease_seconds``; a run whose lease this replica lost (it stalled past expiry and another replica took
-over) is stopped here at once. ``python -m webhook.worker`` runs the workers alone (no HTTP), as the replica
+over) is stopped here at once. ``python -m wishstar.webhook.worker`` runs the workers alone (no HTTP), as the replica
 tests do.
 
 Must not decide what a run does (``engine.scheduler``) nor how an event becomes a run (``webhook.event_runs``).
@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.settings import Settings, load_settings
-from engine.spec.errors import WishstarError
-from engine.store.api import Store
-from engine.store.leases import ClaimedRun, LeaseLost, Leases
-from engine.store.server import Projects
-from tasks import Library
-from webhook.event_runs import Checkout, Classify, EventRuns
-from webhook.worker_drive import Drive, RunDriver, SecretsFor, no_secrets, notify
+from wishstar.engine.settings import Settings, load_settings
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.leases import ClaimedRun, LeaseLost, Leases
+from wishstar.engine.store.server import Projects
+from wishstar.tasks import Library
+from wishstar.webhook.event_runs import Checkout, Classify, EventRuns
+from wishstar.webhook.worker_drive import Drive, RunDriver, SecretsFor, no_secrets, notify
 
 log = logging.getLogger("wishstar.worker")
 
@@ -182,9 +182,9 @@ class Worker:
             await asyncio.to_thread(self.leases.expire, run_id, self.owner)
 
 
-def main(argv: list[str] | None = None, *, prog: str = "python -m webhook.worker",
+def main(argv: list[str] | None = None, *, prog: str = "python -m wishstar.webhook.worker",
          prepare: Callable[[Worker], None] | None = None) -> int:
-    """``python -m webhook.worker``: the workers of one replica, without the HTTP server. ``prepare`` adjusts
+    """``python -m wishstar.webhook.worker``: the workers of one replica, without the HTTP server. ``prepare`` adjusts
     the worker before it starts (tests place its Pods on KWOK nodes this way)."""
     parser = argparse.ArgumentParser(prog=prog, description=main.__doc__)
     parser.add_argument("--replica-id", help="this replica's name (default: WISHSTAR_REPLICA_ID or host:pid)")

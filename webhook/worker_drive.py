@@ -28,25 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from engine.compiler.build import resolve_params
-from engine.compiler.placement import shared_workspaces
-from engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
-from engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
-from engine.executors.local import LocalExecutor
-from engine.resume import resume_state
-from engine.runner import Runner, RunOptions, base_env
-from engine.scheduler.decide import initial_state
-from engine.scheduler.state import RunState
-from engine.settings import Settings
-from engine.spec.errors import WishstarError
-from engine.spec.model import Pipeline
-from engine.store.api import Store, TaskRow
-from engine.store.leases import ClaimedRun, Leases
-from engine.store.server import Events, Project, Projects
-from pipelines.load import compile_run
-from tasks import Library
-from webhook.event_runs import Checkout, EventRuns, checkout_event
-from webhook.gitlab_events import GitEvent
+from wishstar.engine.compiler.build import resolve_params
+from wishstar.engine.compiler.placement import shared_workspaces
+from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
+from wishstar.engine.executors.local import LocalExecutor
+from wishstar.engine.resume import resume_state
+from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.scheduler.decide import initial_state
+from wishstar.engine.scheduler.state import RunState
+from wishstar.engine.settings import Settings
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.store.api import Store, TaskRow
+from wishstar.engine.store.leases import ClaimedRun, Leases
+from wishstar.engine.store.server import Events, Project, Projects
+from wishstar.pipelines.load import compile_run
+from wishstar.tasks import Library
+from wishstar.webhook.event_runs import Checkout, EventRuns, checkout_event
+from wishstar.webhook.gitlab_events import GitEvent
 
 log = logging.getLogger("wishstar.worker")
 SecretsFor = Callable[[Project], Mapping[str, str]]
@@ -62,8 +62,8 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
     """Call ``webhook.statuses.<hook>(outbox, project, run, public_url=, now=)``; a missing module or a failing
     hook is logged, never raised: statuses must not stop a run."""
     try:
-        from engine.store.outbox import Outbox
-        from webhook import statuses
+        from wishstar.engine.store.outbox import Outbox
+        from wishstar.webhook import statuses
     except ImportError:
         log.debug("webhook.statuses is not available; %s(%s) not sent", hook, run_id)
         return
@@ -85,7 +85,7 @@ def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
     if cfg.executor == "kubernetes":
         from kubernetes.config import ConfigException
 
-        from engine.executors.kubernetes import make_kubernetes_executor
+        from wishstar.engine.executors.kubernetes import make_kubernetes_executor
 
         try:
             return make_kubernetes_executor(plan, ctx, namespace=cfg.namespace,
@@ -174,7 +174,7 @@ class Guarded(Executor):
     async def _detach(self) -> None:
         """Leave the run in the cluster: teardown deletes nothing, and the attempts left running end on a
         ``Detached`` error from the namespace watch (a cancellation would delete their Pods)."""
-        from engine.executors.kubernetes import KubernetesExecutor
+        from wishstar.engine.executors.kubernetes import KubernetesExecutor
 
         inner = self.inner
         if not isinstance(inner, KubernetesExecutor):

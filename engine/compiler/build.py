@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.compiler.types import (
+from wishstar.engine.compiler.types import (
     EnvVar,
     Plan,
     PodSettings,
@@ -25,14 +25,14 @@ from engine.compiler.types import (
     Toleration,
     WorkspaceBinding,
 )
-from engine.dag import Graph
-from engine.spec.durations import parse_duration
-from engine.spec.errors import Problem, ValidationFailed, did_you_mean
-from engine.spec.model import EnvValue, Pipeline, Task
-from engine.spec.model import PodSettings as PodSettingsSpec
-from engine.spec.model import Step as StepSpec
-from engine.spec.subst import Ref, find_refs, substitute
-from engine.spec.validate import edges_of, result_refs
+from wishstar.engine.dag import Graph
+from wishstar.engine.spec.durations import parse_duration
+from wishstar.engine.spec.errors import Problem, ValidationFailed, did_you_mean
+from wishstar.engine.spec.model import EnvValue, Pipeline, Task
+from wishstar.engine.spec.model import PodSettings as PodSettingsSpec
+from wishstar.engine.spec.model import Step as StepSpec
+from wishstar.engine.spec.subst import Ref, find_refs, substitute
+from wishstar.engine.spec.validate import edges_of, result_refs
 
 ParamValue = str | list[str] | dict[str, str]
 
@@ -280,7 +280,7 @@ def compile_pipeline(pipeline: Pipeline, ctx: RunContext, expand: Expander, *, f
     by_name = {t.name: t for ts in instances.values() for t in ts}
     ordered = {n: replace(by_name[n], needs=tuple(sorted(needs.get(n, [])))) for n in graph.order}
     finals = {t.name: t for name in pipeline.finally_ for t in instances[name]}
-    from engine.compiler.types import Edge
+    from wishstar.engine.compiler.types import Edge
 
     plan = Plan(
         pipeline=pipeline.name, tasks=ordered, finally_tasks=finals,

@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.compiler.types import EnvVar, OnError, StepPlan
-from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
-from engine.spec.subst import Ref, find_refs, substitute
-from engine.spec.tekton import ContainerFields, EnvVarSpec, ParamSpec, Step, TektonTask, parse_go_duration
+from wishstar.engine.compiler.types import EnvVar, OnError, StepPlan
+from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
+from wishstar.engine.spec.subst import Ref, find_refs, substitute
+from wishstar.engine.spec.tekton import ContainerFields, EnvVarSpec, ParamSpec, Step, TektonTask, parse_go_duration
 
 WithValue = str | list[str] | dict[str, str]
 LineOf = Callable[[Path], int | None]

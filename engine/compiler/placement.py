@@ -28,11 +28,11 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 
-from engine.compiler.entrypoint import RESULTS_DIR
-from engine.compiler.pods import default_workdir, mount_path
-from engine.compiler.types import Edge, Plan, ResultRef, RetryPlan, StepPlan, TaskPlan, WorkspaceBinding
-from engine.dag import Graph
-from engine.spec.subst import Ref, substitute
+from wishstar.engine.compiler.entrypoint import RESULTS_DIR
+from wishstar.engine.compiler.pods import default_workdir, mount_path
+from wishstar.engine.compiler.types import Edge, Plan, ResultRef, RetryPlan, StepPlan, TaskPlan, WorkspaceBinding
+from wishstar.engine.dag import Graph
+from wishstar.engine.spec.subst import Ref, substitute
 
 
 def ineligible(task: TaskPlan) -> str | None:

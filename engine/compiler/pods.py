@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.compiler.entrypoint import (
+from wishstar.engine.compiler.entrypoint import (
     ENTRYPOINT,
     ENTRYPOINT_KEY,
     RESULTS_DIR,
@@ -32,7 +32,7 @@ from engine.compiler.entrypoint import (
     entrypoint_args,
     message_limit,
 )
-from engine.compiler.types import (
+from wishstar.engine.compiler.types import (
     EnvVar,
     PodSettings,
     RunContext,
@@ -41,7 +41,7 @@ from engine.compiler.types import (
     Toleration,
     WorkspaceBinding,
 )
-from engine.spec.subst import Ref, substitute
+from wishstar.engine.spec.subst import Ref, substitute
 
 Manifest = dict[str, Any]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.compiler.types import EnvVar, ResolvedStep, ResolvedTask, StepPlan, TaskPlan
-from engine.spec.errors import WishstarError
-from engine.spec.subst import Ref, substitute
+from wishstar.engine.compiler.types import EnvVar, ResolvedStep, ResolvedTask, StepPlan, TaskPlan
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.spec.subst import Ref, substitute
 
 
 class MissingSecret(WishstarError):

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from engine.compiler.types import ResolvedStep, ResolvedTask
+from wishstar.engine.compiler.types import ResolvedStep, ResolvedTask
 
 __all__ = ["ResolvedStep", "ResolvedTask"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import git
 
-from engine.compiler.types import GitContext
-from engine.spec.errors import InputTooLarge, WishstarError
-from engine.spec.loader import MAX_FILE_BYTES
+from wishstar.engine.compiler.types import GitContext
+from wishstar.engine.spec.errors import InputTooLarge, WishstarError
+from wishstar.engine.spec.loader import MAX_FILE_BYTES
 
 
 class SourceError(WishstarError):

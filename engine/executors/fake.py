@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.executors.base import (
+from wishstar.engine.executors.base import (
     Executor,
     LogSink,
     ResolvedTask,

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.executors import procs
-from engine.executors.base import (
+from wishstar.engine.executors import procs
+from wishstar.engine.executors.base import (
     Executor,
     LogSink,
     LogWriter,

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.compiler.placement import result_source
-from engine.compiler.types import Plan, TaskPlan
-from engine.scheduler.state import TERMINAL, RunState, RunStatus, TaskState
-from engine.spec import cel
+from wishstar.engine.compiler.placement import result_source
+from wishstar.engine.compiler.types import Plan, TaskPlan
+from wishstar.engine.scheduler.state import TERMINAL, RunState, RunStatus, TaskState
+from wishstar.engine.spec import cel
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.compiler.types import TaskPlan
-from engine.scheduler.state import TaskState
+from wishstar.engine.compiler.types import TaskPlan
+from wishstar.engine.scheduler.state import TaskState
 
 LATER_SKIPPED = "an earlier task in its Pod failed"
 

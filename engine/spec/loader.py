@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from engine.spec.errors import InputTooLarge, Path, Problem, ValidationFailed
+from wishstar.engine.spec.errors import InputTooLarge, Path, Problem, ValidationFailed
 
 MAX_FILE_BYTES = 1024 * 1024
 """Pipeline and task files larger than this are refused before parsing (1 MiB)."""
@@ -56,7 +56,7 @@ class Loaded:
         return self.lines.get((), 1)
 
     def problem(self, path: Path, message: str, hint: str | None = None) -> Problem:
-        from engine.spec.errors import format_path
+        from wishstar.engine.spec.errors import format_path
 
         return Problem(self.file, self.line_of(path), format_path(path), message, hint)
 
@@ -102,7 +102,7 @@ class _Builder:
         return out
 
     def _at(self, node: yaml.Node, path: Path, message: str, hint: str | None = None) -> Problem:
-        from engine.spec.errors import format_path
+        from wishstar.engine.spec.errors import format_path
 
         return Problem(self.file, node.start_mark.line + 1, format_path(path), message, hint)
 

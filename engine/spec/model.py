@@ -349,7 +349,7 @@ class ConcurrencyGroup(_Model):
     @classmethod
     def _group_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            from engine.spec import cel
+            from wishstar.engine.spec import cel
 
             problems = cel.check(value)
             if problems:

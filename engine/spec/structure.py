@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.spec.errors import Path, Problem, did_you_mean
-from engine.spec.loader import Loaded
-from engine.spec.model import Pipeline, Task
+from wishstar.engine.spec.errors import Path, Problem, did_you_mean
+from wishstar.engine.spec.loader import Loaded
+from wishstar.engine.spec.model import Pipeline, Task
 
 
 def _known_keys(model: type[BaseModel]) -> list[str]:

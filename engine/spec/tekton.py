@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.spec.durations import parse_duration
-from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
-from engine.spec.loader import Loaded, load_yaml
-from engine.spec.model import scalar_to_str
+from wishstar.engine.spec.durations import parse_duration
+from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
+from wishstar.engine.spec.loader import Loaded, load_yaml
+from wishstar.engine.spec.model import scalar_to_str
 
 API_VERSIONS = ("tekton.dev/v1", "tekton.dev/v1beta1")
 ParamType = Literal["string", "array", "object"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from engine.spec.model import Triggers
+from wishstar.engine.spec.model import Triggers
 
 
 @lru_cache(maxsize=1024)

@@ -10,12 +10,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from engine.spec import cel
-from engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
-from engine.spec.loader import Loaded, load_yaml
-from engine.spec.model import NAME_PATTERN, Pipeline, PodSettings, ResourceList, Task
-from engine.spec.structure import best_effort, parse_structure
-from engine.spec.subst import Ref, find_refs
+from wishstar.engine.spec import cel
+from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
+from wishstar.engine.spec.loader import Loaded, load_yaml
+from wishstar.engine.spec.model import NAME_PATTERN, Pipeline, PodSettings, ResourceList, Task
+from wishstar.engine.spec.structure import best_effort, parse_structure
+from wishstar.engine.spec.subst import Ref, find_refs
 
 CONTEXT_REFS = {("context", "run", "id"), ("context", "run", "number"), ("context", "pipeline", "name"),
                 ("context", "task", "name"), ("context", "task", "attempt")}
@@ -145,7 +145,7 @@ def _check_shape(c: _Checker, section: str, name: str, task: Task) -> None:
 
 
 def _check_duration(c: _Checker, path: Path, value: str | None) -> None:
-    from engine.spec.durations import parse_duration
+    from wishstar.engine.spec.durations import parse_duration
 
     if value is None:
         return
@@ -379,7 +379,7 @@ def edges_of(pipeline: Pipeline) -> dict[tuple[str, str], list[str]]:
 
 
 def _check_cycles(c: _Checker) -> None:
-    from engine.spec.cycles import find_cycle
+    from wishstar.engine.spec.cycles import find_cycle
 
     cycle = find_cycle(list(c.pipeline.tasks), list(edges_of(c.pipeline)))
     if cycle:

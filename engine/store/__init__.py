@@ -3,9 +3,9 @@
 Import from here: ``Store``, ``TaskRow``, the errors, and the log types the runner hands to executors.
 """
 
-from engine.store.api import Store, TaskRow, process_is_alive
-from engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound, StoreError
-from engine.store.logs import LogStore, Masker, StepLog, StepLogWriter, TaskLogSink, follow, tail
+from wishstar.engine.store.api import Store, TaskRow, process_is_alive
+from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound, StoreError
+from wishstar.engine.store.logs import LogStore, Masker, StepLog, StepLogWriter, TaskLogSink, follow, tail
 
 __all__ = [
     "AmbiguousRun",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.spec.errors import WishstarError
+from wishstar.engine.spec.errors import WishstarError
 
 
 class StoreError(WishstarError):

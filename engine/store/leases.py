@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
-from engine.spec.errors import WishstarError
-from engine.store import db
-from engine.store.api import Store
-from engine.store.models import events, run_leases, runs
-from engine.store.server import StoredEvent
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store import db
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import events, run_leases, runs
+from wishstar.engine.store.server import StoredEvent
 
 MAX_EVENT_ATTEMPTS = 5
 """An event whose claim expired this often (its worker died each time) is failed instead of retried."""

@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.orm import aliased
 
-from engine.store import db
-from engine.store.api import Store
-from engine.store.models import mr_notes, outbox
+from wishstar.engine.store import db
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import mr_notes, outbox
 
 BASE_DELAY_S = 2.0
 MAX_DELAY_S = 300.0

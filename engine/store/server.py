@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.spec.errors import WishstarError
-from engine.store import db
-from engine.store.api import Store
-from engine.store.models import EVENT_STATUSES, events, projects
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store import db
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import EVENT_STATUSES, events, projects
 
 
 class ProjectNotFound(WishstarError):

@@ -34,7 +34,7 @@ class Cli:
     env: dict[str, str]
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "cli", *args]
+        return [sys.executable, "-m", "wishstar.cli", *args]
 
     def __call__(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
         proc = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout,

@@ -7,12 +7,12 @@ import textwrap
 
 from rich.console import Console
 
-from cli.progress import ProgressView, render
-from engine.compiler.build import compile_pipeline
-from engine.compiler.types import RunContext
-from engine.runner import Snapshot
-from engine.scheduler.decide import initial_state
-from engine.spec.validate import validate_text
+from wishstar.cli.progress import ProgressView, render
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.types import RunContext
+from wishstar.engine.runner import Snapshot
+from wishstar.engine.scheduler.decide import initial_state
+from wishstar.engine.spec.validate import validate_text
 
 PIPELINE = textwrap.dedent("""
     name: view

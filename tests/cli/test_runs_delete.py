@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from engine.store import Store
-from engine.store.models import runs
 from tests.cli.conftest import Cli
+from wishstar.engine.store import Store
+from wishstar.engine.store.models import runs
 
 PIPELINE = "name: keep\ntasks:\n  a:\n    script: echo hello\n"
 

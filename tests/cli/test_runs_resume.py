@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from engine.store import Store
+from wishstar.engine.store import Store
 
 TARGET = {"namespace": "ci", "kubeconfig": "/nonexistent/kubeconfig", "context": "nowhere",
           "project": "checkout", "concurrency": None}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import typer
 
-from cli.main import app, main
+from wishstar.cli.main import app, main
 
 
 def _leaves(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 
 import pytest
 
-from engine.compiler.build import compile_pipeline, resolve_params
-from engine.compiler.types import Edge, EnvVar, Plan, RunContext
-from engine.spec.errors import ValidationFailed
-from engine.spec.model import Pipeline
-from engine.spec.validate import validate_text
+from wishstar.engine.compiler.build import compile_pipeline, resolve_params
+from wishstar.engine.compiler.types import Edge, EnvVar, Plan, RunContext
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.validate import validate_text
 
 ParamValue = str | list[str] | dict[str, str]
 

@@ -13,12 +13,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from engine.compiler.build import compile_pipeline
-from engine.compiler.entrypoint import RESULTS_DIR
-from engine.compiler.placement import apply_placement, chains, result_source, shared_workspaces
-from engine.compiler.pods import task_manifests
-from engine.compiler.types import Plan, ResultRef, RunContext
-from engine.spec.validate import validate_text
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.entrypoint import RESULTS_DIR
+from wishstar.engine.compiler.placement import apply_placement, chains, result_source, shared_workspaces
+from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.types import Plan, ResultRef, RunContext
+from wishstar.engine.spec.validate import validate_text
 
 GOLDEN = Path(__file__).parent / "golden" / "pods"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

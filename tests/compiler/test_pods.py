@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.compiler.pods import (
+from wishstar.engine.compiler.pods import (
     ManifestError,
     claim_name,
     dns_label,
@@ -23,7 +23,7 @@ from engine.compiler.pods import (
     pod_manifest,
     task_manifests,
 )
-from engine.compiler.types import (
+from wishstar.engine.compiler.types import (
     EnvVar,
     GitContext,
     PodSettings,

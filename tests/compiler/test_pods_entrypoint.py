@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.compiler.entrypoint import ENTRYPOINT, entrypoint_args
+from wishstar.engine.compiler.entrypoint import ENTRYPOINT, entrypoint_args
 
 
 @dataclass(frozen=True)

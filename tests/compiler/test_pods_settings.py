@@ -8,11 +8,11 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from engine.compiler.build import compile_pipeline, pod_settings
-from engine.compiler.pods import pod_manifest
-from engine.compiler.types import PodSettings, RunContext, TaskPlan
-from engine.spec.model import Pipeline
 from tests.compiler.test_pods import CASES, K8S_VERSION, manifests_of, step, task
+from wishstar.engine.compiler.build import compile_pipeline, pod_settings
+from wishstar.engine.compiler.pods import pod_manifest
+from wishstar.engine.compiler.types import PodSettings, RunContext, TaskPlan
+from wishstar.engine.spec.model import Pipeline
 
 PIPELINE = """
 name: shop

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from engine.compiler.build import compile_pipeline
-from engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
-from engine.compiler.types import Plan, RunContext
-from engine.spec.validate import validate_text
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.spec.validate import validate_text
 
 PIPELINE = """\
     name: ci

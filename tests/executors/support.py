@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from engine.compiler.types import OnError
-from engine.executors.base import ResolvedStep, ResolvedTask, RunEnv
+from wishstar.engine.compiler.types import OnError
+from wishstar.engine.executors.base import ResolvedStep, ResolvedTask, RunEnv
 
 PATH_ONLY = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.executors.base import ResolvedTask, TaskOutcome
-from engine.executors.fake import FAIL, FakeEvent, FakeExecutor, FakeOutcome
 from tests.executors.support import RecordingSink, make_run, make_step, make_task
+from wishstar.engine.executors.base import ResolvedTask, TaskOutcome
+from wishstar.engine.executors.fake import FAIL, FakeEvent, FakeExecutor, FakeOutcome
 
 RUN = make_run(Path("/nonexistent"))
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from engine.compiler.types import ResolvedStep, ResolvedTask
-from engine.executors.kubernetes.attempt import Attempt, AttemptOptions
-from engine.executors.kubernetes.errors import KubernetesError
-from engine.executors.kubernetes.objects import TaskObjects
-from engine.executors.kubernetes.watching import NamespaceWatch
 from tests.executors.support import RecordingSink
+from wishstar.engine.compiler.types import ResolvedStep, ResolvedTask
+from wishstar.engine.executors.kubernetes.attempt import Attempt, AttemptOptions
+from wishstar.engine.executors.kubernetes.errors import KubernetesError
+from wishstar.engine.executors.kubernetes.objects import TaskObjects
+from wishstar.engine.executors.kubernetes.watching import NamespaceWatch
 
 pytestmark = pytest.mark.timeout(10)
 

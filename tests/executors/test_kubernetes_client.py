@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from engine.executors.kubernetes.client import error_for, verb_and_resource
-from engine.executors.kubernetes.errors import Gone, KubernetesError, PermissionDenied, QuotaExceeded
-from engine.spec.errors import WishstarError
+from wishstar.engine.executors.kubernetes.client import error_for, verb_and_resource
+from wishstar.engine.executors.kubernetes.errors import Gone, KubernetesError, PermissionDenied, QuotaExceeded
+from wishstar.engine.spec.errors import WishstarError
 
 
 @pytest.mark.parametrize(("method", "path", "query", "expected"), [

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.executors.kubernetes.logs import TimestampedLines, since_time
+from wishstar.engine.executors.kubernetes.logs import TimestampedLines, since_time
 
 LOG = (b"2026-01-01T10:00:00.100000001Z hello\n"
        b"2026-01-01T10:00:00.200000000Z world with spaces\n"

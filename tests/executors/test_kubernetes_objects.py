@@ -12,11 +12,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from engine.compiler.entrypoint import RESULTS_DIR
-from engine.compiler.pods import task_manifests
-from engine.compiler.resolve import RuntimeView, resolve_task
-from engine.compiler.types import EnvVar, RetryPlan, RunContext, StepPlan, TaskPlan, WorkspaceBinding
-from engine.executors.kubernetes.objects import (
+from wishstar.engine.compiler.entrypoint import RESULTS_DIR
+from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.resolve import RuntimeView, resolve_task
+from wishstar.engine.compiler.types import EnvVar, RetryPlan, RunContext, StepPlan, TaskPlan, WorkspaceBinding
+from wishstar.engine.executors.kubernetes.objects import (
     WORKSPACES_ALIAS,
     claim_manifest,
     fill_task,
@@ -145,9 +145,9 @@ def test_the_owner_object_is_a_valid_configmap_labelled_with_the_run(run_id: str
 
 
 def test_the_factory_puts_manifests_in_the_executors_namespace_with_its_default_image() -> None:
-    from engine.compiler.types import Plan
-    from engine.executors.kubernetes import make_kubernetes_executor
-    from engine.executors.kubernetes.client import KubeClient
+    from wishstar.engine.compiler.types import Plan
+    from wishstar.engine.executors.kubernetes import make_kubernetes_executor
+    from wishstar.engine.executors.kubernetes.client import KubeClient
 
     plan = Plan(pipeline="shop", tasks={"package": PLAN}, finally_tasks={}, edges=(), layers=(("package",),),
                 params={}, workspaces=("src",), timeout_s=None, concurrency=None, on_failure="wait")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from engine.executors.kubernetes.ratelimit import TokenBucket
+from wishstar.engine.executors.kubernetes.ratelimit import TokenBucket
 
 
 class FakeClock:

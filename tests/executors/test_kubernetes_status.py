@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.executors.kubernetes.status import (
+from wishstar.engine.executors.kubernetes.status import (
     StepRef,
     image_problem,
     parse_message,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.executors.base import ResolvedStep, RunEnv, TaskOutcome
-from engine.executors.local import LocalExecutor
 from tests.executors.support import PATH_ONLY, RecordingSink, make_run, make_step, make_task
+from wishstar.engine.executors.base import ResolvedStep, RunEnv, TaskOutcome
+from wishstar.engine.executors.local import LocalExecutor
 
 HOSTILE = [
     ("semicolon_ifs", "x;touch${{IFS}}{marker}"),

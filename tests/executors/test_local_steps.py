@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.executors.base import ResolvedTask, RunEnv, TaskOutcome
-from engine.executors.local import LocalExecutor
-from engine.executors.procs import CHUNK
 from tests.executors.support import RecordingSink, make_run, make_step, make_task
+from wishstar.engine.executors.base import ResolvedTask, RunEnv, TaskOutcome
+from wishstar.engine.executors.local import LocalExecutor
+from wishstar.engine.executors.procs import CHUNK
 
 
 def execute(task: ResolvedTask, run: RunEnv, sink: RecordingSink | None = None,

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.executors.base import ResolvedTask, RunEnv, TaskOutcome
-from engine.executors.local import LocalExecutor
-from engine.executors.procs import group_alive
 from tests.executors.support import (
     RecordingSink,
     kill_quietly,
@@ -20,6 +17,9 @@ from tests.executors.support import (
     process_gone,
     wait_for_file,
 )
+from wishstar.engine.executors.base import ResolvedTask, RunEnv, TaskOutcome
+from wishstar.engine.executors.local import LocalExecutor
+from wishstar.engine.executors.procs import group_alive
 
 
 def spawning_script(tmp: Path, trap_term: bool = False) -> tuple[str, Path, Path]:

@@ -7,8 +7,8 @@ import os
 import threading
 from pathlib import Path
 
-from engine.executors import procs
 from tests.executors.support import PATH_ONLY, kill_quietly, process_gone, wait_for_file
+from wishstar.engine.executors import procs
 
 
 async def spawn(argv: list[str], chunks: list[bytes]) -> tuple[procs.Child, procs.OutputPump]:

@@ -37,7 +37,7 @@ class Wishstar:
     namespace: str
 
     def __call__(self, *args: str, timeout: float = 300) -> Result:
-        proc = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "wishstar.cli", *args], capture_output=True, text=True,
                               timeout=timeout, env=self.env, cwd=ROOT)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from kubernetes import watch
 
-from engine.executors.kubernetes.objects import owner_name
 from tests.cli.conftest import Result
 from tests.k8s.cluster import ROOT, Cluster, wait_until
 from tests.k8s.test_cli_kubernetes import Wishstar, make_repo, run_pods
+from wishstar.engine.executors.kubernetes.objects import owner_name
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
 
@@ -95,7 +95,7 @@ def pods(cluster: Cluster, namespace: str) -> Iterator[PodsCreated]:
 
 def _killed_mid_run(wishstar: Wishstar, cluster: Cluster, repo: Path) -> tuple[str, Any]:
     """Start ``wishstar run``, SIGKILL it once the build Pod runs; returns the run id and that Pod."""
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "run", str(repo), "--executor", "kubernetes",
+    proc = subprocess.Popen([sys.executable, "-m", "wishstar.cli", "run", str(repo), "--executor", "kubernetes",
                              "--kubeconfig", str(wishstar.kubeconfig), "--namespace", wishstar.namespace,
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=wishstar.env, cwd=ROOT)

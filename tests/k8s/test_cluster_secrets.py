@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from engine.executors.kubernetes.objects import run_selector
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_executor import Run, apply_role
+from wishstar.engine.executors.kubernetes.objects import run_selector
 
 pytestmark = pytest.mark.kubernetes
 

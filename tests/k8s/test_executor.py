@@ -20,13 +20,15 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from engine.compiler.build import compile_pipeline
-from engine.compiler.entrypoint import RESULTS_DIR
-from engine.compiler.pods import object_name
-from engine.compiler.resolve import RuntimeView, resolve_task
-from engine.compiler.types import GitContext, Plan, RunContext
-from engine.executors.base import ResolvedTask, RunEnv
-from engine.executors.kubernetes import (
+from tests.executors.support import RecordingSink
+from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster, wait_until
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.entrypoint import RESULTS_DIR
+from wishstar.engine.compiler.pods import object_name
+from wishstar.engine.compiler.resolve import RuntimeView, resolve_task
+from wishstar.engine.compiler.types import GitContext, Plan, RunContext
+from wishstar.engine.executors.base import ResolvedTask, RunEnv
+from wishstar.engine.executors.kubernetes import (
     AttemptOptions,
     KubernetesConfig,
     KubernetesExecutor,
@@ -34,15 +36,13 @@ from engine.executors.kubernetes import (
     PlanManifests,
     TaskObjects,
 )
-from engine.executors.kubernetes.client import KubeClient
-from engine.executors.kubernetes.objects import WORKSPACES_ALIAS, run_selector
-from engine.executors.kubernetes.ratelimit import TokenBucket
-from engine.runner import Runner, RunOptions, base_env
-from engine.spec.validate import validate_text
-from engine.store.api import Store
-from engine.store.logs import LogStore
-from tests.executors.support import RecordingSink
-from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster, wait_until
+from wishstar.engine.executors.kubernetes.client import KubeClient
+from wishstar.engine.executors.kubernetes.objects import WORKSPACES_ALIAS, run_selector
+from wishstar.engine.executors.kubernetes.ratelimit import TokenBucket
+from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.spec.validate import validate_text
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.logs import LogStore
 
 pytestmark = pytest.mark.kubernetes
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from engine.compiler.types import Plan, ResolvedTask, RunContext
-from engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor, PlanManifests
-from engine.executors.kubernetes.objects import TaskObjects
-from engine.store.logs import LogStore
 from tests.k8s.cluster import Cluster
 from tests.k8s.node import REAL_NODE_LABEL, RealNode
 from tests.k8s.test_executor import Run
+from wishstar.engine.compiler.types import Plan, ResolvedTask, RunContext
+from wishstar.engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor, PlanManifests
+from wishstar.engine.executors.kubernetes.objects import TaskObjects
+from wishstar.engine.store.logs import LogStore
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(600)]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.compiler.placement import apply_placement, shared_workspaces
-from engine.compiler.types import Plan, RunContext
 from tests.k8s import test_executor
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_executor import Run, results_message
+from wishstar.engine.compiler.placement import apply_placement, shared_workspaces
+from wishstar.engine.compiler.types import Plan, RunContext
 
 pytestmark = pytest.mark.kubernetes
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from engine.compiler.pods import task_manifests
-from engine.compiler.types import RetryPlan, RunContext, StepPlan, TaskPlan
 from tests.k8s.cluster import Cluster
 from tests.k8s.node import REAL_NODE_LABEL, RealNode
+from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.types import RetryPlan, RunContext, StepPlan, TaskPlan
 
 POD_TIMEOUT = 180.0
 

@@ -20,17 +20,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.compiler.types import RunContext
-from engine.executors.base import RunEnv
-from engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor
-from engine.executors.kubernetes.errors import Detached
-from engine.executors.kubernetes.logs import TimestampedLines, since_time
-from engine.store.api import Store
-from engine.store.logs import LogStore, StepLogWriter, TaskLogSink
 from tests.k8s.cluster import Cluster
 from tests.k8s.node import RealNode
 from tests.k8s.test_executor import compile_text, resolved
 from tests.k8s.test_executor_real_node import on_node
+from wishstar.engine.compiler.types import RunContext
+from wishstar.engine.executors.base import RunEnv
+from wishstar.engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor
+from wishstar.engine.executors.kubernetes.errors import Detached
+from wishstar.engine.executors.kubernetes.logs import TimestampedLines, since_time
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.logs import LogStore, StepLogWriter, TaskLogSink
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -7,7 +7,7 @@ run over, re-attaches to that same Pod (same uid, same attempt number, no second
 exactly once.
 
 Replicas are real processes: ``python -m tests.k8s.test_server_kubernetes --replica-id NAME`` is
-``python -m webhook.worker`` with one change, the executor places Pods on KWOK nodes with the stage
+``python -m wishstar.webhook.worker`` with one change, the executor places Pods on KWOK nodes with the stage
 annotations of ``WISHSTAR_TEST_KWOK_ANNOTATIONS`` (JSON) and no log streams (KWOK serves no logs); with
 ``WISHSTAR_TEST_KWOK_KEEP=1`` the run's Pods stay after it ends, for the assertions.
 """
@@ -29,19 +29,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from engine.compiler.types import Plan, RunContext
-from engine.executors.base import Executor, ResolvedTask
-from engine.executors.kubernetes import TaskObjects, make_kubernetes_executor
-from engine.executors.kubernetes.objects import run_selector
-from engine.settings import Settings
-from engine.store import db
-from engine.store.api import Store
-from engine.store.models import run_leases
-from engine.store.server import Events
-from tasks import Library
 from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster
 from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
-from webhook.worker import Worker
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.executors.base import Executor, ResolvedTask
+from wishstar.engine.executors.kubernetes import TaskObjects, make_kubernetes_executor
+from wishstar.engine.executors.kubernetes.objects import run_selector
+from wishstar.engine.settings import Settings
+from wishstar.engine.store import db
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import run_leases
+from wishstar.engine.store.server import Events
+from wishstar.tasks import Library
+from wishstar.webhook.worker import Worker
 
 ANNOTATIONS_ENV = "WISHSTAR_TEST_KWOK_ANNOTATIONS"
 KEEP_ENV = "WISHSTAR_TEST_KWOK_KEEP"
@@ -235,8 +235,8 @@ def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
 
 
 def replica_main(argv: list[str] | None = None) -> int:
-    """A ``python -m webhook.worker`` replica whose Pods go to KWOK nodes (see the module docstring)."""
-    from webhook.worker import main
+    """A ``python -m wishstar.webhook.worker`` replica whose Pods go to KWOK nodes (see the module docstring)."""
+    from wishstar.webhook.worker import main
 
     def on_kwok(worker: Worker) -> None:
         worker.driver.executor_for = kwok_executor_for(json.loads(os.environ.get(ANNOTATIONS_ENV) or "{}"),

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.compiler.build import compile_pipeline
-from engine.compiler.types import Plan, RunContext
-from engine.scheduler.decide import Action, Cancel, Decision, Finish, Start, decide, finished, initial_state
-from engine.scheduler.state import RunState
-from engine.spec.validate import validate_text
+from wishstar.engine.compiler.build import compile_pipeline
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.scheduler.decide import Action, Cancel, Decision, Finish, Start, decide, finished, initial_state
+from wishstar.engine.scheduler.state import RunState
+from wishstar.engine.spec.validate import validate_text
 
 
 def plan_of(text: str) -> Plan:

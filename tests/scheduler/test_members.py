@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.compiler.types import RetryPlan, StepPlan, TaskPlan
-from engine.scheduler.members import LATER_SKIPPED, member_states
-from engine.scheduler.state import TaskState
+from wishstar.engine.compiler.types import RetryPlan, StepPlan, TaskPlan
+from wishstar.engine.scheduler.members import LATER_SKIPPED, member_states
+from wishstar.engine.scheduler.state import TaskState
 
 
 def _group() -> TaskPlan:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.scheduler.decide import Cancel, Finish, Start, request_cancel
 from tests.scheduler.support import Run, plan_of
+from wishstar.engine.scheduler.decide import Cancel, Finish, Start, request_cancel
 
 CHAIN = """\
     name: p

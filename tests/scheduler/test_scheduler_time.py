@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.scheduler.decide import Cancel, Finish, Start
 from tests.scheduler.support import Run, plan_of
+from wishstar.engine.scheduler.decide import Cancel, Finish, Start
 
 RETRY = """\
     name: p

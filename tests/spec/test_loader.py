@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.spec.errors import InputTooLarge, ValidationFailed
-from engine.spec.loader import load_yaml
+from wishstar.engine.spec.errors import InputTooLarge, ValidationFailed
+from wishstar.engine.spec.loader import load_yaml
 
 PIPELINE = """\
 name: build

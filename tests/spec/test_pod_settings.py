@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from engine.spec.errors import ValidationFailed
-from engine.spec.model import PodSettings
-from engine.spec.validate import validate_text
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.model import PodSettings
+from wishstar.engine.spec.validate import validate_text
 
 
 def _validate(kubernetes: str, *, on_task: bool = False) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.spec.subst import Ref, find_refs, parse_expr, substitute
+from wishstar.engine.spec.subst import Ref, find_refs, parse_expr, substitute
 
 
 @pytest.mark.parametrize(("expr", "parts", "star"), [

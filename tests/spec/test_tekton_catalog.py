@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.compiler.library import WithValue, expand_library_task
-from engine.spec.errors import ValidationFailed
-from engine.spec.tekton import TektonTask, load_task
 from tests.conformance import conformance_dir
+from wishstar.engine.compiler.library import WithValue, expand_library_task
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.tekton import TektonTask, load_task
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = (conformance_dir() or ROOT / "no-conformance-data") / "tekton"

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.compiler.library import DEFAULT_SHEBANG, WithValue, check_with, expand_library_task
-from engine.compiler.types import EnvVar
-from engine.spec.errors import ValidationFailed
-from engine.spec.tekton import TektonTask, load_task
+from wishstar.engine.compiler.library import DEFAULT_SHEBANG, WithValue, check_with, expand_library_task
+from wishstar.engine.compiler.types import EnvVar
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.tekton import TektonTask, load_task
 
 TASK = """\
 apiVersion: tekton.dev/v1

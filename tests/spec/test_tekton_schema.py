@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.spec.errors import ValidationFailed
-from engine.spec.tekton import load_task, parse_go_duration
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.tekton import load_task, parse_go_duration
 
 MINIMAL = """\
 apiVersion: tekton.dev/v1

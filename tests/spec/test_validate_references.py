@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from engine.spec.errors import ValidationFailed
-from engine.spec.model import Task
-from engine.spec.validate import UsesInfo, UsesLookup, edges_of, validate_text
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.model import Task
+from wishstar.engine.spec.validate import UsesInfo, UsesLookup, edges_of, validate_text
 
 
 def no_library(_task: Task) -> UsesInfo | None:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from engine.spec.errors import ValidationFailed
-from engine.spec.validate import UsesLookup, validate_text
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.validate import UsesLookup, validate_text
 
 
 def no_library(_task: object) -> None:

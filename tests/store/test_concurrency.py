@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from engine.store import Store
+from wishstar.engine.store import Store
 
 WRITERS = 8
 RUNS_EACH = 15

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.store import InvalidStatus, Store
+from wishstar.engine.store import InvalidStatus, Store
 
 T0 = 1_700_000_000.0
 

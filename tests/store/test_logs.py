@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.store import LogStore, Masker, StepLogWriter, TaskLogSink, follow, tail
+from wishstar.engine.store import LogStore, Masker, StepLogWriter, TaskLogSink, follow, tail
 
 secret_values = st.lists(st.text(alphabet="abcxyz\n", min_size=1, max_size=6), min_size=1, max_size=4)
 streams = st.text(alphabet="abcxyz\n ", max_size=120)

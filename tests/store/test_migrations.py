@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from engine.store import Store, db
-from engine.store.models import Base
+from wishstar.engine.store import Store, db
+from wishstar.engine.store.models import Base
 
 
 def test_the_head_constant_is_alembics_head() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import insert
 
-from engine.store import Store, TaskRow, db
-from engine.store.models import pipelines, runs
+from wishstar.engine.store import Store, TaskRow, db
+from wishstar.engine.store.models import pipelines, runs
 
 T0 = 1_700_000_000.0
 TARGET = {"namespace": "ci", "kubeconfig": "/home/ada/.kube/config", "context": "kind-kind"}

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.spec.errors import WishstarError
-from engine.store import AmbiguousRun, InvalidStatus, RunNotFound, Store, TaskRow
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store import AmbiguousRun, InvalidStatus, RunNotFound, Store, TaskRow
 
 T0 = 1_700_000_000.0
 

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.compiler.library import WithValue, expand_library_task
-from engine.spec.subst import Ref, substitute
-from tasks import Library
+from wishstar.engine.compiler.library import WithValue, expand_library_task
+from wishstar.engine.spec.subst import Ref, substitute
+from wishstar.tasks import Library
 
 
 def _run(name: str, with_: Mapping[str, WithValue], cwd: Path, answers: Mapping[tuple[str, ...], str],

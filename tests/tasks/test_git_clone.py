@@ -11,10 +11,10 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.compiler.library import WithValue, expand_library_task
-from engine.compiler.types import StepPlan
-from engine.spec.subst import Ref, substitute
-from tasks import Library
+from wishstar.engine.compiler.library import WithValue, expand_library_task
+from wishstar.engine.compiler.types import StepPlan
+from wishstar.engine.spec.subst import Ref, substitute
+from wishstar.tasks import Library
 
 _NO_TOOLS = shutil.which("git") is None or shutil.which("sh") is None
 pytestmark = pytest.mark.skipif(_NO_TOOLS, reason="needs git and sh")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.spec.errors import ValidationFailed
-from engine.spec.model import Task
-from tasks import Library, LibraryDirectoryMissing, UnknownTask
+from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.model import Task
+from wishstar.tasks import Library, LibraryDirectoryMissing, UnknownTask
 
 ECHO = """\
 apiVersion: tekton.dev/v1

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.settings import Settings
-from engine.store.api import Store
-from engine.store.server import Project, Projects
 from tests.store.conftest import fresh_schema_url
-from webhook.serve import server as make_server
+from wishstar.engine.settings import Settings
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.server import Project, Projects
+from wishstar.webhook.serve import server as make_server
 
 GITLAB = "https://gitlab.example.com"
 SECRET = "hook-secret-for-tests"

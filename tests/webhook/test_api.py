@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.store.api import TaskRow
 from tests.webhook.conftest import Live, gitlab_headers
 from tests.webhook.payloads import documented
+from wishstar.engine.store.api import TaskRow
 
 RUN_KEYS = ["id", "pipeline", "number", "status", "reason", "event", "git", "params", "started_at", "finished_at",
             "tasks"]

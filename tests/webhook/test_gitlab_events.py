@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.webhook.payloads import documented, push_to
-from webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, note_command
+from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, note_command
 
 Payload = dict[str, Any]
 

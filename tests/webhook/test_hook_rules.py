@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.settings import Settings
-from engine.store.server import Project
-from webhook.app import create_app
-from webhook.routes.hooks import BodyTooLarge, delivery_key, read_capped, token_matches
+from wishstar.engine.settings import Settings
+from wishstar.engine.store.server import Project
+from wishstar.webhook.app import create_app
+from wishstar.webhook.routes.hooks import BodyTooLarge, delivery_key, read_capped, token_matches
 
 CHUNK = 16 * 1024
 

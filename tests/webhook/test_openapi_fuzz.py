@@ -9,8 +9,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from engine.settings import Settings
-from webhook.app import create_app
+from wishstar.engine.settings import Settings
+from wishstar.webhook.app import create_app
 
 
 def test_no_operation_of_the_api_answers_a_server_error(tmp_path: Path) -> None:

@@ -12,14 +12,14 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.settings import Settings
-from engine.store import Store
-from engine.store.outbox import MAX_ATTEMPTS, MAX_DELAY_S, Outbox, backoff
-from engine.store.server import Projects
 from tests import gitlab_standin
 from tests.gitlab_standin import StandIn
 from tests.store import conftest as store_fixtures
-from webhook.outbox_worker import Sender
+from wishstar.engine.settings import Settings
+from wishstar.engine.store import Store
+from wishstar.engine.store.outbox import MAX_ATTEMPTS, MAX_DELAY_S, Outbox, backoff
+from wishstar.engine.store.server import Projects
+from wishstar.webhook.outbox_worker import Sender
 
 # fixtures shared with the store's tests (SQLite and PostgreSQL) and the stand-in GitLab
 backend, store_url = store_fixtures.backend, store_fixtures.store_url

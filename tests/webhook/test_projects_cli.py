@@ -1,7 +1,7 @@
 """``wishstar projects add|list|remove`` against the stand-in GitLab (``tests/gitlab_standin.py``), a real HTTP
 server that follows GitLab's documented project and project-hook API.
 
-The command runs as a subprocess (``python -m cli projects ...``) once ``projects`` is registered in
+The command runs as a subprocess (``python -m wishstar.cli projects ...``) once ``projects`` is registered in
 ``cli.main``; until then through typer's CliRunner on ``projects_app``. Either way the token reaches it only
 through the environment, and no output may contain the token or the hook secret.
 """
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from engine.store import Store
-from engine.store.server import Projects
 from tests import gitlab_standin
 from tests.gitlab_standin import StandIn
+from wishstar.engine.store import Store
+from wishstar.engine.store.server import Projects
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK_URL = "https://ci.example.com/hooks/gitlab"
@@ -39,7 +39,7 @@ class Result:
 
 
 def _registered() -> bool:
-    from cli.main import app
+    from wishstar.cli.main import app
 
     return any(group.name == "projects" for group in app.registered_groups)
 
@@ -49,12 +49,12 @@ def wishstar(state: Path, *args: str, env: dict[str, str] | None = None) -> Resu
     argv = [*args, "--state-dir", str(state)]
     extra = {"WISHSTAR_GITLAB_TOKEN": "", "WISHSTAR_GITLAB_URL": "", **(env or {})}
     if _registered():
-        proc = subprocess.run([sys.executable, "-m", "cli", "projects", *argv], cwd=ROOT, capture_output=True,
+        proc = subprocess.run([sys.executable, "-m", "wishstar.cli", "projects", *argv], cwd=ROOT, capture_output=True,
                               text=True, timeout=120, env={**os.environ, **extra})
         return Result(proc.returncode, proc.stdout + proc.stderr)
     from typer.testing import CliRunner
 
-    from cli.projects_cmd import projects_app
+    from wishstar.cli.projects_cmd import projects_app
 
     result = CliRunner().invoke(projects_app, argv, env=extra)
     error = result.exception if not isinstance(result.exception, SystemExit) else None

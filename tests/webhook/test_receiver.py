@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.store.server import Events
 from tests.webhook.conftest import Live, gitlab_headers
 from tests.webhook.payloads import HEADERS, documented, push_to
+from wishstar.engine.store.server import Events
 
 
 def _post(live: Live, event: str | None, payload: Any, **headers: Any) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""THE proof of the distributed mode: three replicas (real processes, ``python -m webhook.worker``) share one
+"""THE proof of the distributed mode: three replicas (real processes, ``python -m wishstar.webhook.worker``) share one
 PostgreSQL database; 12 events are stored; one replica is killed with SIGKILL mid-run (with its step
 processes, as when its machine or Pod dies); every run still finishes exactly once.
 
@@ -21,9 +21,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from engine.store import db
-from engine.store.models import run_leases
-from engine.store.server import Events
 from tests.webhook.test_worker_support import (
     add_event,
     make_repo,
@@ -34,6 +31,9 @@ from tests.webhook.test_worker_support import (
     register,
     settings,
 )
+from wishstar.engine.store import db
+from wishstar.engine.store.models import run_leases
+from wishstar.engine.store.server import Events
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 12
@@ -71,7 +71,7 @@ def start_replica(name: str, url: str, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "WISHSTAR_DATABASE_URL": url, "WISHSTAR_STATE_DIR": str(tmp / name),
            "WISHSTAR_LEASE_SECONDS": "2", "WISHSTAR_WORKERS": "2", "PYTHONPATH": str(ROOT)}
     log = (tmp / f"{name}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "webhook.worker", "--replica-id", name], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "wishstar.webhook.worker", "--replica-id", name], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = "import typer; from cli.serve_cmd import serve; typer.run(serve)"
+COMMAND = "import typer; from wishstar.cli.serve_cmd import serve; typer.run(serve)"
 
 
 def _free_port() -> int:

@@ -65,7 +65,7 @@ def test_a_push_hook_becomes_a_run_and_its_statuses_reach_gitlab_in_order(gitlab
     env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
     env.update({"WISHSTAR_STATE_DIR": str(tmp_path / "state"), "WISHSTAR_PUBLIC_URL": f"http://127.0.0.1:{port}",
                 "GL_TOKEN": TOKEN, "HOOK_SECRET": "s3cret-hook-token"})
-    cli = [sys.executable, "-m", "cli"]
+    cli = [sys.executable, "-m", "wishstar.cli"]
     added = subprocess.run([*cli, "projects", "add", "group/app", "--url", gitlab.url, "--token-env", "GL_TOKEN",
                             "--hook-secret-env", "HOOK_SECRET", "--clone-url", str(tmp_path / "repo")],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)

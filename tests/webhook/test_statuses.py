@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from engine.settings import Settings
-from engine.store import Store
-from engine.store.outbox import Outbox
-from engine.store.server import Project, Projects
 from tests import gitlab_standin
 from tests.gitlab_standin import StandIn
-from webhook import statuses
-from webhook.outbox_worker import Sender, run_outbox
-from webhook.statuses import describe_run, on_run_finished, on_run_queued, on_run_started
+from wishstar.engine.settings import Settings
+from wishstar.engine.store import Store
+from wishstar.engine.store.outbox import Outbox
+from wishstar.engine.store.server import Project, Projects
+from wishstar.webhook import statuses
+from wishstar.webhook.outbox_worker import Sender, run_outbox
+from wishstar.webhook.statuses import describe_run, on_run_finished, on_run_queued, on_run_started
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40

@@ -7,9 +7,6 @@ import asyncio
 import time
 from pathlib import Path
 
-from engine.store.api import Store
-from engine.store.server import Events, Project
-from tasks import Library
 from tests.webhook.test_worker_support import (
     add_event,
     commit,
@@ -20,7 +17,10 @@ from tests.webhook.test_worker_support import (
     register,
     settings,
 )
-from webhook.worker import Worker
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.server import Events, Project
+from wishstar.tasks import Library
+from wishstar.webhook.worker import Worker
 
 
 def pipeline(markers: Path, newer: str, interruptible: bool) -> str:

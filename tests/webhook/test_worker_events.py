@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine.store.server import Events
-from tasks import Library
 from tests.webhook.test_worker_support import (
     add_event,
     commit,
@@ -21,7 +19,9 @@ from tests.webhook.test_worker_support import (
     settings,
     tag_payload,
 )
-from webhook.worker import Worker
+from wishstar.engine.store.server import Events
+from wishstar.tasks import Library
+from wishstar.webhook.worker import Worker
 
 __all__ = ["db_url"]
 

@@ -13,19 +13,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.compiler.types import Plan, RunContext
-from engine.executors.base import ResolvedTask
-from engine.executors.fake import FakeExecutor
-from engine.settings import Settings
-from engine.store import db
-from engine.store.api import Store
-from engine.store.models import tasks as task_rows
-from engine.store.server import Events
-from pipelines.load import compile_run, validate
-from tasks import Library
 from tests.webhook.test_worker_support import add_event, make_repo, open_store, push_payload, register, settings
-from webhook.worker import Worker
-from webhook.worker_drive import protected_tasks, row_positions
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.executors.base import ResolvedTask
+from wishstar.engine.executors.fake import FakeExecutor
+from wishstar.engine.settings import Settings
+from wishstar.engine.store import db
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import tasks as task_rows
+from wishstar.engine.store.server import Events
+from wishstar.pipelines.load import compile_run, validate
+from wishstar.tasks import Library
+from wishstar.webhook.worker import Worker
+from wishstar.webhook.worker_drive import protected_tasks, row_positions
 
 CHAIN = """name: app
 placement: one-pod

@@ -16,10 +16,10 @@ import git
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine.settings import Settings
-from engine.store.api import Store
-from engine.store.server import Events, Project, Projects
 from tests.store.conftest import postgres_url
+from wishstar.engine.settings import Settings
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.server import Events, Project, Projects
 
 BACKENDS = [pytest.param("sqlite", id="sqlite"),
             pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]

@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from engine.spec.errors import WishstarError
-from engine.store.server import Events, StoredEvent
-from engine.store.shape import iso
-from webhook.deps import StoreDep
+from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.store.server import Events, StoredEvent
+from wishstar.engine.store.shape import iso
+from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.store import db
-from webhook.deps import StoreDep
+from wishstar.engine.store import db
+from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(tags=["health"])
 

@@ -25,10 +25,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.store.api import Store
-from engine.store.server import Events, Project, Projects
-from webhook.deps import ClockDep, SettingsDep, StoreDep, WriteGateDep
-from webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, project_gitlab_id, project_path
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.server import Events, Project, Projects
+from wishstar.webhook.deps import ClockDep, SettingsDep, StoreDep, WriteGateDep
+from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, project_gitlab_id, project_path
 
 router = APIRouter(tags=["hooks"])
 

@@ -17,10 +17,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from engine.spec.errors import did_you_mean
-from engine.store.api import Store
-from engine.store.models import ENDED_RUN_STATUSES
-from webhook.deps import StoreDep
+from wishstar.engine.spec.errors import did_you_mean
+from wishstar.engine.store.api import Store
+from wishstar.engine.store.models import ENDED_RUN_STATUSES
+from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 

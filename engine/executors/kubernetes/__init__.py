@@ -7,11 +7,11 @@ informer), ``status`` (outcomes, results, waiting reasons), ``logs`` (container 
 not import the runner, the store, the webhook, pipelines or the CLI.
 """
 
-from engine.executors.kubernetes.attempt import AttemptOptions
-from engine.executors.kubernetes.errors import KubernetesError, PermissionDenied, QuotaExceeded
-from engine.executors.kubernetes.executor import KubernetesConfig, KubernetesExecutor
-from engine.executors.kubernetes.factory import make_kubernetes_executor
-from engine.executors.kubernetes.objects import ManifestSource, PlanManifests, TaskObjects
+from wishstar.engine.executors.kubernetes.attempt import AttemptOptions
+from wishstar.engine.executors.kubernetes.errors import KubernetesError, PermissionDenied, QuotaExceeded
+from wishstar.engine.executors.kubernetes.executor import KubernetesConfig, KubernetesExecutor
+from wishstar.engine.executors.kubernetes.factory import make_kubernetes_executor
+from wishstar.engine.executors.kubernetes.objects import ManifestSource, PlanManifests, TaskObjects
 
 __all__ = ["AttemptOptions", "KubernetesConfig", "KubernetesError", "KubernetesExecutor", "ManifestSource",
            "PermissionDenied", "PlanManifests", "QuotaExceeded", "TaskObjects", "make_kubernetes_executor"]

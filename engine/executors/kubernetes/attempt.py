@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.executors.base import LogSink, LogWriter, ResolvedTask, TaskOutcome
-from engine.executors.kubernetes import status as st
-from engine.executors.kubernetes.client import Json, KubeClient, path_for
-from engine.executors.kubernetes.errors import QuotaExceeded
-from engine.executors.kubernetes.logs import ContainerLog, Resumable
-from engine.executors.kubernetes.objects import TaskObjects
-from engine.executors.kubernetes.watching import NamespaceWatch, is_gone
+from wishstar.engine.executors.base import LogSink, LogWriter, ResolvedTask, TaskOutcome
+from wishstar.engine.executors.kubernetes import status as st
+from wishstar.engine.executors.kubernetes.client import Json, KubeClient, path_for
+from wishstar.engine.executors.kubernetes.errors import QuotaExceeded
+from wishstar.engine.executors.kubernetes.logs import ContainerLog, Resumable
+from wishstar.engine.executors.kubernetes.objects import TaskObjects
+from wishstar.engine.executors.kubernetes.watching import NamespaceWatch, is_gone
 
 
 @dataclass(frozen=True)

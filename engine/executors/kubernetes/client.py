@@ -26,8 +26,8 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from engine.executors.kubernetes.errors import Gone, KubernetesError, PermissionDenied, QuotaExceeded
-from engine.executors.kubernetes.ratelimit import TokenBucket
+from wishstar.engine.executors.kubernetes.errors import Gone, KubernetesError, PermissionDenied, QuotaExceeded
+from wishstar.engine.executors.kubernetes.ratelimit import TokenBucket
 
 Json = dict[str, Any]
 Query = Sequence[tuple[str, str]]

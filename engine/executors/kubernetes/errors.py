@@ -7,7 +7,7 @@ the resource and the namespace, and point at docs/rbac.md. It must not hold or p
 
 from __future__ import annotations
 
-from engine.spec.errors import WishstarError
+from wishstar.engine.spec.errors import WishstarError
 
 RBAC_DOC = "docs/rbac.md"
 

@@ -21,12 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.compiler.entrypoint import RESULTS_DIR
-from engine.executors.base import Executor, LogSink, ResolvedTask, RunEnv, TaskOutcome
-from engine.executors.kubernetes.attempt import Attempt, AttemptOptions
-from engine.executors.kubernetes.client import Json, KubeClient, load_api_client, path_for
-from engine.executors.kubernetes.errors import Detached, KubernetesError
-from engine.executors.kubernetes.objects import (
+from wishstar.engine.compiler.entrypoint import RESULTS_DIR
+from wishstar.engine.executors.base import Executor, LogSink, ResolvedTask, RunEnv, TaskOutcome
+from wishstar.engine.executors.kubernetes.attempt import Attempt, AttemptOptions
+from wishstar.engine.executors.kubernetes.client import Json, KubeClient, load_api_client, path_for
+from wishstar.engine.executors.kubernetes.errors import Detached, KubernetesError
+from wishstar.engine.executors.kubernetes.objects import (
     WORKSPACES_ALIAS,
     ManifestSource,
     claim_manifest,
@@ -36,9 +36,9 @@ from engine.executors.kubernetes.objects import (
     run_selector,
     with_run,
 )
-from engine.executors.kubernetes.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
-from engine.executors.kubernetes.secrets import read_cluster_secrets
-from engine.executors.kubernetes.watching import NamespaceWatch
+from wishstar.engine.executors.kubernetes.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
+from wishstar.engine.executors.kubernetes.secrets import read_cluster_secrets
+from wishstar.engine.executors.kubernetes.watching import NamespaceWatch
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from engine.compiler.types import Plan, RunContext
-from engine.executors.kubernetes.attempt import AttemptOptions
-from engine.executors.kubernetes.client import KubeClient
-from engine.executors.kubernetes.executor import KubernetesConfig, KubernetesExecutor
-from engine.executors.kubernetes.objects import PlanManifests
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.executors.kubernetes.attempt import AttemptOptions
+from wishstar.engine.executors.kubernetes.client import KubeClient
+from wishstar.engine.executors.kubernetes.executor import KubernetesConfig, KubernetesExecutor
+from wishstar.engine.executors.kubernetes.objects import PlanManifests
 
 
 def make_kubernetes_executor(plan: Plan, ctx: RunContext, *, namespace: str | None = None,

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from engine.executors.base import LogWriter
-from engine.executors.kubernetes.client import KubeClient, Stream, path_for
+from wishstar.engine.executors.base import LogWriter
+from wishstar.engine.executors.kubernetes.client import KubeClient, Stream, path_for
 
 CHUNK = 64 * 1024
 QUEUE_CHUNKS = 8

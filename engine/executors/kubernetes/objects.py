@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.compiler.pods import (
+from wishstar.engine.compiler.pods import (
     LABEL_PREFIX,
     claim_name,
     dns_label,
@@ -31,7 +31,7 @@ from engine.compiler.pods import (
     task_manifests,
     workspace_volume,
 )
-from engine.compiler.types import Plan, ResolvedTask, RunContext, TaskPlan
+from wishstar.engine.compiler.types import Plan, ResolvedTask, RunContext, TaskPlan
 
 Json = dict[str, Any]
 

@@ -18,8 +18,8 @@ import base64
 import binascii
 from collections.abc import Mapping
 
-from engine.executors.kubernetes.client import KubeClient, path_for
-from engine.executors.kubernetes.errors import KubernetesError
+from wishstar.engine.executors.kubernetes.client import KubeClient, path_for
+from wishstar.engine.executors.kubernetes.errors import KubernetesError
 
 
 class MissingClusterSecrets(KubernetesError):

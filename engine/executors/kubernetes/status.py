@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.executors.base import StepOutcome, TaskOutcome
+from wishstar.engine.executors.base import StepOutcome, TaskOutcome
 
 Json = Mapping[str, Any]
 

@@ -24,9 +24,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from engine.executors.kubernetes.client import Json, KubeClient, Query, Stream, path_for
-from engine.executors.kubernetes.errors import Gone, KubernetesError, PermissionDenied
-from engine.executors.kubernetes.objects import RUN_LABEL
+from wishstar.engine.executors.kubernetes.client import Json, KubeClient, Query, Stream, path_for
+from wishstar.engine.executors.kubernetes.errors import Gone, KubernetesError, PermissionDenied
+from wishstar.engine.executors.kubernetes.objects import RUN_LABEL
 
 WATCH_SECONDS = 240
 """Server-side length of one watch request (jittered); it then resumes from its resourceVersion."""

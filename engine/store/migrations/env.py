@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from engine.store.models import Base
+from wishstar.engine.store.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
