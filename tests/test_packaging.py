@@ -4,6 +4,7 @@ at the top of site-packages), with the package data the code reads at run time; 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_installs_everything_under_the_wishstar_namespace(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True, timeout=300, cwd=tmp_path)
+    had_build_dir = (ROOT / "build").exists()
+    try:
+        _build_wheel(tmp_path)
+    finally:  # setuptools builds in the source tree's build/: leave the checkout as it was
+        if not had_build_dir:
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
     (wheel,) = tmp_path.glob("wishstar-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"wishstar", wheel.name.split("-py")[0] + ".dist-info"}
@@ -24,6 +29,11 @@ def test_the_wheel_installs_everything_under_the_wishstar_namespace(tmp_path: Pa
     assert "wishstar/__init__.py" not in names, "wishstar is a namespace package"
     entry_points = zipfile.ZipFile(wheel).read(f"{wheel.name.split('-py')[0]}.dist-info/entry_points.txt").decode()
     assert "wishstar = wishstar.cli.main:main" in entry_points
+
+
+def _build_wheel(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True, timeout=300, cwd=tmp_path)
 
 
 def test_the_top_level_folders_are_not_importable_by_their_bare_names(tmp_path: Path) -> None:

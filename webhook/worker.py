@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wishstar.engine.settings import Settings, load_settings
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.leases import ClaimedRun, LeaseLost, Leases
 from wishstar.engine.store.server import Projects
+from wishstar.pipelines.settings import Settings, load_settings
 from wishstar.tasks import Library
 from wishstar.webhook.event_runs import Checkout, Classify, EventRuns
 from wishstar.webhook.worker_drive import Drive, RunDriver, SecretsFor, no_secrets, notify

@@ -28,22 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.build import resolve_params
-from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
-from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.resume import resume_state
-from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.decide import initial_state
 from wishstar.engine.scheduler.state import RunState
-from wishstar.engine.settings import Settings
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
-from wishstar.pipelines.load import compile_run
+from wishstar.pipelines import road
+from wishstar.pipelines.road import Extras, RunPlace
+from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 from wishstar.webhook.event_runs import Checkout, EventRuns, checkout_event
 from wishstar.webhook.gitlab_events import GitEvent
@@ -78,26 +76,6 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
 
 
-def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
-    """The executor ``cfg.executor`` names: local processes, or Pods in ``cfg.namespace``."""
-    if cfg.executor == "local":
-        return LocalExecutor()
-    if cfg.executor == "kubernetes":
-        from kubernetes.config import ConfigException
-
-        from wishstar.engine.executors.kubernetes import make_kubernetes_executor
-
-        try:
-            return make_kubernetes_executor(plan, ctx, namespace=cfg.namespace,
-                                            kubeconfig=cfg.kubeconfig or os.environ.get("KUBECONFIG"),
-                                            default_image=cfg.default_image, qps=cfg.kube_qps,
-                                            burst=cfg.kube_burst, storage_class=cfg.storage_class,
-                                            workspace_size=cfg.workspace_size)
-        except ConfigException as exc:
-            raise WishstarError(f"cannot configure a Kubernetes client: {exc}") from None
-    raise WishstarError(f'executor "{cfg.executor}" is not one of: local, kubernetes')
-
-
 def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
     """Task instances marked ``interruptible: false``; a chain merged into one Pod is protected when any of its
     members is (it cannot stop half-way through its Pod without stopping that member)."""
@@ -120,16 +98,16 @@ def row_positions(plan: Plan) -> dict[str, int]:
 class Guarded(Executor):
     """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
     counts) unless ``force`` is set (the replica lost the run's lease or is shutting down). With
-    ``detachable`` (the kubernetes executor, whose Pods outlive this replica) ``force`` detaches instead of
+    a ``detachable`` inner executor (Kubernetes, whose Pods outlive this replica) ``force`` detaches instead of
     stopping: attempts are not cancelled (that would delete their Pods) and teardown keeps the run's objects,
     so the next owner re-attaches to them."""
 
     name = "guarded"
 
     def __init__(self, inner: Executor, protected: frozenset[str],
-                 on_start: Callable[[ResolvedTask], None] | None = None, *, detachable: bool = False) -> None:
+                 on_start: Callable[[ResolvedTask], None] | None = None) -> None:
         self.inner, self.protected, self.force, self.on_start = inner, protected, False, on_start
-        self.detachable = detachable
+        self.detachable = inner.detachable
         self._left: set[asyncio.Future[TaskOutcome]] = set()
 
     async def setup(self, run: RunEnv) -> None:
@@ -172,14 +150,9 @@ class Guarded(Executor):
                     current.uncancel()
 
     async def _detach(self) -> None:
-        """Leave the run in the cluster: teardown deletes nothing, and the attempts left running end on a
-        ``Detached`` error from the namespace watch (a cancellation would delete their Pods)."""
-        from wishstar.engine.executors.kubernetes import KubernetesExecutor
-
-        inner = self.inner
-        if not isinstance(inner, KubernetesExecutor):
-            return
-        inner.detach("this replica gave the run up; its next owner re-attaches")
+        """Leave the run on its platform: teardown deletes nothing, and the attempts left running end at once
+        (on Kubernetes a ``Detached`` error from the namespace watch; a cancellation would delete their Pods)."""
+        self.inner.detach("this replica gave the run up; its next owner re-attaches")
         if self._left:
             await asyncio.gather(*self._left, return_exceptions=True)
         self._left.clear()
@@ -203,8 +176,9 @@ class RunDriver:
         self.store, self.leases, self.cfg, self.library, self.owner = store, leases, cfg, library, owner
         self.event_runs = event_runs
         self.secrets_for = secrets_for
-        self.executor_for = executor_for or default_executor
-        self.on_kubernetes = cfg.executor == "kubernetes"
+        self.executor_for = executor_for
+        """Another way to build a run's executor (tests place Pods on KWOK nodes); None: the road's."""
+        self.target = road.server_target(cfg, os.environ)
         self.events, self.projects = Events(store), Projects(store)
 
     def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
@@ -224,27 +198,20 @@ class RunDriver:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
         loaded = checkout.loaded
-        ctx = RunContext(run_id=claim.run_id, number=int(run["number"]), event=cast(Any, run["event"]),
-                         git=GitContext(**run["git"]),
-                         params=resolve_params(loaded.pipeline, run.get("params") or {}, loaded.file),
-                         namespace=self.cfg.namespace, default_image=self.cfg.default_image)
-        # as `wishstar run --executor kubernetes`: a chain the pipeline's `placement:` merges is one Pod
-        plan = compile_run(loaded, ctx, self.library, placement=self.on_kubernetes)
+        ctx = road.run_context(claim.run_id, int(run["number"]), cast(Any, run["event"]),
+                               GitContext(**run["git"]), run.get("params") or {}, self.target, self.cfg)
+        plan = road.compile_plan(loaded, ctx, self.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        executor = Guarded(self.executor_for(plan, ctx, self.cfg), protected_tasks(plan, loaded.pipeline),
-                           on_start=self._attempt_recorder(claim.run_id, plan), detachable=self.on_kubernetes)
-        # Pods wait on the cluster, not on this machine's CPUs: a wider default there (as `wishstar run`)
-        default = 32 if self.on_kubernetes else (os.cpu_count() or 2)
-        limit = plan.concurrency or self.cfg.concurrency or default
-        env = {**base_env(ctx, plan.pipeline, os.environ), "WISHSTAR_REPLICA": self.owner}
-        runner = Runner(plan, ctx, executor, self.store, self.store.logs,
-                        RunEnv(claim.run_id, str(work), str(checkout.project_dir), shared_workspaces(plan)),
-                        secrets=secrets, base_env=env,
-                        options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
-        now = runner.options.clock()
-        start = (resume_state(plan, run, now, reattach=self.on_kubernetes)
+        protected = protected_tasks(plan, loaded.pipeline)
+        recorder = self._attempt_recorder(claim.run_id, plan)
+        prepared = road.prepare_run(plan, ctx, self.target, self.cfg, self.store, self.store.logs,
+                                    RunPlace(work, checkout.project_dir), Extras(
+                                        secrets=secrets, env={"WISHSTAR_REPLICA": self.owner},
+                                        wrap=lambda inner, _plan: Guarded(inner, protected, on_start=recorder),
+                                        make=self.executor_for))
+        start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)
                  if claim.takeover and run.get("tasks") else None)
-        return Drive(runner, executor, work), start
+        return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start
 
     def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
         """Record an attempt as running before it executes (the runner batches its writes): a replica that

@@ -11,6 +11,11 @@ Lifecycle, in order, for one run:
    started (the whole process group locally, the Pod on Kubernetes) before re-raising.
 3. ``teardown(run)`` once at the end, also after errors and cancellation. Idempotent.
 
+Beyond one run's lifecycle, with no-op defaults for an executor that has nothing to do: ``detachable`` (its
+attempts outlive this process, as Pods do, so a process that gives a run up calls ``detach(reason)`` instead
+of cancelling them, and the next owner re-attaches), ``close()`` (release clients), and ``RunObjects`` (find
+and delete what a run left on the platform, without building an executor for it).
+
 Logs: each step's output goes to ``sink.open_step(name)`` as produced, in chunks; the sink masks secrets and
 caps size, so executors never hold a whole log in memory. Results: the executor reads the files the steps
 wrote under ``task.results_dir`` and returns them in the outcome.
@@ -76,6 +81,8 @@ class Executor(abc.ABC):
     """Runs task attempts; see the module docstring for the lifecycle and concurrency rules."""
 
     name: str = "abstract"
+    detachable: bool = False
+    """The attempts outlive this process (Pods): giving a run up is ``detach``, not a cancellation."""
 
     @abc.abstractmethod
     async def setup(self, run: RunEnv) -> None:
@@ -104,6 +111,16 @@ class Executor(abc.ABC):
         from what it watches)."""
         return None
 
+    def detach(self, reason: str) -> None:
+        """Give the run up without stopping its attempts (``detachable`` executors): teardown then deletes
+        nothing, and the attempts still running end at once with ``reason`` so another process re-attaches.
+        Default: nothing to leave behind."""
+        return None
+
+    def close(self) -> None:
+        """Release clients and watches (a later ``setup`` starts new ones). Default: nothing to release."""
+        return None
+
     def workspace_path(self, run: RunEnv, workspace: str) -> str:
         """Where ``$(workspaces.NAME.path)`` points for this executor."""
         return f"{run.run_dir}/workspaces/{workspace}"
@@ -111,3 +128,19 @@ class Executor(abc.ABC):
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         """Directory whose files are a task attempt's results (``$(results.NAME.path)``)."""
         return f"{run.run_dir}/results/{task}/{attempt}"
+
+
+class RunObjects(abc.ABC):
+    """What a run left on its platform (Pods, claims, ConfigMaps), found and deleted by run id: for
+    ``runs delete``, ``runs prune`` and cancelling an orphaned run, which have no plan to build an executor."""
+
+    @abc.abstractmethod
+    async def delete(self, run_id: str) -> bool:
+        """Delete the run's objects; False when there were none."""
+
+
+class NoRunObjects(RunObjects):
+    """The local executor's runs leave nothing outside their run directory."""
+
+    async def delete(self, run_id: str) -> bool:
+        return False

@@ -35,11 +35,11 @@ from wishstar.engine.compiler.types import Plan, RunContext
 from wishstar.engine.executors.base import Executor, ResolvedTask
 from wishstar.engine.executors.kubernetes import TaskObjects, make_kubernetes_executor
 from wishstar.engine.executors.kubernetes.objects import run_selector
-from wishstar.engine.settings import Settings
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import run_leases
 from wishstar.engine.store.server import Events
+from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 from wishstar.webhook.worker import Worker
 

@@ -16,10 +16,10 @@ import pytest
 
 from tests import gitlab_standin
 from tests.gitlab_standin import StandIn
-from wishstar.engine.settings import Settings
 from wishstar.engine.store import Store
 from wishstar.engine.store.outbox import Outbox
 from wishstar.engine.store.server import Project, Projects
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook import statuses
 from wishstar.webhook.outbox_worker import Sender, run_outbox
 from wishstar.webhook.statuses import describe_run, on_run_finished, on_run_queued, on_run_started

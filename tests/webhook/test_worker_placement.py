@@ -17,12 +17,12 @@ from tests.webhook.test_worker_support import add_event, make_repo, open_store, 
 from wishstar.engine.compiler.types import Plan, RunContext
 from wishstar.engine.executors.base import ResolvedTask
 from wishstar.engine.executors.fake import FakeExecutor
-from wishstar.engine.settings import Settings
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import tasks as task_rows
 from wishstar.engine.store.server import Events
 from wishstar.pipelines.load import compile_run, validate
+from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 from wishstar.webhook.worker import Worker
 from wishstar.webhook.worker_drive import protected_tasks, row_positions

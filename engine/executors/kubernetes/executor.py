@@ -67,6 +67,7 @@ class KubernetesExecutor(Executor):
     """Runs task attempts as Pods; see the module docstring for the lifecycle."""
 
     name = "kubernetes"
+    detachable = True
 
     def __init__(self, manifests: ManifestSource, config: KubernetesConfig | None = None, *,
                  client: KubeClient | None = None) -> None:
