@@ -65,6 +65,8 @@ def run(
     = "manual",
     branch: Annotated[str | None, typer.Option(help="branch name for --event (default: the checkout's)")] = None,
     tag: Annotated[str | None, typer.Option(help="tag name for --event tag")] = None,
+    target_branch: Annotated[str | None, typer.Option(
+        help="--event merge_request: the branch it merges into (on.merge_request.targetBranches)")] = None,
     executor: Annotated[str, typer.Option(help="where tasks run: local or kubernetes")] = "local",
     namespace: Annotated[str | None, typer.Option(help="kubernetes: namespace (env WISHSTAR_NAMESPACE)")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="kubernetes: kubeconfig file (default: KUBECONFIG)")]
@@ -85,8 +87,8 @@ def run(
         raise UserError(f'--event {event}: use push, tag or merge_request')
     cfg = settings(state_dir)
     req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
-                     branch=branch, tag=tag, secrets=load_secrets(secret, secrets_file), executor=executor,
-                     namespace=namespace, kubeconfig=kubeconfig, context=context,
+                     branch=branch, tag=tag, target_branch=target_branch,
+                     secrets=load_secrets(secret, secrets_file), executor=executor, namespace=namespace, kubeconfig=kubeconfig, context=context,
                      concurrency=concurrency, progress=not no_progress)
     with open_store(cfg) as store:
         run_id, status = execute(req, cfg, store, _library())
