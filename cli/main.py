@@ -42,8 +42,8 @@ ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, 
 
 
 def _load(path: Path, file: str | None, library: Library) -> Loaded:
-    from wishstar.pipelines.source import read_capped
     from wishstar.pipelines.load import find_pipeline_file, validate
+    from wishstar.pipelines.source import read_capped
 
     target = path if path.is_file() else find_pipeline_file(path, file)
     return validate(read_capped(target), str(target), library)
