@@ -88,8 +88,8 @@ def run(
     cfg = settings(state_dir)
     req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
                      branch=branch, tag=tag, target_branch=target_branch,
-                     secrets=load_secrets(secret, secrets_file), executor=executor, namespace=namespace, kubeconfig=kubeconfig, context=context,
-                     concurrency=concurrency, progress=not no_progress)
+                     secrets=load_secrets(secret, secrets_file), executor=executor, namespace=namespace,
+                     kubeconfig=kubeconfig, context=context, concurrency=concurrency, progress=not no_progress)
     with open_store(cfg) as store:
         run_id, status = execute(req, cfg, store, _library())
         if not run_id:

@@ -77,7 +77,7 @@ class TestAdmission:
         assert isinstance(ok, Admitted) and ok.params["level"] == "2"
 
     def test_missing_secrets_are_named_when_the_caller_holds_the_secrets(self) -> None:
-        with pytest.raises(MissingSecrets, match='secret "api-token" \\(used by env.TOKEN'):
+        with pytest.raises(MissingSecrets, match=r'secret "api-token" \(used by env\.TOKEN'):
             decide(Trigger("manual", GitContext()), Request(secrets=set()))
         assert isinstance(decide(Trigger("manual", GitContext()), Request(secrets={"api-token"})), Admitted)
         # the platform holds them (a Kubernetes namespace): not checked here
