@@ -183,13 +183,11 @@ def run_target(req: RunRequest, cfg: Settings, project: Path) -> dict[str, Any] 
         kubeconfig = os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in kubeconfig.split(os.pathsep))
     context = req.context
     if context is None and (kubeconfig is not None or "KUBERNETES_SERVICE_HOST" not in os.environ):
-        from kubernetes.config import ConfigException, list_kube_config_contexts
+        from wishstar.engine.executors.kubernetes.client import current_context
 
-        try:  # no kubeconfig named and none found: in-cluster, or the run fails at once anyway
-            context = list_kube_config_contexts(config_file=kubeconfig)[1]["name"]  # type: ignore[no-untyped-call]
+        context = current_context(kubeconfig)
+        if context is not None:
             kubeconfig = kubeconfig or os.path.expanduser("~/.kube/config")
-        except (ConfigException, OSError, KeyError, TypeError):
-            context = None
     return {"namespace": req.namespace or cfg.namespace, "kubeconfig": kubeconfig, "context": context,
             "project": str(project), "concurrency": req.concurrency}
 

@@ -115,19 +115,14 @@ def make_executor(plan: Plan, ctx: RunContext, target: Target, cfg: Settings) ->
     """The executor the target names, configured from the settings."""
     if target.executor == "local":
         return LocalExecutor()
-    if target.executor == "kubernetes":
-        from kubernetes.config import ConfigException
-
+    if target.executor == "kubernetes":  # an unusable kubeconfig is a KubernetesError naming it, with a hint
         from wishstar.engine.executors.kubernetes import make_kubernetes_executor
 
-        try:
-            return make_kubernetes_executor(plan, ctx, namespace=target.namespace or cfg.namespace,
-                                            kubeconfig=target.kubeconfig, context=target.context,
-                                            default_image=cfg.default_image, qps=cfg.kube_qps,
-                                            burst=cfg.kube_burst, storage_class=cfg.storage_class,
-                                            workspace_size=cfg.workspace_size)
-        except ConfigException as exc:
-            raise TargetError(f"cannot configure a Kubernetes client: {exc}") from None
+        return make_kubernetes_executor(plan, ctx, namespace=target.namespace or cfg.namespace,
+                                        kubeconfig=target.kubeconfig, context=target.context,
+                                        default_image=cfg.default_image, qps=cfg.kube_qps,
+                                        burst=cfg.kube_burst, storage_class=cfg.storage_class,
+                                        workspace_size=cfg.workspace_size)
     raise _unknown(target)
 
 

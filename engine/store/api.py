@@ -22,9 +22,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, null, select, update
+from sqlalchemy import Connection, Engine, Table, delete, null, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wishstar.engine.store import db, shape
 from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
@@ -134,6 +134,15 @@ class Store:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query."""
+        try:
+            with db.read(self.engine) as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
 
     def close(self) -> None:
         self._engine.dispose()

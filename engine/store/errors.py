@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from wishstar.engine.spec.errors import WishstarError
 
 
@@ -32,3 +34,8 @@ class InvalidStatus(StoreError):
 
     def __init__(self, kind: str, status: str, allowed: tuple[str, ...]) -> None:
         super().__init__(f'unknown {kind} status "{status}" (expected one of: {", ".join(allowed)})')
+
+
+# The database failed or could not be reached. SQLAlchemy's base error, under a store name: code outside the
+# store catches it without importing SQLAlchemy (import-linter keeps SQLAlchemy inside the store).
+DatabaseError = SQLAlchemyError
