@@ -18,6 +18,7 @@ import yaml
 from wishstar.cli import runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
 from wishstar.cli.projects_cmd import projects_app
+from wishstar.cli.tokens_cmd import tokens_app
 from wishstar.engine.spec.errors import ValidationFailed, WishstarError
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ tasks_app = typer.Typer(help="The library of reusable tasks (Tekton Task schema)
 app.add_typer(tasks_app, name="tasks")
 app.command("logs")(runs_cmd.logs)
 app.add_typer(projects_app, name="projects")
+app.add_typer(tokens_app, name="tokens")
 app.command("serve")(serve_cmd.serve)
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]

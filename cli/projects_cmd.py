@@ -92,6 +92,7 @@ def add(
 ) -> None:
     """Register a GitLab project and create its webhook."""
     from wishstar.engine.store.server import Projects, new_hook_secret
+    from wishstar.engine.store.tokens import looks_like_api_token
 
     cfg = settings(state_dir)
     gitlab_url = (url or cfg.gitlab_url or "").rstrip("/")
@@ -102,6 +103,9 @@ def add(
     own_token = _env(token_env, "--token-env") if token_env else None
     token = own_token or (os.environ.get(DEFAULT_TOKEN_ENV) or cfg.gitlab_token)
     secret = _env(hook_secret_env, "--hook-secret-env") if hook_secret_env else new_hook_secret()
+    if looks_like_api_token(secret):
+        raise UserError(f"--hook-secret-env {hook_secret_env}: that is a Wishstar API token (wst_...), never a "
+                        "hook secret; give the hook's own secret")
     target = hook_url or f"{cfg.public_url.rstrip('/')}/hooks/gitlab"
     remote = _lookup(gitlab_project, gitlab_url, token, not no_create_hook)
     with open_store(cfg) as store:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,8 +20,14 @@ from wishstar.cli.common import ICONS, Output, UserError, err, open_store, out, 
 from wishstar.engine.spec.durations import format_duration
 from wishstar.engine.store.logs import follow, tail
 
+if TYPE_CHECKING:
+    from wishstar.cli.remote import Remote
+
 runs_app = typer.Typer(help="The run history.", no_args_is_help=True)
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
+Server = Annotated[str | None, typer.Option(
+    "--server", envvar="WISHSTAR_SERVER", help="ask this Wishstar server's API instead of the local store (token: "
+                                               "env WISHSTAR_TOKEN)")]
 
 
 def _took(item: dict[str, Any]) -> str:
@@ -42,15 +48,20 @@ def list_runs(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="at most this many, newest first")] = 20,
     output: Annotated[Output, typer.Option()] = Output.text,
     state_dir: StateDir = None,
+    server: Server = None,
 ) -> None:
     """Recent runs, newest first."""
     if status and status not in ICONS:
         raise UserError(f"--status {status}: use one of succeeded, failed, cancelled, running, pending")
-    with open_store(settings(state_dir)) as store:
-        rows = store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
-        orphans = set(store.orphans())
+    if server:
+        rows, orphans = _remote(server).list_runs(status=status, branch=branch, pipeline=pipeline,
+                                                  limit=limit), set[str]()
+    else:
+        with open_store(settings(state_dir)) as store:
+            rows = store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
+            orphans = set(store.orphans())
     if output is Output.json:
-        print_json([{**r, "orphaned": r["id"] in orphans} for r in rows])
+        print_json(rows if server else [{**r, "orphaned": r["id"] in orphans} for r in rows])
         return
     table = Table(box=None, header_style="bold")
     for col in ("id", "pipeline", "#", "status", "branch", "commit", "started", "took"):
@@ -66,6 +77,12 @@ def list_runs(
     for r in rows:
         if r["id"] in orphans:
             err.print(f"run {r['id']} is {orphan_note(r['id'])}", highlight=False)
+
+
+def _remote(url: str) -> Remote:
+    from wishstar.cli.remote import Remote
+
+    return Remote.connect(url)
 
 
 def orphan_note(run_id: str) -> str:
@@ -106,13 +123,17 @@ def show(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     output: Annotated[Output, typer.Option()] = Output.text,
     state_dir: StateDir = None,
+    server: Server = None,
 ) -> None:
     """One run with its tasks, results and reasons."""
-    with open_store(settings(state_dir)) as store:
-        run = store.get_run(run_id)
-        orphaned = run["id"] in store.orphans()
+    if server:
+        run, orphaned = _remote(server).get_run(run_id), False
+    else:
+        with open_store(settings(state_dir)) as store:
+            run = store.get_run(run_id)
+            orphaned = run["id"] in store.orphans()
     if output is Output.json:
-        print_json({**run, "orphaned": orphaned})
+        print_json(run if server else {**run, "orphaned": orphaned})
     else:
         print_summary(run, orphaned=orphaned)
 
@@ -121,9 +142,14 @@ def show(
 def cancel(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     state_dir: StateDir = None,
+    server: Server = None,
 ) -> None:
     """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled. An
     orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
+    if server:
+        answer = _remote(server).cancel(run_id)
+        _said_cancel(answer["id"], answer["status"])
+        return
     with open_store(settings(state_dir)) as store:
         if (orphan := store.resolve(run_id)) in store.orphans():
             from wishstar.cli.resume_cmd import cancel_orphan
@@ -133,6 +159,10 @@ def cancel(
             return
         resolved = store.request_cancel(run_id)
         status = store.get_run(resolved)["status"]
+    _said_cancel(resolved, status)
+
+
+def _said_cancel(resolved: str, status: str) -> None:
     if status in ("succeeded", "failed", "cancelled"):
         err.print(f"run {resolved} already ended ({status})")
     else:
@@ -234,8 +264,15 @@ def logs(
     lines: Annotated[int, typer.Option("--tail", help="only the last N lines of each step (0: all)")] = 0,
     attempt: Annotated[int | None, typer.Option(help="this attempt (default: every attempt)")] = None,
     state_dir: StateDir = None,
+    server: Server = None,
 ) -> None:
     """Print the logs of a run's steps; --follow streams a running run's output as it is written."""
+    if server:
+        if follow_:
+            raise UserError("--follow works on the server's machine only (hint: drop --server, or repeat "
+                            "without --follow)")
+        _remote_logs(_remote(server), run_id, task, lines, attempt)
+        return
     cfg = settings(state_dir)
     with open_store(cfg) as store:
         run = store.get_run(run_id)
@@ -255,6 +292,27 @@ def logs(
                 if attempt is not None and step["attempt"] != attempt:
                     continue
                 _print_step_log(t["name"], step, lines)
+
+
+def _remote_logs(remote: Remote, ref: str, task: str | None, lines: int, attempt: int | None) -> None:
+    """Each task's logs as the server streams them (all its steps, in order); --tail keeps the task's last
+    lines."""
+    from wishstar.cli.remote import last_lines
+
+    run = remote.get_run(ref)
+    names = [t["name"] for t in run["tasks"]]
+    if task is not None and task not in names:
+        raise UserError(f'run {run["id"]} has no task "{task}"')
+    for name in [task] if task is not None else names:
+        err.print(f"── {name} ──", highlight=False)
+        chunks = remote.log_chunks(run["id"], name, attempt)
+        if lines:
+            for line in last_lines(chunks, lines):
+                sys.stdout.write(line + "\n")
+        else:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
 
 
 def _print_step_log(task: str, step: dict[str, Any], lines: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
                                       description="comma-separated GitLab usernames allowed to run /wishstar "
                                                   "run|retry on merge requests (unset: anyone who can comment)")
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest webhook body (GitLab: 25 MB)")
+    api_read: Literal["token", "open"] = Field(
+        default="token", description="reading runs, logs and events over the API: token (a token with the read "
+                                     "scope) or open (anyone who reaches the server); changes always need a token")
+    token_expiry_days: int = Field(default=90, ge=1, le=3650,
+                                   description="lifetime of a new API token (wishstar tokens create --expires wins)")
 
 
 def load_settings() -> Settings:

@@ -15,17 +15,20 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import State
 
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
 from wishstar.pipelines.settings import Settings, get_settings
+from wishstar.webhook.access import DOCUMENTATION_PATHS, missing_rules
+from wishstar.webhook.auth import authorize
 from wishstar.webhook.deps import Clock
-from wishstar.webhook.routes import events, health, hooks, runs
+from wishstar.webhook.routes import events, health, hooks, runs, tokens
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +84,40 @@ async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
+class RouteWithoutRule(Exception):
+    """A route of the app has no entry in ``webhook.access.ROUTE_RULES`` (a bug: it would be unguarded)."""
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """``(method, path template)`` of every route the app serves, FastAPI's own pages aside."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            found += [(method, route.path) for method in sorted(route.methods or ())]
+        elif context.path not in DOCUMENTATION_PATHS:
+            found.append(("*", str(context.path)))
+    return found
+
+
+def check_rules(app: FastAPI) -> None:
+    missing = missing_rules(api_routes(app))
+    if missing:
+        raise RouteWithoutRule(f"routes without an access rule in webhook.access.ROUTE_RULES: {missing}")
+
+
 def create_app(settings: Settings | None = None, *, start_workers: bool = True,
                clock: Clock = time.time) -> FastAPI:
     """The Wishstar server. ``settings`` default to ``get_settings()``; ``start_workers=False`` only receives
     and serves the API (tests, or a receive-only replica); ``clock`` stamps received events."""
     app = FastAPI(title="Wishstar", summary="GitLab webhooks in, runs out, commit statuses back",
-                  version="0.1.0", lifespan=_lifespan)
+                  version="0.1.0", lifespan=_lifespan, dependencies=[Depends(authorize)])
     app.state.settings = settings if settings is not None else get_settings()
     app.state.start_workers = start_workers
     app.state.clock = clock
-    for module in (hooks, runs, events, health):
+    for module in (hooks, runs, events, tokens, health):
         app.include_router(module.router)
+    check_rules(app)
     app.add_exception_handler(RunNotFound, _json_error(404))
     app.add_exception_handler(AmbiguousRun, _json_error(409))
     app.add_exception_handler(WishstarError, _json_error(400))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-HEAD = "0005"
+HEAD = "0006_api_tokens"
 """The newest migration in ``migrations/versions``; a test checks it against Alembic's own idea of head."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent

@@ -252,3 +252,31 @@ events = cast(Table, Event.__table__)
 run_leases = cast(Table, RunLease.__table__)
 outbox = cast(Table, Outbox.__table__)
 mr_notes = cast(Table, MrNote.__table__)
+
+
+# -- who may use the server's API (migration 0006) ---------------------------------------------------------
+
+API_TOKEN_SCOPES = ("read", "trigger", "operate", "admin")
+
+
+class ApiToken(Base):
+    """An API token: its public id (part of the token), a name, the SHA-256 of its secret part (never the
+    secret), scopes and the project paths it is limited to (NULL: all projects)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    secret_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(Json, nullable=False)
+    projects: Mapped[list[str] | None] = mapped_column(Json)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    last_used_at: Mapped[float | None] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("name", name="uq_api_tokens_name"),)
+
+
+api_tokens = cast(Table, ApiToken.__table__)

@@ -23,6 +23,7 @@ import pytest
 from tests.store.conftest import fresh_schema_url
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.server import Project, Projects
+from wishstar.engine.store.tokens import ApiTokens
 from wishstar.pipelines.settings import Settings
 from wishstar.webhook.serve import server as make_server
 
@@ -59,6 +60,19 @@ class Live:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+    def token(self, *scopes: str, projects: list[str] | None = None, name: str | None = None,
+              expires_at: float | None = None) -> str:
+        """A new API token (default: every scope, every project, never expiring)."""
+        chosen = list(scopes) or ["read", "trigger", "operate", "admin"]
+        name = name or f"test-{'-'.join(chosen)}-{uuid.uuid4().hex[:6]}"
+        return ApiTokens(self.store).create(name, chosen, projects, now=time.time(), expires_at=expires_at)[1]
+
+    def authorize(self, *scopes: str, projects: list[str] | None = None) -> str:
+        """Make the client send a new token with these scopes from now on; returns it."""
+        token = self.token(*scopes, projects=projects)
+        self.client.headers["Authorization"] = f"Bearer {token}"
+        return token
 
     def add_project(self, gitlab_id: int, path: str, secret: str = SECRET) -> Project:
         return Projects(self.store).add(gitlab_url=GITLAB, gitlab_id=gitlab_id, path=path, hook_secret=secret,

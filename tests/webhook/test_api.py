@@ -1,5 +1,6 @@
 """The REST API on the real server: runs in the shapes of ``wishstar runs list|show --output json``, logs streamed,
-cancel, stored events with their reasons, health."""
+cancel, stored events with their reasons, health. The client holds a token with the read and operate scopes on
+every project (who may do what is tests/webhook/test_permissions.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ RUN_KEYS = ["id", "pipeline", "number", "status", "reason", "event", "git", "par
             "tasks"]
 SUMMARY_KEYS = ["id", "pipeline", "number", "status", "reason", "event", "branch", "commit", "created_at",
                 "started_at", "finished_at"]
+
+
+@pytest.fixture
+def live(live: Live) -> Live:
+    live.authorize("read", "operate")
+    return live
 
 
 def _run_with_a_log(live: Live, log_text: bytes) -> str:

@@ -77,7 +77,11 @@ def test_token_matches_only_the_projects_secret() -> None:
     assert not token_matches(None, "s3cret")
 
 
-def test_an_unexpected_error_is_answered_as_json_without_a_trace(tmp_path: Path) -> None:
+def test_an_unexpected_error_is_answered_as_json_without_a_trace(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from wishstar.webhook.access import OPEN, ROUTE_RULES
+
+    monkeypatch.setitem(ROUTE_RULES, ("GET", "/boom"), OPEN)
     app = create_app(Settings(state_dir=tmp_path), start_workers=False)
 
     @app.get("/boom")
@@ -93,4 +97,5 @@ def test_an_unexpected_error_is_answered_as_json_without_a_trace(tmp_path: Path)
 def test_the_openapi_schema_lists_every_route(tmp_path: Path) -> None:
     paths = create_app(Settings(state_dir=tmp_path), start_workers=False).openapi()["paths"]
     assert sorted(paths) == ["/api/events", "/api/events/{event_id}", "/api/runs", "/api/runs/{ref}",
-                             "/api/runs/{ref}/cancel", "/api/runs/{ref}/logs/{task}", "/healthz", "/hooks/gitlab"]
+                             "/api/runs/{ref}/cancel", "/api/runs/{ref}/logs/{task}", "/api/tokens",
+                             "/api/tokens/{name}", "/healthz", "/hooks/gitlab"]

@@ -87,9 +87,14 @@ def test_a_push_hook_becomes_a_run_and_its_statuses_reach_gitlab_in_order(gitlab
         states = _wait(lambda: (s := gitlab.states(sha)) and s[-1] in ("success", "failed") and s, 60,
                        "the final status")
         assert states == ["pending", "running", "success"]
-        runs = httpx.get(f"{base}/api/runs", timeout=10).json()
-        assert len(runs) == 1
-        run = httpx.get(f"{base}/api/runs/{runs[0]['id']}", timeout=10).json()
+        assert httpx.get(f"{base}/api/runs", timeout=10).status_code == 401, "the API needs a token"
+        made = subprocess.run([*cli, "tokens", "create", "--name", "e2e", "--scope", "read", "--project",
+                               "group/app"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        assert made.returncode == 0, made.stderr
+        auth = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        runs = httpx.get(f"{base}/api/runs", headers=auth, timeout=10).json()
+        assert len(runs) == 1, "the webhook's run belongs to group/app, which the token may read"
+        run = httpx.get(f"{base}/api/runs/{runs[0]['id']}", headers=auth, timeout=10).json()
         assert run["status"] == "succeeded" and run["git"]["commit"] == sha
         assert run["tasks"][0]["results"] == {"branch": "main"}
         final = [s for s in gitlab.statuses if s.get("sha", sha) == sha][-1]

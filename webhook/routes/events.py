@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.server import Events, StoredEvent
 from wishstar.engine.store.shape import iso
+from wishstar.engine.store.visibility import list_events_of
+from wishstar.webhook.auth import AccessDep
 from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -41,10 +43,13 @@ def _out(event: StoredEvent) -> EventOut:
 
 @router.get("", response_model=list[EventOut])
 def list_events(
-    store: StoreDep, status: EventStatus | None = None,
+    store: StoreDep, access: AccessDep, status: EventStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")] = 50,
 ) -> list[EventOut]:
-    """Stored deliveries, newest first, with their status and the reason when they start nothing."""
+    """Stored deliveries, newest first, with their status and the reason when they start nothing (of the
+    projects the caller sees)."""
+    if access.projects is not None:
+        return [_out(e) for e in list_events_of(store, access.projects, status=status, limit=limit)]
     return [_out(e) for e in Events(store).list(status=status, limit=limit)]
 
 

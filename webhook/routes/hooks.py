@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.errors import DatabaseError
 from wishstar.engine.store.server import Events, Project, Projects
+from wishstar.engine.store.tokens import looks_like_api_token
 from wishstar.webhook.deps import ClockDep, SettingsDep, StoreDep, WriteGateDep
 from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, project_gitlab_id, project_path
 
@@ -116,9 +117,10 @@ def find_project(projects: Projects, payload: Any, instance: str | None) -> Proj
 
 
 def token_matches(project: Project | None, token: str) -> bool:
+    """The delivery's token is the project's hook secret (never an API token, even one equal to it)."""
     expected = project.hook_secret if project is not None else _DUMMY_SECRET
     matches = hmac.compare_digest(token.encode(), expected.encode())
-    return matches and project is not None
+    return matches and project is not None and not looks_like_api_token(token)
 
 
 def _interpret(header: str | None, payload: Mapping[str, Any]) -> GitEvent | Ignored | Skipped:

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from wishstar.engine.spec.errors import did_you_mean
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import ENDED_RUN_STATUSES
+from wishstar.engine.store.visibility import list_runs_of
+from wishstar.webhook.auth import AccessDep
 from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -91,12 +93,15 @@ class CancelOut(BaseModel):
 @router.get("", response_model=list[RunSummary])
 def list_runs(
     store: StoreDep,
+    access: AccessDep,
     status: RunStatus | None = None,
     branch: str | None = None,
     pipeline: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10000, description="at most this many, newest first")] = 20,
 ) -> list[dict[str, Any]]:
-    """Recent runs, newest first (the filters of ``wishstar runs list``)."""
+    """Recent runs, newest first (the filters of ``wishstar runs list``), of the projects the caller sees."""
+    if access.projects is not None:
+        return list_runs_of(store, access.projects, status=status, branch=branch, pipeline=pipeline, limit=limit)
     return store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
 
 
