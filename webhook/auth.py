@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
 from wishstar.engine.store.tokens import ApiTokens
-from wishstar.engine.store.visibility import event_project, resolve_visible, run_project
+from wishstar.engine.store.visibility import event_exists, event_project, resolve_visible, run_project
 from wishstar.webhook.access import ANONYMOUS_READER, Principal, Rule, refusal, rule_for, token_principal
 from wishstar.webhook.audit import audit
 from wishstar.webhook.deps import app_clock, app_settings, app_store, app_write_gate
@@ -125,9 +125,11 @@ def _check_event(request: Request, principal: Principal, param: str) -> None:
     if seen is None:
         return
     event_id = request.path_params[param]
-    if event_project(app_store(request), event_id) not in seen:
-        audit("request_refused", who=principal.name, what=" ".join(_route_key(request)),
-              source=_client(request), status=404, reason="an event of a project the token does not see")
+    store = app_store(request)
+    if event_project(store, event_id) not in seen:
+        if event_exists(store, event_id):
+            audit("request_refused", who=principal.name, what=" ".join(_route_key(request)),
+                  source=_client(request), status=404, reason="an event of a project the token does not see")
         raise HTTPException(404, f'no event "{event_id}"')
 
 
@@ -146,6 +148,8 @@ async def authorize(request: Request) -> Access:
 
 def _authorize_token(request: Request, rule: Rule) -> Access:
     principal = _authenticate(request, rule)
+    if rule.scope == "read" and app_settings(request).api_read == "open":
+        return Access(principal, None)  # reading is open to all: a valid token never sees less than nobody
     why = refusal(rule, principal)
     if why is not None:
         _refuse(request, 403, why, principal.name, "scope missing")

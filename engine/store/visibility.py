@@ -86,6 +86,11 @@ def event_project(store: Store, event_id: str) -> str | None:
         return conn.execute(query).scalar()
 
 
+def event_exists(store: Store, event_id: str) -> bool:
+    with db.read(store.engine) as conn:
+        return conn.execute(select(events.c.id).where(events.c.id == event_id)).first() is not None
+
+
 def list_events_of(store: Store, paths: Collection[str], *, status: str | None = None,
                    limit: int = 50) -> list[StoredEvent]:
     """Stored deliveries of the projects ``paths``, newest first."""

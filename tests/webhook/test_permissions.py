@@ -242,6 +242,9 @@ def test_reading_can_be_opened_while_changes_still_need_a_token(tmp_path: Path) 
         assert w.client.get("/api/tokens").status_code == 401
         assert w.client.get("/api/runs", headers=w.headers("expired")).status_code == 401, \
             "a token that is presented must be valid even where reading is open"
+        assert w.client.get(f"/api/runs/{w.run_id}", headers=w.headers("trigger")).status_code == 200, \
+            "a valid token without the read scope reads no less than nobody"
+        assert w.client.get(f"/api/runs/{w.run_id}", headers=w.headers("another project")).status_code == 200
 
 
 def test_a_hook_secret_is_not_an_api_token_and_an_api_token_is_not_a_hook_secret(world: World) -> None:
