@@ -11,6 +11,7 @@ import uvicorn
 
 from wishstar.pipelines.settings import Settings
 from wishstar.webhook.app import create_app
+from wishstar.webhook.audit import ensure_handler
 
 
 def server(settings: Settings, host: str = "127.0.0.1", port: int = 8080, *, start_workers: bool = True,
@@ -23,5 +24,6 @@ def server(settings: Settings, host: str = "127.0.0.1", port: int = 8080, *, sta
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080, *, start_workers: bool = True) -> None:
-    """Run until interrupted (SIGINT/SIGTERM end it gracefully)."""
+    """Run until interrupted (SIGINT/SIGTERM end it gracefully); audit events go to stderr."""
+    ensure_handler()
     server(settings, host, port, start_workers=start_workers).run()
