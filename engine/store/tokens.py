@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wishstar.engine.spec.errors import WishstarError
@@ -127,8 +127,9 @@ class ApiTokens:
         scope_set = check_scopes(scopes)
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         values = {"id": token_id, "name": name, "secret_sha256": _hash(secret), "scopes": list(scope_set),
-                  "projects": sorted(set(projects)) if projects is not None else None, "created_at": now,
-                  "created_by": created_by, "expires_at": expires_at, "last_used_at": None, "revoked_at": None}
+                  "projects": sorted(set(projects)) if projects is not None else null(),  # SQL NULL, not JSON null
+                  "created_at": now, "created_by": created_by, "expires_at": expires_at, "last_used_at": None,
+                  "revoked_at": None}
         try:
             with db.write(self._engine) as conn:
                 conn.execute(delete(api_tokens).where(

@@ -31,6 +31,9 @@ def test_a_token_is_recognised_by_its_secret_and_nothing_else(store: Store) -> N
     record, token = tokens.create("ci-bot", ["read"], None, now=NOW, expires_at=None)
     found = tokens.authenticate(token)
     assert found is not None and found.name == "ci-bot" and found.projects is None
+    with store.engine.connect() as conn:
+        assert conn.execute(select(api_tokens.c.id).where(api_tokens.c.projects.is_(None))).scalar() == record.id, \
+            "every project is SQL NULL, not JSON null"
     token_id = record.id
     for wrong in (token[:-1] + ("A" if token[-1] != "A" else "B"), f"wst_{token_id}_" + "x" * 43,
                   "hook-secret-for-tests", "", token + " ", "wst_ffffffffffffffff_" + token.rsplit("_", 1)[1]):
