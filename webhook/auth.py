@@ -20,7 +20,7 @@ from typing import Annotated, NoReturn
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
+from wishstar.engine.store.errors import AmbiguousRun, DatabaseError, RunNotFound
 from wishstar.engine.store.tokens import ApiTokens
 from wishstar.engine.store.visibility import event_exists, event_project, resolve_visible, run_project
 from wishstar.webhook.access import ANONYMOUS_READER, Principal, Rule, refusal, rule_for, token_principal
@@ -143,7 +143,10 @@ async def authorize(request: Request) -> Access:
         _refuse(request, 403, "this route has no access rule", None, "no rule")
     if rule.kind != "token":
         return PUBLIC
-    return await run_in_threadpool(_authorize_token, request, rule)
+    try:
+        return await run_in_threadpool(_authorize_token, request, rule)
+    except DatabaseError:
+        raise HTTPException(503, "the database does not answer; retry later") from None
 
 
 def _authorize_token(request: Request, rule: Rule) -> Access:

@@ -296,3 +296,35 @@ def test_every_refusal_is_an_audit_event_with_who_what_and_where_but_never_the_t
                for e in events)
     logged = caplog.text
     assert not any(token in logged or token.rsplit("_", 1)[1] in logged for token in world.tokens.values())
+
+
+def test_grants_that_differ_per_project_answer_403_where_seen_and_404_where_not(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a GitLab login will build (Reporter on one project, Developer on another): the rules and answers
+    need nothing new."""
+    from wishstar.webhook import auth
+    from wishstar.webhook.access import Principal
+
+    member = Principal("alice", "token", {MINE: frozenset({"read"}), OTHER: frozenset({"read", "operate"})})
+    monkeypatch.setattr(auth, "token_principal", lambda *_: member)
+    headers = world.headers("read")
+    run_of_mine = _server_run(world.store, Projects(world.store).resolve(MINE).id, "app")
+    run_of_other = _server_run(world.store, Projects(world.store).resolve(OTHER).id, "other")
+    refused = world.client.post(f"/api/runs/{run_of_mine}/cancel", headers=headers)
+    assert refused.status_code == 403 and "on this run's project" in refused.json()["detail"]
+    assert world.client.post(f"/api/runs/{run_of_other}/cancel", headers=headers).status_code == 202
+    outsider = Principal("bob", "token", {OTHER: frozenset({"read", "operate"})})
+    monkeypatch.setattr(auth, "token_principal", lambda *_: outsider)
+    assert world.client.post(f"/api/runs/{run_of_mine}/cancel", headers=headers).status_code == 404
+    assert not world.store.cancel_requested(run_of_mine)
+
+
+def test_a_database_that_does_not_answer_is_503_not_a_trace(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wishstar.engine.store.errors import DatabaseError
+
+    def down(*_: object) -> None:
+        raise DatabaseError("connection refused", None, None)
+
+    monkeypatch.setattr(ApiTokens, "authenticate", down)
+    answer = world.client.get("/api/runs", headers=world.headers("read"))
+    assert answer.status_code == 503 and answer.json() == {"detail": "the database does not answer; retry later"}
