@@ -328,3 +328,15 @@ def test_a_database_that_does_not_answer_is_503_not_a_trace(world: World, monkey
     monkeypatch.setattr(ApiTokens, "authenticate", down)
     answer = world.client.get("/api/runs", headers=world.headers("read"))
     assert answer.status_code == 503 and answer.json() == {"detail": "the database does not answer; retry later"}
+
+
+def test_a_refused_delivery_is_an_audit_event_too(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="wishstar.audit")
+    body = json.dumps(documented("push"))
+    world.client.post("/hooks/gitlab", content=body, headers=gitlab_headers("Push Hook", token="guessed-secret"))
+    world.client.post("/hooks/gitlab", content=body, headers=gitlab_headers("Push Hook", token=None))
+    events = [r.audit for r in caplog.records if hasattr(r, "audit")]  # type: ignore[attr-defined]
+    assert [(e["what"], e["status"], e["reason"]) for e in events] == [
+        ("POST /hooks/gitlab", 401, "wrong token or unknown project"),
+        ("POST /hooks/gitlab", 401, "missing X-Gitlab-Token")]
+    assert "guessed-secret" not in caplog.text

@@ -28,6 +28,7 @@ from wishstar.engine.store.api import Store
 from wishstar.engine.store.errors import DatabaseError
 from wishstar.engine.store.server import Events, Project, Projects
 from wishstar.engine.store.tokens import looks_like_api_token
+from wishstar.webhook.audit import audit
 from wishstar.webhook.deps import ClockDep, SettingsDep, StoreDep, WriteGateDep
 from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, project_gitlab_id, project_path
 
@@ -158,6 +159,12 @@ def store_delivery(store: Store, delivery: Delivery, now: float,
     return 200, HookReply(status="skipped" if status == "skipped" else "ignored", event=event_id, reason=reason)
 
 
+def _refused(request: Request, reason: str) -> None:
+    """An audit event for a refused delivery (never the token it carried)."""
+    audit("request_refused", who=None, what="POST /hooks/gitlab", source=request.client.host if request.client
+          else None, status=401, reason=reason)
+
+
 def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -193,6 +200,7 @@ async def receive_gitlab(
 ) -> JSONResponse:
     """Store one GitLab delivery and say what became of it."""
     if not x_gitlab_token:
+        _refused(request, "missing X-Gitlab-Token")
         return _error(401, "missing X-Gitlab-Token")
     limit = settings.max_body_bytes
     length = request.headers.get("content-length", "")
@@ -209,6 +217,7 @@ async def receive_gitlab(
     try:
         code, reply = await run_in_threadpool(store_delivery, store, delivery, clock(), gate)
     except Unauthorized:
+        _refused(request, "wrong token or unknown project")
         return _error(401, "wrong token or unknown project")
     except DatabaseError:
         return _error(503, "the event could not be stored; retry later")
