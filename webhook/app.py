@@ -2,8 +2,10 @@
 
 Why: one factory that tests, the benchmark and ``wishstar serve`` all call with their own settings, so each
 app owns one store (opened once in the lifespan, closed at shutdown) and nothing is global. Errors become
-JSON answers here: no stack trace ever reaches a client. Must not read settings at import time, open a store
-outside the lifespan, or hold run state in memory (a second replica could not see it).
+JSON answers here: no stack trace ever reaches a client. Every route runs ``webhook.auth.authorize`` first,
+and a route without a rule in ``webhook.access.ROUTE_RULES`` stops ``create_app`` (``RouteWithoutRule``).
+Must not read settings at import time, open a store outside the lifespan, or hold run state in memory (a
+second replica could not see it).
 """
 
 from __future__ import annotations
