@@ -236,8 +236,9 @@ def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: S
 def _executor(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings) -> Executor:
     if req.executor == "kubernetes":
         from wishstar.engine.executors.kubernetes import make_kubernetes_executor
+        from wishstar.steps import entrypoint
 
-        return make_kubernetes_executor(plan, ctx, namespace=req.namespace or cfg.namespace,
+        return make_kubernetes_executor(plan, ctx, entrypoint=entrypoint(), namespace=req.namespace or cfg.namespace,
                                         kubeconfig=req.kubeconfig, context=req.context,
                                         default_image=cfg.default_image, qps=cfg.kube_qps, burst=cfg.kube_burst,
                                         storage_class=cfg.storage_class, workspace_size=cfg.workspace_size)

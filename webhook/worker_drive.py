@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from wishstar.engine.compiler.build import resolve_params
 from wishstar.engine.compiler.placement import shared_workspaces
-from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.compiler.types import AttemptPaths, GitContext, Plan, ResolvedTask, RunContext, TaskPlan
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
 from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.resume import resume_state
@@ -44,6 +44,7 @@ from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
 from wishstar.pipelines.load import compile_run
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 from wishstar.webhook.event_runs import Checkout, EventRuns, checkout_event
 from wishstar.webhook.gitlab_events import GitEvent
@@ -88,7 +89,7 @@ def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
         from wishstar.engine.executors.kubernetes import make_kubernetes_executor
 
         try:
-            return make_kubernetes_executor(plan, ctx, namespace=cfg.namespace,
+            return make_kubernetes_executor(plan, ctx, entrypoint=entrypoint(), namespace=cfg.namespace,
                                             kubeconfig=cfg.kubeconfig or os.environ.get("KUBECONFIG"),
                                             default_image=cfg.default_image, qps=cfg.kube_qps,
                                             burst=cfg.kube_burst, storage_class=cfg.storage_class,
@@ -149,6 +150,9 @@ class Guarded(Executor):
 
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         return self.inner.results_dir(run, task, attempt)
+
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        return self.inner.reference_paths(run, task, attempt)
 
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from wishstar.engine.compiler.types import ResolvedStep, ResolvedTask
+from wishstar.engine.compiler.types import AttemptPaths, ResolvedStep, ResolvedTask, TaskPlan
 
 __all__ = ["ResolvedStep", "ResolvedTask"]
 
@@ -111,3 +111,11 @@ class Executor(abc.ABC):
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         """Directory whose files are a task attempt's results (``$(results.NAME.path)``)."""
         return f"{run.run_dir}/results/{task}/{attempt}"
+
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        """What ``$(workspaces.NAME.path)``, ``$(results.NAME.path)`` and ``$(context.taskRun.namespace)`` mean
+        in one attempt (the runner resolves references with it). Default: ``workspace_path`` of each bound
+        pipeline workspace, ``results_dir``, namespace "local"."""
+        return AttemptPaths(workspaces={b.name: self.workspace_path(run, b.pipeline_workspace)
+                                        for b in task.workspaces},
+                            results_dir=self.results_dir(run, task.name, attempt))
