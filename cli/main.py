@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
 from wishstar.cli import runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
@@ -132,7 +131,10 @@ def plan(
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
-    from wishstar.cli.render import plan_dict, print_placement, print_plan
+    # The manifests are the objects the Kubernetes executor creates for attempt 1 of each task in this namespace
+    # (run id "dry-run", build number 0) but for run-time values (earlier results, statuses), secrets given to
+    # the run and ownerReferences; tests/executors/test_plan_is_what_runs.py checks it.
+    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan
     from wishstar.cli.run_cmd import parse_pairs
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
@@ -144,8 +146,7 @@ def plan(
     want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
     compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
     if output is PlanOutput.yaml:
-        docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]
-        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+        sys.stdout.write(manifests_yaml(compiled))
     elif output is PlanOutput.json:
         print_json(plan_dict(compiled, with_manifests=manifests))
     else:

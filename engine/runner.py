@@ -216,11 +216,10 @@ class Runner:
             provided=self.provided,
             base_env={**self.base_env, "WISHSTAR_TASK": name, "WISHSTAR_ATTEMPT": str(attempt)},
         )
-        results_dir = self.executor.results_dir(self.env, name, attempt)
-        workspaces = {w: self.executor.workspace_path(self.env, w) for w in self.plan.workspaces}
+        paths = self.executor.reference_paths(self.env, task, attempt)
         try:
-            resolved = resolve_task(task, view, attempt=attempt, results_dir=results_dir,
-                                    workspace_paths=workspaces, default_cwd=self.env.checkout_dir or self.env.run_dir)
+            resolved = resolve_task(task, view, attempt=attempt, paths=paths,
+                                    default_cwd=self.env.checkout_dir or self.env.run_dir)
         except MissingSecret as exc:
             return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
                             reason=str(exc), results={})

@@ -36,6 +36,7 @@ from wishstar.pipelines.admission import EventKind
 from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate
 from wishstar.pipelines.settings import Settings
 from wishstar.pipelines.source import read_capped
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 
 EXECUTORS = ("local", "kubernetes")
@@ -118,7 +119,8 @@ def make_executor(plan: Plan, ctx: RunContext, target: Target, cfg: Settings) ->
     if target.executor == "kubernetes":  # an unusable kubeconfig is a KubernetesError naming it, with a hint
         from wishstar.engine.executors.kubernetes import make_kubernetes_executor
 
-        return make_kubernetes_executor(plan, ctx, namespace=target.namespace or cfg.namespace,
+        return make_kubernetes_executor(plan, ctx, entrypoint=entrypoint(),
+                                        namespace=target.namespace or cfg.namespace,
                                         kubeconfig=target.kubeconfig, context=target.context,
                                         default_image=cfg.default_image, qps=cfg.kube_qps,
                                         burst=cfg.kube_burst, storage_class=cfg.storage_class,

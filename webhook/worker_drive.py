@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.compiler.types import AttemptPaths, GitContext, Plan, ResolvedTask, RunContext, TaskPlan
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
 from wishstar.engine.resume import resume_state
 from wishstar.engine.runner import Runner
@@ -127,6 +127,9 @@ class Guarded(Executor):
 
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         return self.inner.results_dir(run, task, attempt)
+
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        return self.inner.reference_paths(run, task, attempt)
 
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:

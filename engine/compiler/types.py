@@ -218,6 +218,30 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class AttemptPaths:
+    """Where one attempt's references point: ``$(workspaces.NAME.path|claim)``, ``$(results.NAME.path)``,
+    ``$(context.taskRun.namespace)``. The executor says (``Executor.reference_paths``); on Kubernetes it is
+    ``engine.compiler.pods.attempt_paths``, the same function the manifests are compiled with."""
+
+    workspaces: Mapping[str, str]
+    """Task workspace name -> its path in this attempt."""
+    results_dir: str
+    namespace: str = "local"
+    claims: Mapping[str, str] = field(default_factory=dict)
+    """Task workspace name -> the PersistentVolumeClaim behind it (Kubernetes only)."""
+
+
+@dataclass(frozen=True)
+class RuntimeValues:
+    """What only the run knows when an attempt starts: earlier tasks' results and statuses. ``wishstar plan``
+    has none, so its manifests keep ``$(tasks.NAME.results.R)`` and ``$(tasks.status)`` as written."""
+
+    results: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    aggregate_status: str = ""
+
+
+@dataclass(frozen=True)
 class ResolvedStep:
     """A step with every reference filled in and secrets resolved to values (never logged)."""
 
@@ -245,3 +269,7 @@ class ResolvedTask:
     workspaces: tuple[WorkspaceBinding, ...] = ()
     timeout_s: float | None = None
     image: str | None = None
+    runtime: RuntimeValues = field(default_factory=RuntimeValues)
+    """The run-time values the references were filled with: the Kubernetes executor compiles the attempt's
+    objects from the plan with them (``engine.compiler.pods.task_manifests``), so the Pod is what
+    ``wishstar plan`` prints, with these values filled in."""

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from wishstar.engine.compiler.types import ResolvedStep, ResolvedTask
+from wishstar.engine.compiler.types import AttemptPaths, ResolvedStep, ResolvedTask, TaskPlan
 
 __all__ = ["ResolvedStep", "ResolvedTask"]
 
@@ -129,6 +129,13 @@ class Executor(abc.ABC):
         """Directory whose files are a task attempt's results (``$(results.NAME.path)``)."""
         return f"{run.run_dir}/results/{task}/{attempt}"
 
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        """What ``$(workspaces.NAME.path)``, ``$(results.NAME.path)`` and ``$(context.taskRun.namespace)`` mean
+        in one attempt (the runner resolves references with it). Default: ``workspace_path`` of each bound
+        pipeline workspace, ``results_dir``, namespace "local"."""
+        return AttemptPaths(workspaces={b.name: self.workspace_path(run, b.pipeline_workspace)
+                                        for b in task.workspaces},
+                            results_dir=self.results_dir(run, task.name, attempt))
 
 class RunObjects(abc.ABC):
     """What a run left on its platform (Pods, claims, ConfigMaps), found and deleted by run id: for

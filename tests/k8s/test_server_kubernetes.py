@@ -40,6 +40,7 @@ from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import run_leases
 from wishstar.engine.store.server import Events
 from wishstar.pipelines.settings import Settings
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 from wishstar.webhook.worker import Worker
 
@@ -60,7 +61,8 @@ def kwok_executor_for(annotations: Mapping[str, str], *, keep: bool = False, **o
     """An ``ExecutorFor`` (``webhook.worker_drive``): the settings' kubernetes executor, Pods on KWOK nodes."""
 
     def build(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
-        executor = make_kubernetes_executor(plan, ctx, namespace=cfg.namespace, kubeconfig=cfg.kubeconfig,
+        executor = make_kubernetes_executor(plan, ctx, entrypoint=entrypoint(), namespace=cfg.namespace,
+                                            kubeconfig=cfg.kubeconfig,
                                             default_image=cfg.default_image, keep=keep, stream_logs=False,
                                             delete_grace_s=0, **options)
         inner = executor.manifests
