@@ -29,13 +29,14 @@ from sqlalchemy import select, text
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_server_kubernetes import start_replica, stop_all
 from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import run_leases
 from wishstar.engine.store.server import Events
 
 PIPELINE = 'name: app\ntasks:\n  build:\n    script: "true"\n'
-FINAL = ("succeeded", "failed", "cancelled")
+FINAL = ENDED_RUN_STATUSES
 
 
 def measure(cluster: Cluster, replicas: int, events: int, workers: int, settle_s: float) -> dict[str, Any]:

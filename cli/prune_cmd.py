@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from wishstar.cli.common import UserError, err
 from wishstar.engine.settings import Settings
 from wishstar.engine.spec.durations import parse_duration
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import Store
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
 
 
 @dataclass

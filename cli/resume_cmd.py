@@ -28,8 +28,8 @@ from wishstar.engine.executors.base import ResolvedTask, RunEnv
 from wishstar.engine.executors.checkout import read_capped
 from wishstar.engine.resume import resume_state
 from wishstar.engine.settings import Settings
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import RunOrigin, Store, process_is_alive
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
 from wishstar.pipelines.load import compile_run, validate
 from wishstar.tasks import Library
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from wishstar.cli.common import ICONS, Output, UserError, err, open_store, out, print_json, settings
 from wishstar.engine.spec.durations import format_duration
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.logs import follow, tail
 
 runs_app = typer.Typer(help="The run history.", no_args_is_help=True)
@@ -133,7 +134,7 @@ def cancel(
             return
         resolved = store.request_cancel(run_id)
         status = store.get_run(resolved)["status"]
-    if status in ("succeeded", "failed", "cancelled"):
+    if status in ENDED_RUN_STATUSES:
         err.print(f"run {resolved} already ended ({status})")
     else:
         out.print(f"cancel requested for run {resolved}")
@@ -279,7 +280,7 @@ def _follow(store: Any, run_id: str, task: str | None, cfg: Any) -> None:
     done: set[str] = set()
     while True:
         run = store.get_run(run_id)
-        finished = run["status"] in ("succeeded", "failed", "cancelled")
+        finished = run["status"] in ENDED_RUN_STATUSES
         for t in run["tasks"]:
             if task is not None and t["name"] != task:
                 continue

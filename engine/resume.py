@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from wishstar.engine.compiler.types import Plan
-from wishstar.engine.scheduler.state import TERMINAL, RunState, TaskState
+from wishstar.engine.scheduler.state import RunState, TaskState
+from wishstar.engine.status import ENDED_TASK_STATUSES
 
 
 def _epoch(value: str | None) -> float | None:
@@ -33,7 +34,7 @@ def resume_state(plan: Plan, run: Mapping[str, Any], now: float, *, reattach: bo
         row = stored.get(task.name)
         if row is None:
             tasks[task.name] = TaskState()
-        elif row["status"] in TERMINAL:
+        elif row["status"] in ENDED_TASK_STATUSES:
             tasks[task.name] = TaskState(status=row["status"], attempts=row["attempts"], reason=row["reason"],
                                          exit_code=row["exit_code"], results=dict(row["results"]),
                                          started_at=_epoch(row["started_at"]), finished_at=_epoch(row["finished_at"]))
@@ -58,7 +59,7 @@ def merged_exit_codes(plan: Plan, run: Mapping[str, Any]) -> dict[str, dict[str,
     out: dict[str, dict[str, int | None]] = {}
     for task in plan.all_tasks():
         row = stored.get(task.name)
-        if not task.members or row is None or row["status"] not in TERMINAL:
+        if not task.members or row is None or row["status"] not in ENDED_TASK_STATUSES:
             continue
         steps = row.get("steps") or []
         last = max((s["attempt"] for s in steps), default=None)

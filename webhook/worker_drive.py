@@ -40,6 +40,7 @@ from wishstar.engine.scheduler.state import RunState
 from wishstar.engine.settings import Settings
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
@@ -265,7 +266,7 @@ class RunDriver:
         """Drive the run to its end and release its lease; returns the final status ("" if the lease was
         lost, when another replica finishes it)."""
         run = await asyncio.to_thread(self.store.get_run, claim.run_id)
-        if run["status"] in ("succeeded", "failed", "cancelled"):  # finished; only the release was missing
+        if run["status"] in ENDED_RUN_STATUSES:  # finished; only the release was missing
             await asyncio.to_thread(self._finish, claim.run_id, run["status"], claim.project_id)
             return str(run["status"])
         try:

@@ -26,10 +26,11 @@ from sqlalchemy import Connection, Engine, Table, delete, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from wishstar.engine.status import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES
 from wishstar.engine.store import db, shape
 from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
 from wishstar.engine.store.logs import LogStore
-from wishstar.engine.store.models import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES, pipelines, runs, steps, tasks
+from wishstar.engine.store.models import pipelines, runs, steps, tasks
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
 _ACTIVE = ACTIVE_RUN_STATUSES

@@ -31,6 +31,7 @@ from tests.webhook.test_worker_support import (
     register,
     settings,
 )
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store import db
 from wishstar.engine.store.models import run_leases
 from wishstar.engine.store.server import Events
@@ -101,7 +102,7 @@ def test_three_replicas_finish_every_run_exactly_once_when_one_is_killed(tmp_pat
             while True:
                 events = [Events(store).get(e) for e in event_ids]
                 runs = [store.get_run(e.run_id) for e in events if e.run_id]
-                if len(runs) == EVENTS and all(r["status"] in ("succeeded", "failed", "cancelled") for r in runs):
+                if len(runs) == EVENTS and all(r["status"] in ENDED_RUN_STATUSES for r in runs):
                     break
                 assert time.monotonic() < deadline, [(r["id"], r["status"]) for r in runs]
                 time.sleep(0.2)

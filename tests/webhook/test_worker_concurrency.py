@@ -17,6 +17,7 @@ from tests.webhook.test_worker_support import (
     register,
     settings,
 )
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.server import Events, Project
 from wishstar.tasks import Library
@@ -56,7 +57,7 @@ async def two_events(store: Store, worker: Worker, project: Project, repo_sha: l
     while time.monotonic() < deadline:
         ids = [Events(store).get(e).run_id for e in (first, second)]
         runs = [store.get_run(i) for i in ids if i]
-        if len(runs) == 2 and all(r["status"] in ("succeeded", "failed", "cancelled") for r in runs):
+        if len(runs) == 2 and all(r["status"] in ENDED_RUN_STATUSES for r in runs):
             break
         await asyncio.sleep(0.1)
     stop.set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
@@ -18,13 +18,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from wishstar.engine.spec.errors import did_you_mean
+from wishstar.engine.status import ENDED_RUN_STATUSES, RunStatus
 from wishstar.engine.store.api import Store
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
 from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
-RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 RunRef = Annotated[str, PathParam(description="run id, unique id prefix, or PIPELINE#NUMBER (# as %23)")]
 _CHUNK = 64 * 1024
 class RunSummary(BaseModel):
