@@ -28,13 +28,11 @@ from wishstar.engine.compiler.types import (
 from wishstar.engine.dag import Graph
 from wishstar.engine.spec.durations import parse_duration
 from wishstar.engine.spec.errors import Problem, ValidationFailed, did_you_mean
-from wishstar.engine.spec.model import EnvValue, Pipeline, Task
+from wishstar.engine.spec.model import EnvValue, ParamValue, Pipeline, Task
 from wishstar.engine.spec.model import PodSettings as PodSettingsSpec
 from wishstar.engine.spec.model import Step as StepSpec
 from wishstar.engine.spec.subst import Ref, find_refs, substitute
 from wishstar.engine.spec.validate import edges_of, result_refs
-
-ParamValue = str | list[str] | dict[str, str]
 
 
 @dataclass(frozen=True)

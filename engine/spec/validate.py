@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from wishstar.engine.spec import cel
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
-from wishstar.engine.spec.loader import Loaded, load_yaml
+from wishstar.engine.spec.loader import YamlDocument, load_yaml
 from wishstar.engine.spec.model import NAME_PATTERN, Pipeline, PodSettings, ResourceList, Task
 from wishstar.engine.spec.structure import best_effort, parse_structure
 from wishstar.engine.spec.subst import Ref, find_refs
@@ -39,7 +39,7 @@ UsesLookup = Callable[[Task], "UsesInfo | None"]
 
 @dataclass
 class _Checker:
-    loaded: Loaded
+    loaded: YamlDocument
     pipeline: Pipeline
     uses: UsesLookup
     library_names: tuple[str, ...]
@@ -388,13 +388,13 @@ def _check_cycles(c: _Checker) -> None:
               "remove one of the needs or result references on this cycle")
 
 
-def _raw_task_names(loaded: Loaded) -> set[str]:
+def _raw_task_names(loaded: YamlDocument) -> set[str]:
     data = loaded.data if isinstance(loaded.data, dict) else {}
     return {str(k) for section in ("tasks", "finally") if isinstance(data.get(section), dict)
             for k in data[section]}
 
 
-def check_pipeline(pipeline: Pipeline, loaded: Loaded, uses: UsesLookup, library_names: Iterable[str], *,
+def check_pipeline(pipeline: Pipeline, loaded: YamlDocument, uses: UsesLookup, library_names: Iterable[str], *,
                    broken: Iterable[str] = ()) -> tuple[list[Problem], dict[str, UsesInfo | None]]:
     """All semantic problems of a pipeline, and the library info of its ``uses`` tasks. ``broken`` names tasks
     that failed structural checks: references to them are not reported again."""

@@ -10,10 +10,8 @@ import pytest
 from wishstar.engine.compiler.build import compile_pipeline, resolve_params
 from wishstar.engine.compiler.types import Edge, EnvVar, Plan, RunContext
 from wishstar.engine.spec.errors import ValidationFailed
-from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.model import ParamValue, Pipeline
 from wishstar.engine.spec.validate import validate_text
-
-ParamValue = str | list[str] | dict[str, str]
 
 
 def parse(text: str) -> Pipeline:
