@@ -13,22 +13,20 @@ parameter value that contains ``$(...)`` stays literal text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wishstar.engine.compiler.types import EnvVar, OnError, StepPlan
+from wishstar.engine.spec import subst
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
 from wishstar.engine.spec.model import ParamValue
-from wishstar.engine.spec.subst import Ref, find_refs, substitute
+from wishstar.engine.spec.subst import Ref, substitute
 from wishstar.engine.spec.tekton import ContainerFields, EnvVarSpec, ParamSpec, Step, TektonTask, parse_go_duration
 
 LineOf = Callable[[Path], int | None]
 
 DEFAULT_SHEBANG = "#!/bin/sh\nset -e\n"
 """Tekton runs a script without ``#!`` as ``sh -e``; so do we, so catalog scripts behave the same."""
-
-_INDEXED = re.compile(r"^(?P<name>.+)\[(?P<index>\d+)\]$")
 
 
 @dataclass(frozen=True)
@@ -162,57 +160,12 @@ def _object_problem(name: str, properties: Mapping[str, object],
     return None
 
 
-# --- substitution -----------------------------------------------------------------------------------------
+# --- substitution (engine.spec.subst; a whole array or object inside a string stays verbatim, as in Tekton) --
 
 
-def _param_path(ref: Ref) -> tuple[str, ...] | None:
-    """``params.x...`` or v1beta1 ``inputs.params.x...`` -> ``("x", ...)``; anything else -> None."""
-    parts = ref.parts[1:] if ref.parts[:2] == ("inputs", "params") else ref.parts
-    return parts[1:] if len(parts) >= 2 and parts[0] == "params" else None
-
-
-def param_lookup(values: Mapping[str, ParamValue]) -> Callable[[Ref], str | None]:
-    """A ``substitute`` lookup answering string params, ``arr[N]`` elements and ``obj.key`` fields."""
-
-    def lookup(ref: Ref) -> str | None:
-        path = _param_path(ref)
-        if path is None or ref.star:
-            return None
-        name, index = path[0], None
-        indexed = _INDEXED.match(name)
-        if indexed and indexed.group("name") in values:
-            name, index = indexed.group("name"), int(indexed.group("index"))
-        value = values.get(name)
-        if isinstance(value, str) and len(path) == 1 and index is None:
-            return value
-        if isinstance(value, list) and len(path) == 1 and index is not None:
-            return value[index] if index < len(value) else None
-        if isinstance(value, dict) and len(path) == 2 and index is None:
-            return value.get(path[1])
-        return None
-
-    return lookup
-
-
-def _whole_array(item: str, values: Mapping[str, ParamValue]) -> list[str] | None:
-    """The elements, when ``item`` is exactly one ``$(params.arr[*])`` (or the older ``$(params.arr)``) of an
-    array param."""
-    refs = list(find_refs(item))
-    if len(refs) != 1 or item.strip() != refs[0].text:
-        return None
-    path = _param_path(refs[0])
-    value = values.get(path[0]) if path and len(path) == 1 else None
-    return list(value) if isinstance(value, list) else None
-
-
-def expand_argv(items: Sequence[str], values: Mapping[str, ParamValue]) -> tuple[str, ...]:
-    """Substitute params in command/args; a whole-item ``$(params.arr[*])`` becomes one item per element."""
-    lookup = param_lookup(values)
-    out: list[str] = []
-    for item in items:
-        spread = _whole_array(item, values)
-        out.extend(spread if spread is not None else [substitute(item, lookup)])
-    return tuple(out)
+def _argv(items: Sequence[str], values: Mapping[str, ParamValue]) -> tuple[str, ...]:
+    """A whole-item ``$(params.arr[*])`` (or the older ``$(params.arr)``) becomes one item per element."""
+    return subst.expand_argv(items, values, subst.param_lookup(values), bare=True)
 
 
 # --- steps ------------------------------------------------------------------------------------------------
@@ -283,7 +236,7 @@ def _timeout(name: str, raw: str | None, lookup: Callable[[Ref], str | None],
 def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, ParamValue], site: _Site,
                notes: list[str]) -> tuple[StepPlan, list[Problem]]:
     template = task.spec.step_template
-    lookup = param_lookup(values)
+    lookup = subst.param_lookup(values)
     name = step.name or f"unnamed-{index}"
     command = step.command if step.command is not None else (template.command if template else None)
     args = step.args if step.args is not None else (template.args if template else None)
@@ -296,8 +249,8 @@ def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, Pa
         name=name,
         image=substitute(image, lookup) if image else None,
         script=_script(step.script, lookup),
-        command=expand_argv(command, values) if command is not None else None,
-        args=expand_argv(args or [], values),
+        command=_argv(command, values) if command is not None else None,
+        args=_argv(args or [], values),
         env=_env(name, _merged_env(template, step), lookup, notes),
         working_dir=substitute(working_dir, lookup) if working_dir else None,
         timeout_s=timeout_s,
