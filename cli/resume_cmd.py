@@ -26,6 +26,7 @@ from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, RunContext
 from wishstar.engine.executors.base import ResolvedTask, RunEnv
 from wishstar.engine.executors.checkout import read_capped
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
 from wishstar.engine.settings import Settings
 from wishstar.engine.status import ENDED_RUN_STATUSES
@@ -34,12 +35,12 @@ from wishstar.pipelines.load import compile_run, validate
 from wishstar.tasks import Library
 
 
-def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:
+def resumable(store: Store, ref: str) -> tuple[RunRecord, RunOrigin]:
     """The run and its origin, or a ``UserError`` saying why it cannot be resumed."""
     run = store.get_run(ref)
-    run_id, origin = run["id"], store.origin(run["id"])
-    if run["status"] in ENDED_RUN_STATUSES:
-        raise UserError(f"run {run_id} already ended ({run['status']}); there is nothing to resume "
+    run_id, origin = run.id, store.origin(run.id)
+    if run.status in ENDED_RUN_STATUSES:
+        raise UserError(f"run {run_id} already ended ({run.status}); there is nothing to resume "
                         "(hint: `wishstar run` starts a new run)")
     if origin.executor != "kubernetes":
         raise UserError(f"run {run_id} runs on the {origin.executor or 'local'} executor: only a Kubernetes "
@@ -75,8 +76,8 @@ def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, sto
     path = Path(origin.file) if origin.file and Path(origin.file).is_absolute() else (
         run_dir / "checkout" / (origin.file or ".wishstar.yaml"))
     loaded = validate(read_capped(path), origin.file or str(path), library)
-    ctx = RunContext(run_id=run_id, number=int(run["number"]), event=cast(Any, run["event"] or "manual"),
-                     git=GitContext(**run["git"]), params=dict(run["params"]), default_image=cfg.default_image,
+    ctx = RunContext(run_id=run_id, number=run.number, event=cast(Any, run.event or "manual"),
+                     git=GitContext(**run.git), params=dict(run.params), default_image=cfg.default_image,
                      namespace=str(target["namespace"]))
     plan = compile_run(loaded, ctx, library, placement=True)  # as `wishstar run --executor kubernetes`
     _take_over(store, origin)

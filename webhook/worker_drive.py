@@ -33,6 +33,7 @@ from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
 from wishstar.engine.executors.local import LocalExecutor
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
 from wishstar.engine.runner import Runner, RunOptions, base_env
 from wishstar.engine.scheduler.decide import initial_state
@@ -41,6 +42,7 @@ from wishstar.engine.settings import Settings
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.status import ENDED_RUN_STATUSES
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
@@ -73,8 +75,8 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
         log.warning("no webhook.statuses.%s or no project; status for run %s not sent", hook, run_id)
         return
     try:
-        fn(Outbox(store), Projects(store).get(project_id), store.get_run(run_id), public_url=public_url,
-           now=time.time())
+        fn(Outbox(store), Projects(store).get(project_id), shape.run_dict(store.get_run(run_id)),
+           public_url=public_url, now=time.time())
     except Exception:
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
 
@@ -208,7 +210,7 @@ class RunDriver:
         self.on_kubernetes = cfg.executor == "kubernetes"
         self.events, self.projects = Events(store), Projects(store)
 
-    def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
+    def prepare(self, claim: ClaimedRun, run: RunRecord, checkout: Checkout | None
                 ) -> tuple[Drive, RunState | None]:
         """The runner for a claimed run (blocking: may fetch the commit); raises ``WishstarError``."""
         if claim.event_id is None or claim.project_id is None:
@@ -220,14 +222,14 @@ class RunDriver:
         work = self.cfg.state_dir / "work" / claim.run_id
         if checkout is None or not checkout.work.exists():
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, run.get("file"))
+                                      self.library, None)  # get_run never held "file": see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
         loaded = checkout.loaded
-        ctx = RunContext(run_id=claim.run_id, number=int(run["number"]), event=cast(Any, run["event"]),
-                         git=GitContext(**run["git"]),
-                         params=resolve_params(loaded.pipeline, run.get("params") or {}, loaded.file),
+        ctx = RunContext(run_id=claim.run_id, number=run.number, event=cast(Any, run.event),
+                         git=GitContext(**run.git),
+                         params=resolve_params(loaded.pipeline, run.params, loaded.file),
                          namespace=self.cfg.namespace, default_image=self.cfg.default_image)
         # as `wishstar run --executor kubernetes`: a chain the pipeline's `placement:` merges is one Pod
         plan = compile_run(loaded, ctx, self.library, placement=self.on_kubernetes)
@@ -244,7 +246,7 @@ class RunDriver:
                         options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
         now = runner.options.clock()
         start = (resume_state(plan, run, now, reattach=self.on_kubernetes)
-                 if claim.takeover and run.get("tasks") else None)
+                 if claim.takeover and run.tasks else None)
         return Drive(runner, executor, work), start
 
     def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
@@ -266,9 +268,9 @@ class RunDriver:
         """Drive the run to its end and release its lease; returns the final status ("" if the lease was
         lost, when another replica finishes it)."""
         run = await asyncio.to_thread(self.store.get_run, claim.run_id)
-        if run["status"] in ENDED_RUN_STATUSES:  # finished; only the release was missing
-            await asyncio.to_thread(self._finish, claim.run_id, run["status"], claim.project_id)
-            return str(run["status"])
+        if run.status in ENDED_RUN_STATUSES:  # finished; only the release was missing
+            await asyncio.to_thread(self._finish, claim.run_id, run.status, claim.project_id)
+            return str(run.status)
         try:
             drive, start = await asyncio.to_thread(self.prepare, claim, run, checkout)
         except (WishstarError, OSError) as exc:
