@@ -23,13 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wishstar.engine.compiler.build import ParamValue
 from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, Plan, RunContext
 from wishstar.engine.executors.base import Executor, NoRunObjects, RunEnv, RunObjects
 from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.runner import Progress, Runner, RunOptions, base_env
 from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
 from wishstar.pipelines.admission import EventKind

@@ -18,10 +18,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from wishstar.engine.compiler.build import Expander, UsesExpansion
-from wishstar.engine.compiler.library import WithValue, expand_library_task, with_issues
+from wishstar.engine.compiler.library import expand_library_task, with_issues
 from wishstar.engine.spec.errors import Problem, ValidationFailed, WishstarError, did_you_mean
 from wishstar.engine.spec.loader import load_yaml
-from wishstar.engine.spec.model import Task
+from wishstar.engine.spec.model import ParamValue, Task
 from wishstar.engine.spec.tekton import TektonTask, parse_task
 from wishstar.engine.spec.validate import UsesInfo
 
@@ -115,7 +115,7 @@ class Library:
         if task.uses is None or task.uses not in self:
             return None
         tekton = self.get(task.uses)
-        given: dict[str, WithValue] = dict(task.with_)
+        given: dict[str, ParamValue] = dict(task.with_)
         for key, values in task.matrix.items():  # matrix values are params of each instance
             given.setdefault(key, values[0] if values else "")
         _, issues = with_issues(tekton, given)
@@ -127,7 +127,7 @@ class Library:
     def expander(self) -> Expander:
         """The compiler's hook: (task name, with values) -> steps, results, workspaces and notes."""
 
-        def expand(name: str, with_: Mapping[str, WithValue]) -> UsesExpansion:
+        def expand(name: str, with_: Mapping[str, ParamValue]) -> UsesExpansion:
             expansion = expand_library_task(self.get(name), with_, file=self.source(name))
             return UsesExpansion(
                 steps=expansion.steps, results=expansion.results, notes=expansion.notes,

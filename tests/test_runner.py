@@ -47,7 +47,7 @@ def _run(tmp_path: Path, text: str, fake: FakeExecutor, *, secrets: dict[str, st
 
 
 def _tasks(run: dict) -> dict[str, dict]:
-    return {t["name"]: t for t in run["tasks"]}
+    return {t.name: t for t in run.tasks}
 
 
 def test_tasks_start_in_dependency_order_and_results_reach_later_tasks(tmp_path):
@@ -63,8 +63,8 @@ def test_tasks_start_in_dependency_order_and_results_reach_later_tasks(tmp_path)
     """, fake)
     assert fake.started_order == ["version", "build"]
     assert fake.calls[1].steps[0].script == "echo building 1.2.3"
-    assert run["status"] == "succeeded"
-    assert _tasks(run)["version"]["results"] == {"tag": "1.2.3"}
+    assert run.status == "succeeded"
+    assert _tasks(run)["version"].results == {"tag": "1.2.3"}
 
 
 def test_git_values_reach_steps_as_environment_only(tmp_path):
@@ -100,8 +100,8 @@ def test_a_retry_is_recorded_as_a_second_attempt(tmp_path):
     """, fake)
     task = _tasks(run)["flaky"]
     assert [c.attempt for c in fake.calls] == [1, 2]
-    assert task["attempts"] == 2 and task["status"] == "succeeded"
-    assert {s["attempt"] for s in task["steps"]} == {1, 2}
+    assert task.attempts == 2 and task.status == "succeeded"
+    assert {s.attempt for s in task.steps} == {1, 2}
 
 
 def test_on_failure_cancel_stops_running_siblings(tmp_path):
@@ -121,9 +121,9 @@ def test_on_failure_cancel_stops_running_siblings(tmp_path):
     """, fake)
     tasks = _tasks(run)
     assert fake.cancelled == ["slow"]
-    assert tasks["slow"]["status"] == "cancelled"
-    assert tasks["later"]["status"] == "skipped"
-    assert run["status"] == "failed" and 'task "bad" failed' in run["reason"]
+    assert tasks["slow"].status == "cancelled"
+    assert tasks["later"].status == "skipped"
+    assert run.status == "failed" and 'task "bad" failed' in run.reason
 
 
 def test_cancelling_runs_finally_and_records_cancelled(tmp_path):
@@ -143,8 +143,8 @@ def test_cancelling_runs_finally_and_records_cancelled(tmp_path):
           report:
             script: echo $(tasks.status)
     """, fake, after_start=cancel_when_started)
-    assert run["status"] == "cancelled"
-    assert _tasks(run)["slow"]["status"] == "cancelled"
+    assert run.status == "cancelled"
+    assert _tasks(run)["slow"].status == "cancelled"
     assert fake.calls[-1].steps[0].script == "echo cancelled"
 
 
@@ -158,8 +158,8 @@ def test_a_missing_secret_fails_only_that_task_with_a_hint(tmp_path):
             script: deploy
     """, fake)
     task = _tasks(run)["deploy"]
-    assert task["status"] == "failed"
-    assert 'needs secret "deploy-token"' in task["reason"] and "--secret" in task["reason"]
+    assert task.status == "failed"
+    assert 'needs secret "deploy-token"' in task.reason and "--secret" in task.reason
     assert fake.calls == []
 
 
@@ -175,8 +175,8 @@ def test_secret_values_in_results_and_reasons_are_masked_in_the_store(tmp_path):
             script: echo
     """, fake, secrets={"token": "tok-123456"})
     task = _tasks(run)["leak"]
-    assert task["results"] == {"copy": "***"}
-    assert "tok-123456" not in task["reason"] and "***" in task["reason"]
+    assert task.results == {"copy": "***"}
+    assert "tok-123456" not in task.reason and "***" in task.reason
     assert fake.calls[0].steps[0].env["TOKEN"] == "tok-123456"
 
 
@@ -198,7 +198,7 @@ def test_secrets_the_executor_provides_are_masked_and_never_pass_through_the_run
     """, fake, secrets={"given": "tok-1"})
     assert asked == [{"harbor": frozenset({"password"})}]  # only what the run was not given
     assert "PASSWORD" not in fake.calls[0].steps[0].env and fake.calls[0].steps[0].env["TOKEN"] == "tok-1"
-    assert _tasks(run)["push"]["reason"] == "login *** refused"
+    assert _tasks(run)["push"].reason == "login *** refused"
 
 
 def test_an_executor_error_fails_the_task_not_the_engine(tmp_path):
@@ -209,8 +209,8 @@ def test_an_executor_error_fails_the_task_not_the_engine(tmp_path):
           boom:
             script: 'true'
     """, fake)
-    assert _tasks(run)["boom"]["status"] == "failed"
-    assert "disk full" in _tasks(run)["boom"]["reason"]
+    assert _tasks(run)["boom"].status == "failed"
+    assert "disk full" in _tasks(run)["boom"].reason
     assert fake.events[-1].kind == "teardown"
 
 
@@ -227,8 +227,8 @@ def test_allow_failure_decides_whether_a_failed_task_fails_the_run(tmp_path, fla
             needs: [lint]
             script: 'true'
     """, fake)
-    assert run["status"] == ("succeeded" if flag else "failed")
-    assert _tasks(run)["test"]["status"] == ("succeeded" if flag else "skipped")
+    assert run.status == ("succeeded" if flag else "failed")
+    assert _tasks(run)["test"].status == ("succeeded" if flag else "skipped")
 
 
 def test_a_setup_failure_marks_the_run_failed_with_the_reason(tmp_path):
@@ -245,7 +245,7 @@ def test_a_setup_failure_marks_the_run_failed_with_the_reason(tmp_path):
     with pytest.raises(PermissionError):
         asyncio.run(runner.run())
     run = store.get_run(run_id)
-    assert run["status"] == "failed" and "cannot list" in run["reason"]
+    assert run.status == "failed" and "cannot list" in run.reason
 
 
 def test_why_a_started_task_waits_is_its_reason_while_it_lasts(tmp_path):
@@ -282,7 +282,7 @@ def test_why_a_started_task_waits_is_its_reason_while_it_lasts(tmp_path):
             script: make
     """, fake, after_start=watch)
     assert seen == ["waiting: unschedulable: 0/2 nodes are available", None]
-    assert run["status"] == "succeeded"
+    assert run.status == "succeeded"
 
 
 def _placed(text: str, ctx: RunContext) -> Plan:
@@ -322,11 +322,11 @@ def test_a_merged_chain_runs_as_one_task_and_records_its_members(tmp_path):
     assert fake.calls[1].steps[0].script == "echo publishing 1.0"
     assert fake.calls[2].steps[0].script == 'echo "succeeded"'
     tasks = _tasks(run)
-    assert [t["name"] for t in run["tasks"]] == ["build+test+package", "build", "test", "package", "publish",
+    assert [t.name for t in run.tasks] == ["build+test+package", "build", "test", "package", "publish",
                                                  "report"]
-    assert {n: tasks[n]["status"] for n in ("build", "test", "package")} == dict.fromkeys(
+    assert {n: tasks[n].status for n in ("build", "test", "package")} == dict.fromkeys(
         ("build", "test", "package"), "succeeded")
-    assert tasks["build"]["results"] == {"tag": "1.0"}
+    assert tasks["build"].results == {"tag": "1.0"}
 
 
 def test_the_member_whose_step_failed_fails_and_the_earlier_ones_succeeded(tmp_path):
@@ -335,8 +335,8 @@ def test_the_member_whose_step_failed_fails_and_the_earlier_ones_succeeded(tmp_p
     run, _ = _run(tmp_path, text, fake, placed=True)
     tasks = _tasks(run)
     # the fake executor fails the last step: package fails, build and test succeeded
-    assert [tasks[n]["status"] for n in ("build", "test", "package")] == ["succeeded", "succeeded", "failed"]
-    assert run["status"] == "failed"
+    assert [tasks[n].status for n in ("build", "test", "package")] == ["succeeded", "succeeded", "failed"]
+    assert run.status == "failed"
 
 
 def test_a_resumed_run_keeps_the_member_states_of_a_merged_chain_that_had_ended(tmp_path):
@@ -345,7 +345,7 @@ def test_a_resumed_run_keeps_the_member_states_of_a_merged_chain_that_had_ended(
     text = ONE_POD.replace('script: "true"', 'script: "false"')
     fake = FakeExecutor({"build+test+package": [FakeOutcome(status="failed", exit_code=1)]})
     first, runner = _run(tmp_path / "a", text, fake, placed=True)
-    before = {t["name"]: t["status"] for t in first["tasks"]}
+    before = {t.name: t.status for t in first.tasks}
     assert [before[n] for n in ("build", "test", "package")] == ["succeeded", "succeeded", "failed"]
     # a second engine takes the run over from the store (as `runs resume` or a replica's takeover does)
     store = Store.open(None, tmp_path / "a")
@@ -353,5 +353,5 @@ def test_a_resumed_run_keeps_the_member_states_of_a_merged_chain_that_had_ended(
                    secrets={}, base_env={}, options=RunOptions(flush_interval=0.0))
     state = asyncio.run(again.run(resume_state(runner.plan, store.get_run(runner.ctx.run_id), 0.0, reattach=True)))
     assert str(state.status) == "failed"
-    after = {t["name"]: t["status"] for t in store.get_run(runner.ctx.run_id)["tasks"]}
+    after = {t.name: t.status for t in store.get_run(runner.ctx.run_id).tasks}
     assert after == before

@@ -30,12 +30,15 @@ from typing import Any, cast
 
 from wishstar.engine.compiler.types import AttemptPaths, GitContext, Plan, ResolvedTask, RunContext, TaskPlan
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
 from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.decide import initial_state
 from wishstar.engine.scheduler.state import RunState
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.status import ENDED_RUN_STATUSES
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
@@ -70,8 +73,8 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
         log.warning("no webhook.statuses.%s or no project; status for run %s not sent", hook, run_id)
         return
     try:
-        fn(Outbox(store), Projects(store).get(project_id), store.get_run(run_id), public_url=public_url,
-           now=time.time())
+        fn(Outbox(store), Projects(store).get(project_id), shape.run_dict(store.get_run(run_id)),
+           public_url=public_url, now=time.time())
     except Exception:
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
 
@@ -184,7 +187,7 @@ class RunDriver:
         self.target = road.server_target(cfg, os.environ)
         self.events, self.projects = Events(store), Projects(store)
 
-    def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
+    def prepare(self, claim: ClaimedRun, run: RunRecord, checkout: Checkout | None
                 ) -> tuple[Drive, RunState | None]:
         """The runner for a claimed run (blocking: may fetch the commit); raises ``WishstarError``."""
         if claim.event_id is None or claim.project_id is None:
@@ -196,13 +199,13 @@ class RunDriver:
         work = self.cfg.state_dir / "work" / claim.run_id
         if checkout is None or not checkout.work.exists():
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, run.get("file"))
+                                      self.library, None)  # get_run never held "file": see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
         loaded = checkout.loaded
-        ctx = road.run_context(claim.run_id, int(run["number"]), cast(Any, run["event"]),
-                               GitContext(**run["git"]), run.get("params") or {}, self.target, self.cfg)
+        ctx = road.run_context(claim.run_id, run.number, cast(Any, run.event),
+                               GitContext(**run.git), run.params, self.target, self.cfg)
         plan = road.compile_plan(loaded, ctx, self.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
         protected = protected_tasks(plan, loaded.pipeline)
@@ -213,7 +216,7 @@ class RunDriver:
                                         wrap=lambda inner, _plan: Guarded(inner, protected, on_start=recorder),
                                         make=self.executor_for))
         start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)
-                 if claim.takeover and run.get("tasks") else None)
+                 if claim.takeover and run.tasks else None)
         return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start
 
     def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
@@ -235,9 +238,9 @@ class RunDriver:
         """Drive the run to its end and release its lease; returns the final status ("" if the lease was
         lost, when another replica finishes it)."""
         run = await asyncio.to_thread(self.store.get_run, claim.run_id)
-        if run["status"] in ("succeeded", "failed", "cancelled"):  # finished; only the release was missing
-            await asyncio.to_thread(self._finish, claim.run_id, run["status"], claim.project_id)
-            return str(run["status"])
+        if run.status in ENDED_RUN_STATUSES:  # finished; only the release was missing
+            await asyncio.to_thread(self._finish, claim.run_id, run.status, claim.project_id)
+            return str(run.status)
         try:
             drive, start = await asyncio.to_thread(self.prepare, claim, run, checkout)
         except (WishstarError, OSError) as exc:

@@ -26,13 +26,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from wishstar.engine.compiler.types import AttemptPaths, ResolvedStep, ResolvedTask, TaskPlan
+from wishstar.engine.status import AttemptStatus
 
-__all__ = ["ResolvedStep", "ResolvedTask"]
-
-TaskStatus = Literal["succeeded", "failed"]
+__all__ = ["AttemptStatus", "ResolvedStep", "ResolvedTask"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class StepOutcome:
 class TaskOutcome:
     """What an attempt came to. ``reason`` is shown to the user (already free of secret values)."""
 
-    status: TaskStatus
+    status: AttemptStatus
     exit_code: int | None = None
     reason: str | None = None
     results: Mapping[str, str] = field(default_factory=dict)

@@ -22,8 +22,8 @@ from wishstar.engine.executors.base import (
     RunEnv,
     StepOutcome,
     TaskOutcome,
-    TaskStatus,
 )
+from wishstar.engine.status import AttemptStatus
 
 EventKind = Literal["setup", "start", "finish", "cancel", "teardown"]
 
@@ -34,7 +34,7 @@ class FakeOutcome:
     ``duration_s`` is awaited through the executor's ``sleep`` (inject a fake one to avoid real waits);
     ``error`` is raised from ``execute`` instead of returning, to test how the runner copes."""
 
-    status: TaskStatus = "succeeded"
+    status: AttemptStatus = "succeeded"
     exit_code: int | None = None
     results: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None

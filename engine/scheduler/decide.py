@@ -20,8 +20,9 @@ from typing import Any
 
 from wishstar.engine.compiler.placement import result_source
 from wishstar.engine.compiler.types import Plan, TaskPlan
-from wishstar.engine.scheduler.state import TERMINAL, RunState, RunStatus, TaskState
+from wishstar.engine.scheduler.state import RunState, TaskState
 from wishstar.engine.spec import cel
+from wishstar.engine.status import ENDED_RUN_STATUSES, ENDED_TASK_STATUSES, RunStatus
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _outcome(plan: Plan, state: RunState) -> tuple[RunStatus, str | None]:
 
 def decide(plan: Plan, state: RunState, now: float, facts: Facts, limit: int) -> Decision:
     """What to do now. Idempotent for a given state: a started task is ``running`` in the returned state."""
-    if state.status in ("succeeded", "failed", "cancelled"):
+    if state.status in ENDED_RUN_STATUSES:
         return Decision(state, (), None)
     actions: list[Action] = []
     wake: float | None = None
@@ -214,7 +215,7 @@ def decide(plan: Plan, state: RunState, now: float, facts: Facts, limit: int) ->
 
         state, retry_wake = _schedule(plan, state, list(plan.tasks), now, facts, limit, actions, ready)
         wake = _earliest(wake, retry_wake)
-    if all(state.tasks[n].status in TERMINAL for n in plan.tasks) and not _running(state):
+    if all(state.tasks[n].status in ENDED_TASK_STATUSES for n in plan.tasks) and not _running(state):
         state, retry_wake = _schedule(plan, state, list(plan.finally_tasks), now, facts, limit, actions,
                                       lambda _s, _n: True)
         wake = _earliest(wake, retry_wake)

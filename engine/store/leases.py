@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.status import ENDED_RUN_STATUSES, WAITING_LEASE_STATES
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import events, run_leases, runs
@@ -128,7 +129,7 @@ class Leases:
         """Record the event's run, its lease (queued; ``done`` for a run recorded as already finished) and the
         event ``done``, in one transaction. ``LeaseLost`` if the event is no longer this owner's."""
         run_id = secrets.token_hex(6)
-        finished = new.status in ("succeeded", "failed", "cancelled")
+        finished = new.status in ENDED_RUN_STATUSES
         with db.write(self._engine) as conn:
             held = conn.execute(select(events.c.id).where(
                 events.c.id == event_id, events.c.status == "claimed", events.c.lease_owner == owner)).first()
@@ -156,7 +157,7 @@ class Leases:
     @staticmethod
     def _supersede(conn: Connection, group: str, newer_id: str, now: float) -> tuple[str, ...]:
         older = conn.execute(select(run_leases.c.run_id, run_leases.c.state).where(
-            run_leases.c.concurrency_group == group, run_leases.c.state.in_(("queued", "active")),
+            run_leases.c.concurrency_group == group, run_leases.c.state.in_(WAITING_LEASE_STATES),
             run_leases.c.run_id != newer_id)).all()
         reason = f"superseded by run {newer_id} (concurrency group {group!r}, newer: cancel)"
         for run_id, state in older:

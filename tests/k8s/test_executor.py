@@ -40,6 +40,7 @@ from wishstar.engine.executors.kubernetes.objects import run_selector
 from wishstar.engine.executors.kubernetes.ratelimit import TokenBucket
 from wishstar.engine.runner import Runner, RunOptions, base_env
 from wishstar.engine.spec.validate import validate_text
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
 from wishstar.steps import entrypoint
@@ -114,10 +115,10 @@ class Run:
             await task
 
         asyncio.run(asyncio.wait_for(main(), 120))
-        return self.store.get_run(self.run_id)
+        return shape.run_dict(self.store.get_run(self.run_id))
 
     def tasks(self) -> dict[str, dict[str, Any]]:
-        return {t["name"]: t for t in self.store.get_run(self.run_id)["tasks"]}
+        return {t["name"]: t for t in shape.run_dict(self.store.get_run(self.run_id))["tasks"]}
 
     def leftovers(self) -> list[str]:
         selector = run_selector(self.run_id)

@@ -100,9 +100,9 @@ def test_a_chain_on_the_server_with_kubernetes_runs_as_one_task_and_its_attempts
         for task in plan.all_tasks():
             record(ResolvedTask(run_id=fresh, name=task.name, attempt=1, steps=(), results=(), results_dir=""))
         by_recorder = stored_positions(store, fresh)
-    assert run["status"] == "succeeded", run
+    assert run.status == "succeeded", run
     assert sorted(executor.started_order) == sorted([GROUP, "side", "after", "report"])  # one attempt for a, b, c
-    assert {t["name"]: (t["status"], t["attempts"]) for t in run["tasks"]} == {
+    assert {t.name: (t.status, t.attempts) for t in run.tasks} == {
         name: ("succeeded", 1) for name in (GROUP, "a", "b", "c", "side", "after", "report")}
     assert sorted(by_runner.values()) == list(range(7))
     assert by_recorder == {name: by_runner[name] for name in (GROUP, "side", "after", "report")}
