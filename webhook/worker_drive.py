@@ -139,6 +139,9 @@ class Guarded(Executor):
                               ) -> Mapping[str, tuple[str, ...]]:
         return await self.inner.provide_secrets(run, wanted)
 
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        return await self.inner.stop_leftovers(run)
+
     async def teardown(self, run: RunEnv) -> None:
         if self.force and self.detachable:
             await self._detach()
@@ -240,7 +243,8 @@ class RunDriver:
         runner = Runner(plan, ctx, executor, self.store, self.store.logs,
                         RunEnv(claim.run_id, str(work), str(checkout.project_dir), shared_workspaces(plan)),
                         secrets=secrets, base_env=env,
-                        options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
+                        options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes,
+                                           flush_each_end=not self.on_kubernetes))
         now = runner.options.clock()
         start = (resume_state(plan, run, now, reattach=self.on_kubernetes)
                  if claim.takeover and run.get("tasks") else None)
