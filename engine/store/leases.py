@@ -271,7 +271,7 @@ class Leases:
                 ).values(owner=None, expires_at=0.0)).rowcount:
                     dead.append(run_id)
             conn.execute(update(events).where(events.c.status == "claimed", events.c.lease_owner == owner)
-                         .values(lease_expires_at=0.0))
+                         .values(lease_owner=None, lease_expires_at=0.0))
         return dead
 
     def lease_of(self, run_id: str) -> dict[str, Any] | None:
