@@ -5,10 +5,11 @@
 
 The scenario of tests/webhook/test_restart.py (tests/webhook/kill_restart.py), bigger: a real ``wishstar serve``
 process with the local executor receives one GitLab push event per commit over HTTP (a four-task green
-pipeline, 4 s of sleeps per run), is SIGKILLed at random moments (seeded) while a task runs, and is started
-again each time; GitLab is the stand-in. The clock runs from the first start to the last run's final status
-reaching the stand-in. Prints one JSON line per backend (events, kills, runs, green runs, re-attempted task
-attempts, tasks seen with the reason "engine restarted", processes left behind, seconds); asserts nothing.
+pipeline, 3.7 s of sleeps on its critical path), is SIGKILLed at random moments (seeded) while a task runs,
+and is started again each time; GitLab is the stand-in. The clock runs from the first start to the last
+run's final status reaching the stand-in. Prints one JSON line per backend (events, kills, runs, green runs,
+re-attempted task attempts, tasks seen with the reason "engine restarted", processes left behind,
+seconds); asserts nothing.
 """
 
 from __future__ import annotations
