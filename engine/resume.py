@@ -17,10 +17,16 @@ from wishstar.engine.scheduler.state import RunState, TaskState
 from wishstar.engine.status import ENDED_TASK_STATUSES
 
 
+def interrupted_reason(attempt: int) -> str:
+    """The reason a task shows when the attempt its engine was running is started again as a new one."""
+    return f"engine restarted: attempt {attempt} was interrupted; running it again as attempt {attempt + 1}"
+
+
 def resume_state(plan: Plan, run: RunRecord, now: float, *, reattach: bool = False) -> RunState:
-    """The state to continue a run from after a takeover: finished tasks as stored, a task that was running
-    pending again, everything else pending. A running task's next start is a new attempt, or with
-    ``reattach`` (its Pod outlived the engine) the same attempt again, which the executor re-attaches to."""
+    """The state to continue a run from after a takeover: finished tasks as stored (never run again), a task
+    that was running pending again, everything else pending. A running task's next start is a new attempt
+    (the interrupted one is counted; the executor's ``stop_leftovers`` has killed what it left running), or
+    with ``reattach`` (its Pod outlived the engine) the same attempt again, which the executor re-attaches to."""
     stored = {t.name: t for t in run.tasks}
     tasks: dict[str, TaskState] = {}
     for task in plan.all_tasks():
@@ -39,7 +45,7 @@ def resume_state(plan: Plan, run: RunRecord, now: float, *, reattach: bool = Fal
             lost = row.status == "running"
             tasks[task.name] = TaskState(
                 attempts=row.attempts, started_at=row.started_at,
-                reason="attempt lost with the engine driving it; started again" if lost else row.reason)
+                reason=interrupted_reason(row.attempts) if lost else row.reason)
     return RunState(tasks=tasks, started_at=run.started_at or now)
 
 

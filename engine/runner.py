@@ -48,6 +48,10 @@ class Snapshot:
 class RunOptions:
     concurrency: int = field(default_factory=lambda: os.cpu_count() or 2)
     flush_interval: float = 0.1
+    flush_each_end: bool = False
+    """Write an attempt's end to the store as soon as it is seen, not with the next batch: the server's local
+    runs set it, so that an engine killed just after a task ended does not leave it ``running`` in the store
+    (its next owner would run it again)."""
     log_limit: int = 50 * 1024 * 1024
     cancel_poll: float = 0.5
     clock: Callable[[], float] = time.time
@@ -114,6 +118,8 @@ class Runner:
         self._flush(state, force=True)
         try:
             await self.executor.setup(self.env)
+            if start is not None:  # resumed: what the dead engine's attempts left running goes first
+                await self.executor.stop_leftovers(self.env)
             await self._provide_secrets()
             state = await self._loop(state)
         except Exception as exc:  # setup refused (RBAC, quota, a missing Secret...), or a bug: not "running"
@@ -188,10 +194,14 @@ class Runner:
         waiters.add(self._cancel_wait)
         await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         now = self.options.clock()
+        ended = False
         for name, task in list(self._inflight.items()):
             if task.done():
                 del self._inflight[name]
                 state = self._finish(state, name, task, now)
+                ended = True
+        if ended and self.options.flush_each_end:
+            self._flush(state, force=True)
         if now - self._last_poll >= self.options.cancel_poll:
             self._last_poll = now
             if self.store.cancel_requested(self.ctx.run_id):

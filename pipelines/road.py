@@ -174,6 +174,9 @@ class Extras:
     progress: Progress | None = None
     wrap: Callable[[Executor, Plan], Executor] | None = None
     make: Callable[[Plan, RunContext, Settings], Executor] | None = None
+    flush_each_end: bool = False
+    """Write each attempt's end at once (the server's local runs: a replica killed right after a task ended
+    must not leave it "running" for the next owner to run again)."""
 
 
 def prepare_run(plan: Plan, ctx: RunContext, target: Target, cfg: Settings, store: Store, logs: LogStore,
@@ -185,7 +188,7 @@ def prepare_run(plan: Plan, ctx: RunContext, target: Target, cfg: Settings, stor
         executor = extras.wrap(executor, plan)
     env = RunEnv(ctx.run_id, str(place.run_dir), str(place.project_dir), shared_workspaces(plan))
     options = RunOptions(concurrency=concurrency_limit(plan, target, cfg, os.cpu_count()),
-                         log_limit=cfg.log_limit_bytes)
+                         log_limit=cfg.log_limit_bytes, flush_each_end=extras.flush_each_end)
     runner = Runner(plan, ctx, executor, store, logs, env, secrets=extras.secrets,
                     base_env={**base_env(ctx, plan.pipeline, os.environ), **extras.env}, options=options,
                     progress=extras.progress)

@@ -355,3 +355,61 @@ def test_a_resumed_run_keeps_the_member_states_of_a_merged_chain_that_had_ended(
     assert str(state.status) == "failed"
     after = {t.name: t.status for t in store.get_run(runner.ctx.run_id).tasks}
     assert after == before
+
+
+CHAIN = """
+    name: p
+    tasks:
+      a:
+        script: "true"
+      b:
+        needs: [a]
+        script: "true"
+"""
+
+
+def _runner(tmp_path: Path, fake: FakeExecutor, options: RunOptions) -> tuple[Runner, Store]:
+    store = Store.open(None, tmp_path)
+    run_id, number = store.create_run("p", git={"branch": "main"})
+    ctx = RunContext(run_id=run_id, number=number, git=GitContext(branch="main", commit="abc"))
+    plan = _plan(CHAIN, ctx)
+    env = RunEnv(run_id, str(tmp_path / "run"), str(tmp_path / "run"), plan.workspaces)
+    return Runner(plan, ctx, fake, store, LogStore(tmp_path), env, secrets={}, base_env={}, options=options), store
+
+
+def test_a_resumed_run_stops_what_the_dead_engine_left_running_before_any_attempt_starts(tmp_path):
+    from wishstar.engine.resume import resume_state
+
+    fake = FakeExecutor()
+    runner, store = _runner(tmp_path, fake, RunOptions(flush_interval=0.0))
+    store.upsert_tasks(runner.ctx.run_id, [{"name": "a", "status": "running", "attempts": 1}])
+    state = asyncio.run(runner.run(resume_state(runner.plan, store.get_run(runner.ctx.run_id), 0.0)))
+    assert str(state.status) == "succeeded"
+    assert [(e.kind, e.task, e.attempt) for e in fake.events][:3] == [
+        ("setup", None, None), ("stop_leftovers", None, None), ("start", "a", 2)]
+    store.close()
+
+
+def test_a_fresh_run_looks_for_no_leftovers(tmp_path):
+    fake = FakeExecutor()
+    runner, store = _runner(tmp_path, fake, RunOptions(flush_interval=0.0))
+    asyncio.run(runner.run())
+    assert "stop_leftovers" not in [e.kind for e in fake.events]
+    store.close()
+
+
+@pytest.mark.parametrize("each_end", [True, False])
+def test_with_flush_each_end_an_attempts_end_is_stored_before_the_next_task_starts(tmp_path, each_end):
+    seen: list[str] = []
+
+    class Watching(FakeExecutor):
+        async def execute(self, task, sink):  # type: ignore[no-untyped-def]
+            if task.name == "b":
+                seen.append(_tasks(store.get_run(runner.ctx.run_id))["a"].status)
+            return await super().execute(task, sink)
+
+    runner, store = _runner(tmp_path, Watching(), RunOptions(flush_interval=60.0, flush_each_end=each_end))
+    asyncio.run(runner.run())
+    # batched (the default), the end of `a` waits for the next flush: a kill now would lose it
+    assert len(seen) == 1 and (seen[0] == "succeeded") is each_end
+    store.close()

@@ -120,6 +120,9 @@ class Guarded(Executor):
                               ) -> Mapping[str, tuple[str, ...]]:
         return await self.inner.provide_secrets(run, wanted)
 
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        return await self.inner.stop_leftovers(run)
+
     async def teardown(self, run: RunEnv) -> None:
         if self.force and self.detachable:
             await self._detach()
@@ -214,7 +217,8 @@ class RunDriver:
                                     RunPlace(work, checkout.project_dir), Extras(
                                         secrets=secrets, env={"WISHSTAR_REPLICA": self.owner},
                                         wrap=lambda inner, _plan: Guarded(inner, protected, on_start=recorder),
-                                        make=self.executor_for))
+                                        make=self.executor_for,
+                                        flush_each_end=not self.target.on_kubernetes))
         start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)
                  if claim.takeover and run.tasks else None)
         return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start

@@ -2,7 +2,8 @@
 
 Lifecycle, in order, for one run:
 
-1. ``setup(run)`` once, before any task: create workspaces and per-run resources. Safe to repeat.
+1. ``setup(run)`` once, before any task: create workspaces and per-run resources. Safe to repeat. A run
+   resumed after its engine died then gets ``stop_leftovers(run)``, before any attempt starts.
 2. ``execute(task, sink)`` once per task attempt. The runner may have up to the concurrency limit of
    ``execute`` calls in flight at once, for different tasks; never two for the same task attempt.
    It returns a ``TaskOutcome``; a task that fails returns ``status="failed"``, it does not raise.
@@ -94,6 +95,13 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def teardown(self, run: RunEnv) -> None:
         """Release per-run resources. Idempotent."""
+
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        """The run continues from stored task states because the engine that drove it died (a takeover): stop
+        whatever that engine's attempts left running where this executor can reach, before any attempt starts
+        again; returns how many processes were stopped. Called after ``setup``. Default: nothing (the
+        Kubernetes executor re-attaches to the Pods instead)."""
+        return 0
 
     async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
                               ) -> Mapping[str, tuple[str, ...]]:

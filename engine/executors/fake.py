@@ -25,7 +25,7 @@ from wishstar.engine.executors.base import (
 )
 from wishstar.engine.status import AttemptStatus
 
-EventKind = Literal["setup", "start", "finish", "cancel", "teardown"]
+EventKind = Literal["setup", "stop_leftovers", "start", "finish", "cancel", "teardown"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,10 @@ class FakeExecutor(Executor):
 
     async def setup(self, run: RunEnv) -> None:
         self.events.append(FakeEvent("setup"))
+
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        self.events.append(FakeEvent("stop_leftovers"))
+        return 0
 
     async def teardown(self, run: RunEnv) -> None:
         self.events.append(FakeEvent("teardown"))

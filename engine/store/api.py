@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, Table, delete, null, select, text, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, exists, null, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -31,7 +31,7 @@ from wishstar.engine.status import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATU
 from wishstar.engine.store import db
 from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
 from wishstar.engine.store.logs import LogStore
-from wishstar.engine.store.models import pipelines, runs, steps, tasks
+from wishstar.engine.store.models import pipelines, run_leases, runs, steps, tasks
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
 _ACTIVE = ACTIVE_RUN_STATUSES
@@ -261,12 +261,14 @@ class Store:
         """Fail pending/running runs whose owning process is gone; returns their ids.
 
         Kubernetes runs are left active: their Pods outlived the process and may still be running, so they
-        are orphans (``orphans``) to resume or cancel, not failures. The update is conditional on the run
-        still being active and owned by the same process, so a run that finished (or was handed over)
-        meanwhile is left alone. ``finished_at`` is set only when ``now`` is given.
+        are orphans (``orphans``) to resume or cancel, not failures. Server runs (those with a lease row) are
+        left active too: the replica that claims their expired lease finishes them (``Leases.recover``,
+        ``engine.resume``), whatever their executor. The update is conditional on the run still being
+        active and owned by the same process, so a run that finished (or was handed over) meanwhile is left
+        alone. ``finished_at`` is set only when ``now`` is given.
         """
         reaped = []
-        for run_id, host, pid, executor in self._ownerless(is_alive):
+        for run_id, host, pid, executor in self._ownerless(is_alive, without_lease=True):
             if executor == "kubernetes":
                 continue
             reason = f"the process running it (host {host}, pid {pid}) is gone"
@@ -284,8 +286,11 @@ class Store:
                 if executor == "kubernetes"]
 
     def _ownerless(self, is_alive: Callable[[str, int], bool], *, with_target: bool = False,
-                   created_before: float | None = None) -> list[tuple[str, str, int, str | None]]:
+                   without_lease: bool = False, created_before: float | None = None
+                   ) -> list[tuple[str, str, int, str | None]]:
         query = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.executor).where(runs.c.status.in_(_ACTIVE))
+        if without_lease:
+            query = query.where(~exists().where(run_leases.c.run_id == runs.c.id))
         if with_target:
             query = query.where(runs.c.target.is_not(None))
         if created_before is not None:
