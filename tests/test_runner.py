@@ -148,6 +148,65 @@ def test_cancelling_runs_finally_and_records_cancelled(tmp_path):
     assert fake.calls[-1].steps[0].script == "echo cancelled"
 
 
+PROTECTED = """
+    name: p
+    tasks:
+      deploy:
+        interruptible: false
+        script: sleep 100
+      lint:
+        script: sleep 100
+      after:
+        needs: [deploy]
+        script: 'true'
+    finally:
+      report:
+        script: echo $(tasks.status)
+"""
+
+
+def test_a_cancel_cancels_only_the_tasks_the_scheduler_names_and_a_protected_one_finishes(tmp_path):
+    hold, lint = asyncio.Event(), asyncio.Event()
+    fake = FakeExecutor({"deploy": [FakeOutcome(hold=hold)], "lint": [FakeOutcome(hold=lint)]})
+
+    async def cancel_then_let_deploy_end(runner: Runner, fake: FakeExecutor) -> None:
+        await fake.started("deploy").wait()
+        runner.cancel()
+        while "lint" not in fake.cancelled:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # several turns of the loop: deploy must still be running
+        assert fake.cancelled == ["lint"]
+        hold.set()
+
+    run, _ = _run(tmp_path, PROTECTED, fake, after_start=cancel_then_let_deploy_end)
+    tasks = _tasks(run)
+    assert run["status"] == "cancelled"
+    assert tasks["deploy"]["status"] == "succeeded"  # finished, its outcome counts
+    assert (tasks["lint"]["status"], tasks["lint"]["reason"]) == ("cancelled", "cancelled: the run was cancelled")
+    assert tasks["after"]["status"] == "skipped"
+    assert tasks["report"]["status"] == "succeeded" and fake.calls[-1].steps[0].script == "echo cancelled"
+
+
+def test_a_forced_cancel_stops_a_protected_task_and_runs_no_finally_task(tmp_path):
+    hold = asyncio.Event()
+    fake = FakeExecutor({"deploy": [FakeOutcome(hold=hold)], "lint": [FakeOutcome(hold=hold)]})
+
+    async def press_twice(runner: Runner, fake: FakeExecutor) -> None:
+        await fake.started("deploy").wait()
+        runner.cancel()
+        await asyncio.sleep(0.1)
+        runner.cancel(force=True)
+
+    run, _ = _run(tmp_path, PROTECTED, fake, after_start=press_twice)
+    tasks = _tasks(run)
+    assert run["status"] == "cancelled"
+    assert sorted(fake.cancelled) == ["deploy", "lint"]
+    assert tasks["deploy"]["status"] == "cancelled"
+    assert (tasks["report"]["status"], tasks["report"]["reason"]) == ("cancelled",
+                                                                      "cancelled before it started (forced stop)")
+    assert "report" not in [c.name for c in fake.calls]
+
+
 def test_a_missing_secret_fails_only_that_task_with_a_hint(tmp_path):
     fake = FakeExecutor()
     run, _ = _run(tmp_path, """
