@@ -207,6 +207,41 @@ def test_a_forced_cancel_stops_a_protected_task_and_runs_no_finally_task(tmp_pat
     assert "report" not in [c.name for c in fake.calls]
 
 
+class CountingFake(FakeExecutor):
+    """Counts the turns of the runner's loop (it asks each running task's waiting reason once per turn)."""
+
+    turns = 0
+
+    def waiting_reason(self, task, run_id=None):  # type: ignore[no-untyped-def]
+        self.turns += 1
+        return None
+
+
+def test_after_a_cancel_the_runner_waits_for_its_tasks_instead_of_spinning(tmp_path):
+    hold = asyncio.Event()
+    fake = CountingFake({"report": [FakeOutcome(hold=hold)]})
+
+    async def cancel_during_finally(runner: Runner, fake: CountingFake) -> None:
+        await fake.started("report").wait()
+        runner.cancel()
+        await asyncio.sleep(0.05)
+        before = fake.turns
+        await asyncio.sleep(0.5)
+        hold.set()
+        assert fake.turns - before < 50  # a turn per cancel_poll (0.05 s) or event, not thousands
+
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          a:
+            script: 'true'
+        finally:
+          report:
+            script: 'true'
+    """, fake, after_start=cancel_during_finally)
+    assert run["status"] == "cancelled" and _tasks(run)["report"]["status"] == "succeeded"
+
+
 def test_a_missing_secret_fails_only_that_task_with_a_hint(tmp_path):
     fake = FakeExecutor()
     run, _ = _run(tmp_path, """
