@@ -216,7 +216,10 @@ async def _with_signals(runner: Runner, start: RunState | None = None):  # type:
         nonlocal presses
         presses += 1
         if presses == 1:
-            err.print("cancelling: stopping running tasks, then finally tasks run (Ctrl-C again to stop those too)")
+            kept = any(not t.interruptible for t in runner.plan.all_tasks())
+            err.print("cancelling: stopping running tasks"
+                      + (" (tasks marked interruptible: false finish first)" if kept else "")
+                      + ", then finally tasks run (Ctrl-C again to stop everything)")
             runner.cancel()
         else:
             runner.cancel(force=True)

@@ -148,6 +148,100 @@ def test_cancelling_runs_finally_and_records_cancelled(tmp_path):
     assert fake.calls[-1].steps[0].script == "echo cancelled"
 
 
+PROTECTED = """
+    name: p
+    tasks:
+      deploy:
+        interruptible: false
+        script: sleep 100
+      lint:
+        script: sleep 100
+      after:
+        needs: [deploy]
+        script: 'true'
+    finally:
+      report:
+        script: echo $(tasks.status)
+"""
+
+
+def test_a_cancel_cancels_only_the_tasks_the_scheduler_names_and_a_protected_one_finishes(tmp_path):
+    hold, lint = asyncio.Event(), asyncio.Event()
+    fake = FakeExecutor({"deploy": [FakeOutcome(hold=hold)], "lint": [FakeOutcome(hold=lint)]})
+
+    async def cancel_then_let_deploy_end(runner: Runner, fake: FakeExecutor) -> None:
+        await fake.started("deploy").wait()
+        runner.cancel()
+        while "lint" not in fake.cancelled:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # several turns of the loop: deploy must still be running
+        assert fake.cancelled == ["lint"]
+        hold.set()
+
+    run, _ = _run(tmp_path, PROTECTED, fake, after_start=cancel_then_let_deploy_end)
+    tasks = _tasks(run)
+    assert run.status == "cancelled"
+    assert tasks["deploy"].status == "succeeded"  # finished, its outcome counts
+    assert (tasks["lint"].status, tasks["lint"].reason) == ("cancelled", "cancelled: the run was cancelled")
+    assert tasks["after"].status == "skipped"
+    assert tasks["report"].status == "succeeded" and fake.calls[-1].steps[0].script == "echo cancelled"
+
+
+def test_a_forced_cancel_stops_a_protected_task_and_runs_no_finally_task(tmp_path):
+    hold = asyncio.Event()
+    fake = FakeExecutor({"deploy": [FakeOutcome(hold=hold)], "lint": [FakeOutcome(hold=hold)]})
+
+    async def press_twice(runner: Runner, fake: FakeExecutor) -> None:
+        await fake.started("deploy").wait()
+        runner.cancel()
+        await asyncio.sleep(0.1)
+        runner.cancel(force=True)
+
+    run, _ = _run(tmp_path, PROTECTED, fake, after_start=press_twice)
+    tasks = _tasks(run)
+    assert run.status == "cancelled"
+    assert sorted(fake.cancelled) == ["deploy", "lint"]
+    assert tasks["deploy"].status == "cancelled"
+    assert (tasks["report"].status, tasks["report"].reason) == ("cancelled",
+                                                                      "cancelled before it started (forced stop)")
+    assert "report" not in [c.name for c in fake.calls]
+
+
+class CountingFake(FakeExecutor):
+    """Counts the turns of the runner's loop (it asks each running task's waiting reason once per turn)."""
+
+    turns = 0
+
+    def waiting_reason(self, task, run_id=None):  # type: ignore[no-untyped-def]
+        self.turns += 1
+        return None
+
+
+def test_after_a_cancel_the_runner_waits_for_its_tasks_instead_of_spinning(tmp_path):
+    hold = asyncio.Event()
+    fake = CountingFake({"report": [FakeOutcome(hold=hold)]})
+
+    async def cancel_during_finally(runner: Runner, fake: CountingFake) -> None:
+        await fake.started("report").wait()
+        runner.cancel()
+        await asyncio.sleep(0.05)
+        before = fake.turns
+        await asyncio.sleep(0.5)
+        hold.set()
+        assert fake.turns - before < 50  # a turn per cancel_poll (0.05 s) or event, not thousands
+
+    run, _ = _run(tmp_path, """
+        name: p
+        tasks:
+          a:
+            script: 'true'
+        finally:
+          report:
+            script: 'true'
+    """, fake, after_start=cancel_during_finally)
+    assert run.status == "cancelled" and _tasks(run)["report"].status == "succeeded"
+
+
 def test_a_missing_secret_fails_only_that_task_with_a_hint(tmp_path):
     fake = FakeExecutor()
     run, _ = _run(tmp_path, """

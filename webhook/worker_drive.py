@@ -8,10 +8,10 @@ outlived the replica, so the same attempt is started again and the executor re-a
 run, task and attempt) instead of creating another. Tasks that finished are not re-run. A replica that gives a
 Kubernetes run up (its lease was lost, or it is shutting down) detaches: it leaves the Pods and the run's
 objects in place for the next owner instead of deleting them.
-``interruptible: false`` tasks are shielded from the run's cancellation (a newer run superseding it): they
-finish, nothing new starts, and the run ends cancelled. On Kubernetes the pipeline's ``placement:`` applies as
-in ``wishstar run --executor kubernetes``: a merged chain is one task (one Pod), protected when any member is,
-and its attempt rows sit where the runner puts them (members right after the merged task).
+``interruptible: false`` tasks finish when the run is cancelled (a newer run superseding it): the scheduler
+decides that, as for every caller. On Kubernetes the pipeline's ``placement:`` applies as in ``wishstar run
+--executor kubernetes``: a merged chain is one task (one Pod), and its attempt rows sit where the runner puts
+them (members right after the merged task).
 
 Must not claim work or decide what to run next: ``webhook.worker`` claims, ``engine.scheduler`` decides.
 """
@@ -36,7 +36,6 @@ from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.decide import initial_state
 from wishstar.engine.scheduler.state import RunState
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
@@ -79,18 +78,6 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
 
 
-def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
-    """Task instances marked ``interruptible: false``; a chain merged into one Pod is protected when any of its
-    members is (it cannot stop half-way through its Pod without stopping that member)."""
-    specs = {**pipeline.tasks, **pipeline.finally_}
-
-    def protected(name: str) -> bool:
-        return name in specs and not specs[name].interruptible
-
-    # members are never matrix instances or library tasks (``placement.ineligible``): their names are their bases
-    return frozenset(t.name for t in plan.all_tasks() if any(protected(n) for n in (t.members or (t.base,))))
-
-
 def row_positions(plan: Plan) -> dict[str, int]:
     """Each task row's position as ``Runner._flush`` writes it: plan order, the members of a merged chain right
     after the merged task (they have rows of their own once it ends)."""
@@ -99,17 +86,16 @@ def row_positions(plan: Plan) -> dict[str, int]:
 
 
 class Guarded(Executor):
-    """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
-    counts) unless ``force`` is set (the replica lost the run's lease or is shutting down). With
-    a ``detachable`` inner executor (Kubernetes, whose Pods outlive this replica) ``force`` detaches instead of
-    stopping: attempts are not cancelled (that would delete their Pods) and teardown keeps the run's objects,
-    so the next owner re-attaches to them."""
+    """Delegates to an executor, recording each attempt before it starts (``on_start``). With a ``detachable``
+    inner executor (Kubernetes, whose Pods outlive this replica) ``force`` (the replica lost the run's lease or
+    is shutting down) detaches instead of stopping: attempts are not cancelled (that would delete their Pods)
+    and teardown keeps the run's objects, so the next owner re-attaches to them. Which tasks a cancellation
+    stops (``interruptible: false``) is the scheduler's decision, not this wrapper's."""
 
     name = "guarded"
 
-    def __init__(self, inner: Executor, protected: frozenset[str],
-                 on_start: Callable[[ResolvedTask], None] | None = None) -> None:
-        self.inner, self.protected, self.force, self.on_start = inner, protected, False, on_start
+    def __init__(self, inner: Executor, on_start: Callable[[ResolvedTask], None] | None = None) -> None:
+        self.inner, self.force, self.on_start = inner, False, on_start
         self.detachable = inner.detachable
         self._left: set[asyncio.Future[TaskOutcome]] = set()
 
@@ -140,23 +126,18 @@ class Guarded(Executor):
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:
             self.on_start(task)
-        if task.name not in self.protected and not self.detachable:
+        if not self.detachable:
             return await self.inner.execute(task, sink)
         attempt = asyncio.ensure_future(self.inner.execute(task, sink))
-        while True:
-            try:
-                return await asyncio.shield(attempt)
-            except asyncio.CancelledError:
-                if self.force and self.detachable:
-                    self._left.add(attempt)  # ended by teardown, without deleting its Pod
-                    raise
-                if self.force or task.name not in self.protected:
-                    attempt.cancel()
-                    await asyncio.gather(attempt, return_exceptions=True)
-                    raise
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            if self.force:
+                self._left.add(attempt)  # ended by teardown, without deleting its Pod
+            else:
+                attempt.cancel()
+                await asyncio.gather(attempt, return_exceptions=True)
+            raise
 
     async def _detach(self) -> None:
         """Leave the run on its platform: teardown deletes nothing, and the attempts left running end at once
@@ -211,12 +192,11 @@ class RunDriver:
                                GitContext(**run.git), run.params, self.target, self.cfg)
         plan = road.compile_plan(loaded, ctx, self.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        protected = protected_tasks(plan, loaded.pipeline)
         recorder = self._attempt_recorder(claim.run_id, plan)
         prepared = road.prepare_run(plan, ctx, self.target, self.cfg, self.store, self.store.logs,
                                     RunPlace(work, checkout.project_dir), Extras(
                                         secrets=secrets, env={"WISHSTAR_REPLICA": self.owner},
-                                        wrap=lambda inner, _plan: Guarded(inner, protected, on_start=recorder),
+                                        wrap=lambda inner, _plan: Guarded(inner, on_start=recorder),
                                         make=self.executor_for,
                                         flush_each_end=not self.target.on_kubernetes))
         start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)

@@ -232,7 +232,7 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
             timeout_s=parse_duration(task.timeout) if task.timeout else None, retries=_retry(task),
             allow_failure=task.allow_failure, matrix=combo,
             params=tuple((k, _param_text(v)) for k, v in sorted(local.items())), notes=notes,
-            kubernetes=kubernetes,
+            kubernetes=kubernetes, interruptible=task.interruptible,
         ))
     return out
 

@@ -143,6 +143,9 @@ class TaskPlan:
     """For a chain merged into one Pod (``engine.compiler.placement``): the member tasks, in order."""
     local_workspaces: tuple[str, ...] = ()
     """Pipeline workspaces no other Pod of the run uses: an emptyDir in this Pod instead of the run's claim."""
+    interruptible: bool = True
+    """False (``interruptible: false``): a stop that is not forced lets the task finish (``engine.scheduler``);
+    a merged chain is not interruptible when any member is not."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ class RunState:
     status: RunStatus = "running"
     reason: str | None = None
     cancel_requested: bool = False
+    forced: bool = False
+    """The cancellation is forced: every running task is cancelled, finally tasks too, nothing more starts."""
     timed_out: bool = False
 
     def task(self, name: str) -> TaskState:

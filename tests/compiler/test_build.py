@@ -202,6 +202,8 @@ def test_task_settings_reach_the_plan() -> None:
             timeout: 90s
             allowFailure: true
             retries: {limit: 3, backoff: 2s, factor: 3, maxBackoff: 1m}
+            interruptible: false
+          u: {script: x}
         finally:
           f: {script: echo $(tasks.status)}
         """)
@@ -209,6 +211,7 @@ def test_task_settings_reach_the_plan() -> None:
     assert (plan.timeout_s, plan.concurrency, plan.on_failure) == (3600.0, 2, "cancel")
     assert (t.timeout_s, t.allow_failure, t.retries.limit, t.retries.backoff_s, t.retries.max_backoff_s) == (
         90.0, True, 3, 2.0, 60.0)
+    assert (t.interruptible, plan.tasks["u"].interruptible) == (False, True)
     assert list(plan.finally_tasks) == ["f"] and plan.finally_tasks["f"].is_finally
 
 
