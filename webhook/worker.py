@@ -128,7 +128,7 @@ class Worker:
         return True
 
     def _start(self, claim: ClaimedRun) -> None:
-        if claim.takeover:
+        if claim.takeover and claim.previous_owner is not None:  # (recovered ones were logged by _recover)
             log.warning("run %s: taking over from %s, whose lease expired", claim.run_id, claim.previous_owner)
         checkout = self._checkouts.pop(claim.run_id, None)
         task = asyncio.create_task(self.driver.drive(claim, checkout, started=self._remember(claim.run_id)),
@@ -162,8 +162,8 @@ class Worker:
         except Exception:
             log.exception("could not recover the runs of dead engines; they wait for their leases to expire")
             return
-        for run_id in found:
-            log.warning("run %s: its engine is gone; taking it over", run_id)
+        for run_id, held_by in found:
+            log.warning("run %s: taking over from %s, whose engine is gone", run_id, held_by or "no replica")
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -250,14 +250,15 @@ class Leases:
                 run_leases.c.run_id == run_id, run_leases.c.owner == owner, run_leases.c.state == "active",
             ).values(expires_at=0.0)).rowcount)
 
-    def recover(self, owner: str, host: str, is_alive: Callable[[str, int], bool]) -> list[str]:
+    def recover(self, owner: str, host: str, is_alive: Callable[[str, int], bool]) -> list[tuple[str, str | None]]:
         """At a replica's start: make the runs a dead engine process left claimable now, instead of after
         their leases expire; returns their ids. Those are the active run leases held under ``owner`` (a
         previous process of this replica, e.g. a restarted ``wishstar serve --replica-id``: left alone, its
         heartbeat would renew them forever) and those whose driving process ran on ``host`` and is gone
         (``is_alive(host, pid)`` False: a pid reused since counts as alive, so that run simply waits for its
-        lease to expire). Their owner is cleared, so no heartbeat renews them; the next ``claim_run`` takes
-        them over. Events this owner had claimed are released the same way."""
+        lease to expire). Returns (run id, the owner that held it). Their owner is cleared, so no heartbeat
+        renews them; the next ``claim_run`` takes them over. Events this owner had claimed are released the
+        same way."""
         with db.write(self._engine) as conn:
             active = conn.execute(select(run_leases.c.run_id, run_leases.c.owner, runs.c.host, runs.c.pid)
                                   .join(runs, runs.c.id == run_leases.c.run_id)
@@ -270,7 +271,7 @@ class Leases:
                 if conn.execute(update(run_leases).where(  # unless another replica claimed it meanwhile
                         run_leases.c.run_id == run_id, run_leases.c.state == "active", unchanged,
                 ).values(owner=None, expires_at=0.0)).rowcount:
-                    dead.append(run_id)
+                    dead.append((run_id, held_by))
             conn.execute(update(events).where(events.c.status == "claimed", events.c.lease_owner == owner)
                          .values(lease_owner=None, lease_expires_at=0.0))
         return dead

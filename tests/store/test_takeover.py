@@ -43,7 +43,7 @@ def test_a_starting_replica_takes_over_at_once_a_run_whose_engine_on_its_machine
     leases = Leases(store)
     run_id = server_run(store, leases, owner="r1", host="h", pid=7)
     assert leases.claim_run("r2", T0 + 1, LEASE) is None  # the lease has 14 s to go
-    assert leases.recover("r2", "h", lambda host, pid: pid != 7) == [run_id]
+    assert leases.recover("r2", "h", lambda host, pid: pid != 7) == [(run_id, "r1")]
     claim = leases.claim_run("r2", T0 + 1, LEASE, host="h", pid=9)
     assert claim is not None and (claim.run_id, claim.takeover) == (run_id, True)
     assert leases.recover("r3", "h", lambda host, pid: pid != 7) == []  # now r2's, which lives
@@ -66,7 +66,7 @@ def test_a_restarted_replica_takes_back_what_its_previous_process_held(store: St
                                     project_id=None, now=T0 + 1)
     assert leases.claim_event("r1", T0 + 1, LEASE) is not None
     # the new process of replica r1: pid 7 counts as alive (reused), but the lease is r1's own
-    assert leases.recover("r1", "h", lambda host, pid: True) == [run_id]
+    assert leases.recover("r1", "h", lambda host, pid: True) == [(run_id, "r1")]
     # its heartbeat no longer renews the old process's lease, which would keep it from everyone for ever
     assert leases.renew("r1", T0 + 2, LEASE) == (set(), set())
     claim = leases.claim_run("r1", T0 + 2, LEASE)
