@@ -83,6 +83,10 @@ def run(
 
     if event not in ("manual", "push", "tag", "merge_request"):
         raise UserError(f'--event {event}: use push, tag or merge_request')
+    if executor == "kubernetes" and namespace is not None:
+        from wishstar.engine.compiler.names import check_namespace
+
+        check_namespace(namespace)  # refused before a run is recorded (WISHSTAR_NAMESPACE: by the settings)
     cfg = settings(state_dir)
     req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
                      branch=branch, tag=tag, secrets=load_secrets(secret, secrets_file), executor=executor,
@@ -132,14 +136,19 @@ def plan(
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
     from wishstar.cli.render import plan_dict, print_placement, print_plan
     from wishstar.cli.run_cmd import parse_pairs
+    from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
 
     library = _library()
-    loaded = _load(path, file, library)
+    want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
+    bad_namespace = namespace_problems(namespace) if want else []
+    try:
+        loaded = _load(path, file, library)
+    except ValidationFailed as exc:  # the file's problems and the command line's, at once
+        raise ValidationFailed([*exc.problems, *bad_namespace]) from None
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
-    want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
     compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
     if output is PlanOutput.yaml:
         docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]

@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from wishstar.engine.compiler.names import namespace_message
 from wishstar.engine.spec.errors import WishstarError
 
 
@@ -76,6 +77,14 @@ class Settings(BaseSettings):
                                       description="comma-separated GitLab usernames allowed to run /wishstar "
                                                   "run|retry on merge requests (unset: anyone who can comment)")
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest webhook body (GitLab: 25 MB)")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        message = namespace_message(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
 
 
 def load_settings() -> Settings:

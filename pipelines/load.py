@@ -7,13 +7,15 @@ the CLI and the server both come through here, so they accept and reject exactly
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wishstar.engine.compiler.build import attach_manifests, compile_pipeline
+from wishstar.engine.compiler.names import namespace_problems
 from wishstar.engine.compiler.placement import apply_placement
-from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.pods import ManifestError, task_manifests
 from wishstar.engine.compiler.types import Plan, RunContext, TaskPlan
+from wishstar.engine.spec.errors import Problem, ValidationFailed
 from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.spec.validate import validate_text
 from wishstar.tasks import Library
@@ -47,7 +49,24 @@ def compile_run(loaded: Loaded, ctx: RunContext, library: Library, *, manifests:
     plan = compile_pipeline(loaded.pipeline, ctx, library.expander(), file=loaded.file)
     if placement:
         plan = apply_placement(plan)
-    return attach_manifests(plan, manifests_for(ctx)) if manifests else plan
+    return with_manifests(plan, ctx, loaded.file) if manifests else plan
+
+
+def with_manifests(plan: Plan, ctx: RunContext, file: str) -> Plan:
+    """The plan with every task's Kubernetes objects; ``ValidationFailed`` lists every task that cannot become a
+    Pod, and a bad namespace, at once (each ``ManifestError`` stops only its own task)."""
+    problems = namespace_problems(ctx.namespace)
+    build = manifests_for(replace(ctx, namespace="default") if problems else ctx)
+    built: dict[str, Mapping[str, object]] = {}
+    for task in plan.all_tasks():
+        try:
+            built[task.name] = build(task, plan)
+        except ManifestError as exc:
+            section = "finally" if task.is_finally else "tasks"
+            problems.append(Problem(file, None, f"{section}.{task.base}", str(exc)))
+    if problems:
+        raise ValidationFailed(problems)
+    return attach_manifests(plan, lambda task, _: built[task.name])
 
 
 def find_pipeline_file(project_dir: Path, file: str | None) -> Path:
