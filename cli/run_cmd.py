@@ -30,6 +30,7 @@ from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.runner import Runner, RunOptions, base_env
 from wishstar.engine.scheduler.state import RunState
 from wishstar.engine.settings import Settings
+from wishstar.engine.spec.errors import InputTooLarge
 from wishstar.engine.spec.triggers import should_run
 from wishstar.engine.spec.validate import declared_secrets
 from wishstar.engine.store.api import Store
@@ -73,7 +74,7 @@ def load_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:
     secrets: dict[str, str] = {}
     for path in files:
         try:
-            data = yaml.safe_load(read_capped(path))
+            data = yaml.safe_load(_read_secrets_file(path))
         except yaml.YAMLError as exc:
             raise UserError(f"{path}: not a YAML mapping of NAME: value ({exc.__class__.__name__})") from None
         if not isinstance(data, dict) or not all(isinstance(v, str | int) for v in data.values()):
@@ -84,6 +85,21 @@ def load_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:
             raise UserError(f"--secret {name}={var}: environment variable {var} is not set")
         secrets[name] = os.environ[var]
     return secrets
+
+
+def _read_secrets_file(path: Path) -> bytes:
+    """The bytes of a ``--secrets-file``, or a ``UserError`` naming the option and the path (never its content)."""
+    fix, limit = "(hint: --secrets-file takes a YAML file of NAME: value)", 1024 * 1024
+    if not path.exists():
+        raise UserError(f"--secrets-file {path}: no such secrets file {fix}")
+    if path.is_dir():
+        raise UserError(f"--secrets-file {path}: is a directory, not a secrets file {fix}")
+    try:
+        return read_capped(path, limit=limit)
+    except InputTooLarge:
+        raise UserError(f"--secrets-file {path}: over the {limit}-byte limit for a secrets file") from None
+    except OSError as exc:
+        raise UserError(f"--secrets-file {path}: cannot read the secrets file ({exc.strerror or exc})") from None
 
 
 def _git_for_event(src: Source, req: RunRequest) -> GitContext:

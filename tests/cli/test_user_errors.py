@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli, Result
 
 # two tasks that cannot become a Pod (a step with only an image), for the manifest errors
@@ -70,3 +72,24 @@ def test_a_bad_wishstar_namespace_is_an_invalid_setting(cli: Cli) -> None:
     assert result.code == 1
     no_traceback(result)
     assert "WISHSTAR_NAMESPACE='Bad_NS'" in result.stderr and "not a valid Kubernetes namespace" in result.stderr
+
+
+# --- secrets files ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("missing", "no such secrets file"),
+    ("directory", "is a directory, not a secrets file"),
+    ("too-large", "over the 1048576-byte limit for a secrets file"),
+])
+def test_a_secrets_file_that_cannot_be_read_is_named_with_the_option(
+        cli: Cli, make_repo: Callable[..., Path], tmp_path: Path, kind: str, says: str) -> None:
+    repo = make_repo(PIPELINE)
+    path = {"missing": tmp_path / "nope.yaml", "directory": tmp_path, "too-large": tmp_path / "big.yaml"}[kind]
+    if kind == "too-large":
+        path.write_text("a: " + "x" * 1024 * 1024 + "\n")
+    result = cli("run", str(repo), "--secrets-file", str(path), "--no-progress")
+    assert result.code == 2
+    no_traceback(result)
+    assert f"--secrets-file {path}: {says}" in result.stderr and "pipeline file" not in result.stderr
+    assert cli("runs", "list", "--output", "json").json() == []
