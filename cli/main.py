@@ -43,9 +43,12 @@ ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, 
 
 def _load(path: Path, file: str | None, library: Library) -> Loaded:
     from wishstar.engine.executors.checkout import read_capped
-    from wishstar.pipelines.load import find_pipeline_file, validate
+    from wishstar.pipelines.load import NoPipelineFile, find_pipeline_file, validate
 
-    target = path if path.is_file() else find_pipeline_file(path, file)
+    if not path.exists():
+        raise NoPipelineFile(f"{path}: no such file or directory (hint: give a pipeline file or a project "
+                             "directory)")
+    target = find_pipeline_file(path, file, shown=str(path)) if path.is_dir() else path
     return validate(read_capped(target), str(target), library)
 
 

@@ -6,6 +6,7 @@ A cached getter, never a module-level instance, so tests and commands can overri
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,8 +91,12 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """``Settings()``, with every invalid value reported at once as a ``SettingsError`` (no stack trace): the
     variable or settings-file key, the value and what is wrong."""
+    _check_settings_file()
     try:
         return Settings()
+    except tomllib.TOMLDecodeError as exc:  # the message gives line and column, never the file's values
+        raise SettingsError(f"WISHSTAR_SETTINGS_FILE={os.environ.get('WISHSTAR_SETTINGS_FILE')}: not valid TOML "
+                            f"({exc}) (hint: docs/settings.md shows an example)") from None
     except ValidationError as exc:
         source = os.environ.get("WISHSTAR_SETTINGS_FILE")
         lines = []
@@ -104,6 +109,21 @@ def load_settings() -> Settings:
             lines.append(f"{where}={shown}: {error['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(lines) +
                             " (hint: docs/settings.md lists the settings and their values)") from None
+
+
+def _check_settings_file() -> None:
+    """A ``WISHSTAR_SETTINGS_FILE`` that is not a readable file is an error, not silently no settings."""
+    path = os.environ.get("WISHSTAR_SETTINGS_FILE")
+    if not path:
+        return
+    if not Path(path).is_file():
+        what = "a directory, not a file" if Path(path).is_dir() else "no such file"
+        raise SettingsError(f"WISHSTAR_SETTINGS_FILE={path}: {what} (hint: a TOML file of settings, "
+                            "see docs/settings.md; unset the variable to use none)")
+    try:
+        Path(path).open("rb").close()
+    except OSError as exc:
+        raise SettingsError(f"WISHSTAR_SETTINGS_FILE={path}: cannot read it ({exc.strerror or exc})") from None
 
 
 @lru_cache(maxsize=1)

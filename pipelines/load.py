@@ -6,6 +6,7 @@ the CLI and the server both come through here, so they accept and reject exactly
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from wishstar.engine.compiler.names import namespace_problems
 from wishstar.engine.compiler.placement import apply_placement
 from wishstar.engine.compiler.pods import ManifestError, task_manifests
 from wishstar.engine.compiler.types import Plan, RunContext, TaskPlan
-from wishstar.engine.spec.errors import Problem, ValidationFailed
+from wishstar.engine.spec.errors import Problem, ValidationFailed, WishstarError
 from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.spec.validate import validate_text
 from wishstar.tasks import Library
@@ -69,6 +70,21 @@ def with_manifests(plan: Plan, ctx: RunContext, file: str) -> Plan:
     return attach_manifests(plan, lambda task, _: built[task.name])
 
 
-def find_pipeline_file(project_dir: Path, file: str | None) -> Path:
-    """``--file`` relative to the project directory, else ``.wishstar.yaml`` there."""
-    return project_dir / (file or DEFAULT_FILE)
+class NoPipelineFile(WishstarError):
+    """The pipeline file named (or ``.wishstar.yaml``) is not a file in the project directory."""
+
+
+def find_pipeline_file(project_dir: Path, file: str | None, *, shown: str | None = None) -> Path:
+    """``--file`` relative to the project directory, else ``.wishstar.yaml`` there. ``NoPipelineFile`` when it is
+    missing or a directory, naming it as given and the project as ``shown`` (a run's checkout is a temporary
+    directory the user never named)."""
+    name = file or DEFAULT_FILE
+    path = project_dir / name
+    where = shown or "the project"
+    if path.is_dir():
+        raise NoPipelineFile(f"{name}: a directory in {where}, not a pipeline file (hint: --file "
+                             f"{posixpath.join(name, DEFAULT_FILE)})")
+    if not path.exists():
+        hint = "check the name" if file else f"create {DEFAULT_FILE} at the project root, or pass --file"
+        raise NoPipelineFile(f"{name}: no pipeline file in {where} (hint: {hint})")
+    return path

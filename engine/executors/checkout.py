@@ -7,6 +7,7 @@ from the commit and reaches steps only as environment variables.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ import git
 from wishstar.engine.compiler.types import GitContext
 from wishstar.engine.spec.errors import InputTooLarge, WishstarError
 from wishstar.engine.spec.loader import MAX_FILE_BYTES
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
 
 
 class SourceError(WishstarError):
@@ -46,6 +49,9 @@ def locate(source: str, ref: str | None) -> Source:
     path = Path(source).resolve()
     if not path.exists():
         raise SourceError(f"{source}: no such directory (hint: pass a path inside a git repository or a git URL)")
+    if not path.is_dir():
+        raise SourceError(f"{source}: not a directory (hint: pass the project directory; name a pipeline file "
+                          "other than .wishstar.yaml with --file, relative to it)")
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -79,10 +85,25 @@ def clone(source: Source, dest: Path) -> Path:
             repo = git.Repo.clone_from(source.url, dest, no_checkout=True, shared=True)
         repo.git.checkout("--detach", "--quiet", source.commit)
     except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().splitlines()
-        raise SourceError(f"cannot check out {source.url} at {source.commit}: "
-                          f"{detail[-1] if detail else exc.status}") from None
+        raise SourceError(without_password(f"cannot check out {source.url} at {source.commit}: "
+                                           f"{git_error_detail(exc)}")) from None
     return dest / source.subdir if source.subdir else dest
+
+
+def without_password(text: str) -> str:
+    """``text`` with the password (or token) of every ``scheme://user:password@`` URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def git_error_detail(exc: git.GitCommandError) -> str:
+    """Git's reason (its first ``fatal:`` line, else its last line) from a failed command, without GitPython's
+    ``stderr: '...'`` wrapping or git's advice that follows."""
+    text = str(exc.stderr or "").strip()
+    if text.startswith("stderr:"):
+        text = text.removeprefix("stderr:").strip().removeprefix("'").removesuffix("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines or [f"git exited with {exc.status}"])[0 if fatal else -1]
 
 
 def read_capped(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -95,5 +116,11 @@ def read_capped(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     if size > limit:
         raise InputTooLarge(f"{path}: {size} bytes is over the {limit}-byte limit for pipeline files "
                             "(hint: move steps into library tasks)")
-    with path.open("rb") as f:
-        return f.read(limit + 1)
+    try:
+        with path.open("rb") as f:
+            return f.read(limit + 1)
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not a pipeline file (hint: name the file, or pass "
+                          "--file FILE relative to the directory)") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from None

@@ -32,3 +32,7 @@ class InvalidStatus(StoreError):
 
     def __init__(self, kind: str, status: str, allowed: tuple[str, ...]) -> None:
         super().__init__(f'unknown {kind} status "{status}" (expected one of: {", ".join(allowed)})')
+
+
+class StoreUnavailable(StoreError):
+    """The database behind the store cannot be opened (a bad URL, a missing driver, a server that refuses)."""

@@ -93,3 +93,115 @@ def test_a_secrets_file_that_cannot_be_read_is_named_with_the_option(
     no_traceback(result)
     assert f"--secrets-file {path}: {says}" in result.stderr and "pipeline file" not in result.stderr
     assert cli("runs", "list", "--output", "json").json() == []
+
+
+# --- pipeline files and sources -----------------------------------------------------------------------------
+
+
+def test_validate_and_plan_name_a_path_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
+    for command in ("validate", "plan"):
+        result = cli(command, str(tmp_path / "nope"))
+        assert result.code == 1
+        no_traceback(result)
+        assert f"{tmp_path / 'nope'}: no such file or directory" in result.stderr
+
+
+def test_a_file_option_naming_a_directory_or_nothing_says_so_in_the_project(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "ci").mkdir()
+    result = cli("validate", str(tmp_path), "--file", "ci")
+    assert result.code == 1
+    no_traceback(result)
+    assert f"ci: a directory in {tmp_path}, not a pipeline file (hint: --file ci/.wishstar.yaml)" in result.stderr
+    result = cli("validate", str(tmp_path), "--file", "ci/nope.yaml")
+    assert f"ci/nope.yaml: no pipeline file in {tmp_path} (hint: check the name)" in result.stderr
+
+
+def test_a_device_given_as_the_pipeline_file_is_read_as_a_file(cli: Cli) -> None:
+    result = cli("validate", "/dev/null")
+    assert result.code == 1
+    no_traceback(result)
+    assert "/dev/null:1 <root>: the file is empty" in result.stderr
+
+
+def test_a_run_names_a_missing_pipeline_file_as_given_never_its_temporary_checkout(
+        cli: Cli, make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(PIPELINE)
+    result = cli("run", str(repo), "--file", "ci/nope.yaml", "--no-progress")
+    assert result.code == 1
+    no_traceback(result)
+    assert "ci/nope.yaml: no pipeline file in the project" in result.stderr
+    assert str(cli.state_dir) not in result.stderr
+    assert cli("runs", "list", "--output", "json").json() == []
+
+
+def test_a_pipeline_file_given_to_run_is_refused_with_what_to_pass_instead(
+        cli: Cli, make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(PIPELINE)
+    result = cli("run", str(repo / ".wishstar.yaml"), "--no-progress")
+    assert result.code == 1
+    no_traceback(result)
+    assert ".wishstar.yaml: not a directory (hint: pass the project directory" in result.stderr
+
+
+def test_a_repository_that_cannot_be_cloned_gives_gits_reason_without_the_password(cli: Cli,
+                                                                                   tmp_path: Path) -> None:
+    result = cli("run", f"file://bob:s3cret@{tmp_path}/nope.git", "--no-progress")
+    assert result.code == 1
+    no_traceback(result)
+    assert "does not appear to be a git repository" in result.stderr, result.stderr
+    assert "s3cret" not in result.stderr and "bob:***@" in result.stderr
+
+
+# --- state directory, store and settings --------------------------------------------------------------------
+
+
+def test_a_state_dir_that_is_a_file_is_named_with_its_option(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    for args in (("runs", "list"), ("serve", "--port", "1")):
+        result = cli(*args, "--state-dir", str(tmp_path / "file"))
+        assert result.code == 2
+        no_traceback(result)
+        assert f"state directory {tmp_path / 'file'}: not a directory" in result.stderr
+        assert "--state-dir or WISHSTAR_STATE_DIR" in result.stderr
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("not a url", "(WISHSTAR_DATABASE_URL is not a URL): Could not parse"),
+    ("nosuchdb://x/y", "nosuchdb://x/y: Can't load plugin"),
+    ("sqlite:////nonexistent/dir/x.db", "sqlite:////nonexistent/dir/x.db: unable to open database file"),
+    ("postgresql+psycopg://bob:s3cret@127.0.0.1:1/x", "postgresql+psycopg://bob:***@127.0.0.1:1/x: connection"),
+], ids=["unparseable", "unknown-dialect", "sqlite-unopenable", "postgres-refused"])
+def test_a_database_url_that_cannot_be_opened_is_named_without_its_password(cli: Cli, url: str,
+                                                                             says: str) -> None:
+    for args in (("runs", "list"), ("serve", "--port", "1")):
+        result = cli(*args, env={"WISHSTAR_DATABASE_URL": url}, timeout=60)
+        assert result.code == 1
+        no_traceback(result)
+        assert f"cannot open the run store {says}" in result.stderr, result.stderr
+        assert "s3cret" not in result.stderr
+
+
+def test_a_corrupt_store_in_the_state_dir_points_at_the_state_dir(cli: Cli) -> None:
+    cli.state_dir.mkdir()
+    (cli.state_dir / "wishstar.db").write_text("not a database\n" * 100)
+    result = cli("runs", "list")
+    assert result.code == 1
+    no_traceback(result)
+    assert "file is not a database (hint: the store is wishstar.db in the state directory" in result.stderr
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("missing", "no such file"),
+    ("directory", "a directory, not a file"),
+    ("bad-toml", "not valid TOML (Expected newline or end of document after a statement (at line 1, column 24))"),
+])
+def test_a_settings_file_that_cannot_be_used_is_an_error_not_ignored(cli: Cli, tmp_path: Path, kind: str,
+                                                                      says: str) -> None:
+    path = {"missing": tmp_path / "nope.toml", "directory": tmp_path, "bad-toml": tmp_path / "s.toml"}[kind]
+    if kind == "bad-toml":
+        path.write_text('gitlab_token = "s3cret"; workers = [\n')
+    result = cli("runs", "list", env={"WISHSTAR_SETTINGS_FILE": str(path)})
+    assert result.code == 1
+    no_traceback(result)
+    assert f"WISHSTAR_SETTINGS_FILE={path}: {says}" in result.stderr, result.stderr
+    assert "s3cret" not in result.stderr
