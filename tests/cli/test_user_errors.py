@@ -205,3 +205,36 @@ def test_a_settings_file_that_cannot_be_used_is_an_error_not_ignored(cli: Cli, t
     no_traceback(result)
     assert f"WISHSTAR_SETTINGS_FILE={path}: {says}" in result.stderr, result.stderr
     assert "s3cret" not in result.stderr
+
+
+# --- logs and projects --------------------------------------------------------------------------------------
+
+
+def test_logs_names_the_tasks_and_the_attempts_a_run_has(cli: Cli, make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(PIPELINE)
+    assert cli("run", str(repo), "--no-progress").code == 0
+    run_id = cli("runs", "list", "--output", "json").json()[0]["id"]
+    result = cli("logs", run_id, "nope")
+    assert result.code == 2 and f'run {run_id} has no task "nope" (its tasks: a)' in result.stderr
+    result = cli("logs", run_id, "a", "--attempt", "3")
+    assert result.code == 2 and "--attempt 3: task a ran 1 attempt(s)" in result.stderr
+    result = cli("logs", run_id, "--attempt", "2")
+    assert result.code == 2 and f"--attempt 2: no task of run {run_id} ran more than 1 attempt(s)" in result.stderr
+    for option, value in (("--attempt", "0"), ("--tail", "-1")):
+        result = cli("logs", run_id, option, value)
+        assert result.code == 2 and f"Invalid value for '{option}'" in result.stderr
+    assert "hi" in cli("logs", run_id, "a", "--attempt", "1").stdout
+
+
+@pytest.mark.parametrize(("args", "env", "says"), [
+    (("--url", "gitlab.example.com"), {}, "--url 'gitlab.example.com': not an http(s) URL"),
+    (("--url", "ftp://gitlab.example.com"), {}, "--url 'ftp://gitlab.example.com': not an http(s) URL"),
+    ((), {"WISHSTAR_GITLAB_URL": "gitlab.example.com"}, "WISHSTAR_GITLAB_URL 'gitlab.example.com': not an http"),
+    (("--url", "https://gitlab.example.com", "--hook-url", "/hooks"), {}, "--hook-url '/hooks': not an http(s)"),
+], ids=["no-scheme", "ftp", "setting", "hook-url"])
+def test_projects_add_refuses_a_url_that_is_not_http_before_calling_gitlab(
+        cli: Cli, args: tuple[str, ...], env: dict[str, str], says: str) -> None:
+    result = cli("projects", "add", "group/app", *args, env={"WISHSTAR_GITLAB_TOKEN": "t0ken", **env})
+    assert result.code == 2
+    no_traceback(result)
+    assert says in result.stderr and "t0ken" not in result.stderr
