@@ -107,7 +107,8 @@ def add(
     gitlab_url = (url or cfg.gitlab_url or "").rstrip("/")
     if not gitlab_url:
         raise UserError("--url: which GitLab? (or set WISHSTAR_GITLAB_URL)")
-    _http_url(gitlab_url, "--url" if url else "WISHSTAR_GITLAB_URL")
+    if url:
+        _http_url(url, "--url")  # WISHSTAR_GITLAB_URL is checked with the settings
     if hook_url:
         _http_url(hook_url, "--hook-url")
     if no_create_hook and not hook_secret_env:

@@ -6,9 +6,11 @@ A cached getter, never a module-level instance, so tests and commands can overri
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -20,6 +22,8 @@ from pydantic_settings import (
 
 from wishstar.engine.compiler.names import namespace_message
 from wishstar.engine.spec.errors import WishstarError
+
+_HTTP_URL = re.compile(r"https?://[^/\s]+")
 
 
 class SettingsError(WishstarError):
@@ -60,7 +64,8 @@ class Settings(BaseSettings):
     gitlab_token: str | None = Field(default=None, repr=False,
                                      description="API token for statuses and hooks (projects may have their own)")
     public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
-    executor: str = Field(default="local", description="where server runs execute: local or kubernetes")
+    executor: Literal["local", "kubernetes"] = Field(default="local",
+                                                     description="where server runs execute: local or kubernetes")
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
     kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
                                                              "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")
@@ -78,6 +83,13 @@ class Settings(BaseSettings):
                                       description="comma-separated GitLab usernames allowed to run /wishstar "
                                                   "run|retry on merge requests (unset: anyone who can comment)")
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="largest webhook body (GitLab: 25 MB)")
+
+    @field_validator("gitlab_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not _HTTP_URL.match(value):  # empty: unset
+            raise ValueError("not an http(s) URL (e.g. https://gitlab.example.com)")
+        return value
 
     @field_validator("namespace")
     @classmethod
@@ -106,7 +118,7 @@ def load_settings() -> Settings:
             where = f"`{field}` in {source} " if source and variable not in os.environ else variable
             known = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
             shown = "(hidden)" if known is not None and known.repr is False else repr(error.get("input"))
-            lines.append(f"{where}={shown}: {error['msg']}")
+            lines.append(f"{where}={shown}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("invalid settings: " + "; ".join(lines) +
                             " (hint: docs/settings.md lists the settings and their values)") from None
 

@@ -229,12 +229,24 @@ def test_logs_names_the_tasks_and_the_attempts_a_run_has(cli: Cli, make_repo: Ca
 @pytest.mark.parametrize(("args", "env", "says"), [
     (("--url", "gitlab.example.com"), {}, "--url 'gitlab.example.com': not an http(s) URL"),
     (("--url", "ftp://gitlab.example.com"), {}, "--url 'ftp://gitlab.example.com': not an http(s) URL"),
-    ((), {"WISHSTAR_GITLAB_URL": "gitlab.example.com"}, "WISHSTAR_GITLAB_URL 'gitlab.example.com': not an http"),
     (("--url", "https://gitlab.example.com", "--hook-url", "/hooks"), {}, "--hook-url '/hooks': not an http(s)"),
-], ids=["no-scheme", "ftp", "setting", "hook-url"])
+], ids=["no-scheme", "ftp", "hook-url"])
 def test_projects_add_refuses_a_url_that_is_not_http_before_calling_gitlab(
         cli: Cli, args: tuple[str, ...], env: dict[str, str], says: str) -> None:
     result = cli("projects", "add", "group/app", *args, env={"WISHSTAR_GITLAB_TOKEN": "t0ken", **env})
     assert result.code == 2
     no_traceback(result)
     assert says in result.stderr and "t0ken" not in result.stderr
+
+
+def test_server_settings_that_cannot_work_are_refused_at_once(cli: Cli) -> None:
+    env = {"WISHSTAR_EXECUTOR": "docker", "WISHSTAR_PUBLIC_URL": "wishstar.example.com",
+           "WISHSTAR_GITLAB_URL": "gitlab.example.com", "WISHSTAR_GITLAB_TOKEN": "t0ken"}
+    for args in (("serve", "--port", "1"), ("projects", "add", "group/app")):
+        result = cli(*args, env=env)
+        assert result.code == 1
+        no_traceback(result)
+        assert "WISHSTAR_EXECUTOR='docker': Input should be 'local' or 'kubernetes'" in result.stderr
+        assert "WISHSTAR_PUBLIC_URL='wishstar.example.com': not an http(s) URL" in result.stderr
+        assert "WISHSTAR_GITLAB_URL='gitlab.example.com': not an http(s) URL" in result.stderr
+        assert "t0ken" not in result.stderr
