@@ -67,11 +67,22 @@ def locate(source: str, ref: str | None) -> Source:
     if ref is None and not repo.head.is_detached:
         branch = repo.active_branch.name
     subdir = str(path.relative_to(root)) if path != root else ""
+    if subdir and subdir != "." and not _in_tree(commit, subdir):
+        raise SourceError(f"{source}: not in commit {commit.hexsha[:12]} (the run builds committed files; "
+                          "hint: `git add` and commit the directory, or pass --ref)")
     ctx = GitContext(url=str(root), branch=branch, commit=commit.hexsha, message=str(commit.message).strip(),
                      author=f"{commit.author.name} <{commit.author.email}>",
                      tag=ref if ref and ref in [t.name for t in repo.tags] else None)
     dirty = repo.is_dirty(untracked_files=False, path=subdir or None)
     return Source(url=str(root), subdir="" if subdir == "." else subdir, commit=commit.hexsha, git=ctx, dirty=dirty)
+
+
+def _in_tree(commit: git.Commit, subdir: str) -> bool:
+    try:
+        commit.tree / Path(subdir).as_posix()
+    except KeyError:
+        return False
+    return True
 
 
 def clone(source: Source, dest: Path) -> Path:

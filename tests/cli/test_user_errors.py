@@ -143,6 +143,18 @@ def test_a_pipeline_file_given_to_run_is_refused_with_what_to_pass_instead(
     assert ".wishstar.yaml: not a directory (hint: pass the project directory" in result.stderr
 
 
+def test_a_project_directory_that_is_not_committed_is_named_with_the_commit(
+        cli: Cli, make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(PIPELINE)
+    (repo / "new").mkdir()
+    (repo / "new" / ".wishstar.yaml").write_text(PIPELINE)
+    result = cli("run", str(repo / "new"), "--no-progress")
+    assert result.code == 1
+    no_traceback(result)
+    assert "new: not in commit " in result.stderr and "`git add` and commit the directory" in result.stderr
+    assert cli("runs", "list", "--output", "json").json() == []
+
+
 def test_a_repository_that_cannot_be_cloned_gives_gits_reason_without_the_password(cli: Cli,
                                                                                    tmp_path: Path) -> None:
     result = cli("run", f"file://bob:s3cret@{tmp_path}/nope.git", "--no-progress")
