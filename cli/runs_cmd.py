@@ -122,8 +122,9 @@ def cancel(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     state_dir: StateDir = None,
 ) -> None:
-    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled. An
-    orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
+    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled.
+
+    An orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
     with open_store(settings(state_dir)) as store:
         if (orphan := store.resolve(run_id)) in store.orphans():
             from wishstar.cli.resume_cmd import cancel_orphan
@@ -166,9 +167,10 @@ def prune(
                                                         "deleted")] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's
-    store). An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a
-    live process or a replica drives are never touched."""
+    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's store).
+
+    An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a live process
+    or a replica drives are never touched."""
     from wishstar.cli.prune_cmd import delete_runs, expire_orphans, older_than
 
     cfg = settings(state_dir)
