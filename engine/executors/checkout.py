@@ -94,11 +94,26 @@ def clone(source: Source, dest: Path) -> Path:
             repo = git.Repo.clone_from(source.url, dest, no_checkout=True)
         else:
             repo = git.Repo.clone_from(source.url, dest, no_checkout=True, shared=True)
-        repo.git.checkout("--detach", "--quiet", source.commit)
+        commit = _commit_of(repo, source.commit)
+        if commit is None:
+            raise SourceError(without_password(f'{source.url}: unknown ref "{source.commit}" (hint: a branch, tag '
+                                               "or commit of that repository)"))
+        repo.git.checkout("--detach", "--quiet", commit)
     except git.GitCommandError as exc:
         raise SourceError(without_password(f"cannot check out {source.url} at {source.commit}: "
                                            f"{git_error_detail(exc)}")) from None
     return dest / source.subdir if source.subdir else dest
+
+
+def _commit_of(repo: git.Repo, ref: str) -> str | None:
+    """The commit ``ref`` names in a fresh clone: a commit, a tag, a local branch, or a branch of the remote
+    (only the default branch is local after cloning a URL)."""
+    for candidate in (ref, f"origin/{ref}"):
+        try:
+            return str(repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"))
+        except git.GitCommandError:
+            continue
+    return None
 
 
 def without_password(text: str) -> str:

@@ -155,6 +155,20 @@ def test_a_project_directory_that_is_not_committed_is_named_with_the_commit(
     assert cli("runs", "list", "--output", "json").json() == []
 
 
+def test_a_git_url_builds_any_branch_and_names_an_unknown_ref(cli: Cli, make_repo: Callable[..., Path]) -> None:
+    import git
+
+    repo = make_repo(PIPELINE)
+    git.Repo(repo).create_head("feature")  # not the default branch: only a remote branch in a fresh clone
+    result = cli("run", f"file://{repo}", "--ref", "feature", "--no-progress")
+    assert result.code == 0, result.stderr
+    result = cli("run", f"file://{repo}", "--ref", "nosuch", "--no-progress")
+    assert result.code == 1
+    no_traceback(result)
+    assert f'file://{repo}: unknown ref "nosuch" (hint: a branch, tag or commit' in result.stderr
+    assert len(cli("runs", "list", "--output", "json").json()) == 1
+
+
 def test_a_repository_that_cannot_be_cloned_gives_gits_reason_without_the_password(cli: Cli,
                                                                                    tmp_path: Path) -> None:
     result = cli("run", f"file://bob:s3cret@{tmp_path}/nope.git", "--no-progress")
