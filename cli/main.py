@@ -48,6 +48,9 @@ def _load(path: Path, file: str | None, library: Library) -> Loaded:
     if not path.exists():
         raise NoPipelineFile(f"{path}: no such file or directory (hint: give a pipeline file or a project "
                              "directory)")
+    if file and not path.is_dir():
+        raise UserError(f"--file {file}: {path} is a file, not a project directory (hint: give the file, or its "
+                        "directory and --file)")
     target = find_pipeline_file(path, file, shown=str(path)) if path.is_dir() else path
     return validate(read_capped(target), str(target), library)
 

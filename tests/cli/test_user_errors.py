@@ -116,6 +116,14 @@ def test_a_file_option_naming_a_directory_or_nothing_says_so_in_the_project(cli:
     assert f"ci/nope.yaml: no pipeline file in {tmp_path} (hint: check the name)" in result.stderr
 
 
+def test_a_file_option_with_a_pipeline_file_is_refused_rather_than_ignored(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(PIPELINE)
+    result = cli("plan", str(tmp_path / "a.yaml"), "--file", "b.yaml")
+    assert result.code == 2
+    no_traceback(result)
+    assert f"--file b.yaml: {tmp_path / 'a.yaml'} is a file, not a project directory" in result.stderr
+
+
 def test_a_device_given_as_the_pipeline_file_is_read_as_a_file(cli: Cli) -> None:
     result = cli("validate", "/dev/null")
     assert result.code == 1
