@@ -284,3 +284,14 @@ def test_server_settings_that_cannot_work_are_refused_at_once(cli: Cli) -> None:
         assert "WISHSTAR_PUBLIC_URL='wishstar.example.com': not an http(s) URL" in result.stderr
         assert "WISHSTAR_GITLAB_URL='gitlab.example.com': not an http(s) URL" in result.stderr
         assert "t0ken" not in result.stderr
+
+
+def test_the_worker_process_reports_a_store_it_cannot_open_without_a_traceback(cli: Cli) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "wishstar.webhook.worker"], capture_output=True, text=True,
+                          env={**cli.env, "WISHSTAR_DATABASE_URL": "not a url"}, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "error: cannot open the run store (WISHSTAR_DATABASE_URL is not a URL)" in proc.stderr
