@@ -47,8 +47,8 @@ from overhead_baseline import SHAPES, run_baseline, shape_edges, task_names  # n
 
 import wishstar.cli.run_cmd as run_cmd  # noqa: E402
 from wishstar.engine.runner import Runner  # noqa: E402
-from wishstar.engine.settings import Settings  # noqa: E402
 from wishstar.engine.store.api import Store  # noqa: E402
+from wishstar.pipelines.settings import Settings  # noqa: E402
 from wishstar.tasks import Library  # noqa: E402
 
 

@@ -57,7 +57,7 @@ def _payload() -> dict[str, Any]:
 
 def _serve(port: int, state_dir: str, url: str | None) -> None:
     """The child process: the server, receive-only."""
-    from wishstar.engine.settings import Settings
+    from wishstar.pipelines.settings import Settings
     from wishstar.webhook.serve import server
 
     settings = Settings(state_dir=Path(state_dir), database_url=url or None)

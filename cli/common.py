@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from wishstar.engine.settings import Settings, get_settings
 from wishstar.engine.spec.errors import ValidationFailed, WishstarError
+from wishstar.pipelines.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from wishstar.engine.store.api import Store

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
 from wishstar.cli import runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
@@ -42,8 +41,8 @@ ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, 
 
 
 def _load(path: Path, file: str | None, library: Library) -> Loaded:
-    from wishstar.engine.executors.checkout import read_capped
     from wishstar.pipelines.load import NoPipelineFile, find_pipeline_file, validate
+    from wishstar.pipelines.source import read_capped
 
     if not path.exists():
         raise NoPipelineFile(f"{path}: no such file or directory (hint: give a pipeline file or a project "
@@ -71,6 +70,8 @@ def run(
     = "manual",
     branch: Annotated[str | None, typer.Option(help="branch name for --event (default: the checkout's)")] = None,
     tag: Annotated[str | None, typer.Option(help="tag name for --event tag")] = None,
+    target_branch: Annotated[str | None, typer.Option(
+        help="--event merge_request: the branch it merges into (on.merge_request.targetBranches)")] = None,
     executor: Annotated[str, typer.Option(help="where tasks run: local or kubernetes")] = "local",
     namespace: Annotated[str | None, typer.Option(help="kubernetes: namespace (env WISHSTAR_NAMESPACE)")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="kubernetes: kubeconfig file (default: KUBECONFIG)")]
@@ -95,9 +96,9 @@ def run(
         check_namespace(namespace)  # refused before a run is recorded (WISHSTAR_NAMESPACE: by the settings)
     cfg = settings(state_dir)
     req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
-                     branch=branch, tag=tag, secrets=load_secrets(secret, secrets_file), executor=executor,
-                     namespace=namespace, kubeconfig=kubeconfig, context=context,
-                     concurrency=concurrency, progress=not no_progress)
+                     branch=branch, tag=tag, target_branch=target_branch,
+                     secrets=load_secrets(secret, secrets_file), executor=executor, namespace=namespace,
+                     kubeconfig=kubeconfig, context=context, concurrency=concurrency, progress=not no_progress)
     with open_store(cfg) as store:
         run_id, status = execute(req, cfg, store, _library())
         if not run_id:
@@ -140,7 +141,10 @@ def plan(
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
-    from wishstar.cli.render import plan_dict, print_placement, print_plan
+    # The manifests are the objects the Kubernetes executor creates for attempt 1 of each task in this namespace
+    # (run id "dry-run", build number 0) but for run-time values (earlier results, statuses), secrets given to
+    # the run and ownerReferences; tests/executors/test_plan_is_what_runs.py checks it.
+    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan
     from wishstar.cli.run_cmd import parse_pairs
     from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
@@ -157,8 +161,7 @@ def plan(
                      default_image=settings().default_image)
     compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
     if output is PlanOutput.yaml:
-        docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]
-        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+        sys.stdout.write(manifests_yaml(compiled))
     elif output is PlanOutput.json:
         print_json(plan_dict(compiled, with_manifests=manifests))
     else:

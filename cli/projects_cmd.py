@@ -32,7 +32,7 @@ from rich.table import Table
 from wishstar.cli.common import Output, UserError, open_store, out, print_json, settings
 
 if TYPE_CHECKING:
-    from wishstar.engine.settings import Settings
+    from wishstar.pipelines.settings import Settings
     from wishstar.webhook.gitlab_api import GitLabClient, RemoteProject
 
 projects_app = typer.Typer(help="GitLab projects Wishstar builds (webhooks in, statuses out).",

@@ -8,8 +8,8 @@ finished tasks are not run again. Cancelling an orphan deletes the run's owner o
 garbage collector removes its Pods) and ends it cancelled.
 
 Must not take a run a live process owns (taking over is a store update conditional on the dead owner, so of
-two resumes exactly one wins), and must not drive a run any other way than ``wishstar run`` does
-(``cli.run_cmd._drive``).
+two resumes exactly one wins), and must not drive a run any other way than ``wishstar run`` does: it walks
+the same road (``pipelines.road``) from the kept checkout, and drives with ``cli.run_cmd.drive``.
 """
 
 from __future__ import annotations
@@ -22,24 +22,25 @@ from pathlib import Path
 from typing import Any, cast
 
 from wishstar.cli.common import UserError
-from wishstar.engine.compiler.placement import shared_workspaces
-from wishstar.engine.compiler.types import GitContext, RunContext
-from wishstar.engine.executors.base import ResolvedTask, RunEnv
-from wishstar.engine.executors.checkout import read_capped
+from wishstar.cli.run_cmd import RunRequest, drive
+from wishstar.engine.compiler.types import GitContext
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
-from wishstar.engine.settings import Settings
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import RunOrigin, Store, process_is_alive
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
-from wishstar.pipelines.load import compile_run, validate
+from wishstar.pipelines import road
+from wishstar.pipelines.load import Loaded
+from wishstar.pipelines.road import RunPlace, Target
+from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 
 
-def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:
+def resumable(store: Store, ref: str) -> tuple[RunRecord, RunOrigin]:
     """The run and its origin, or a ``UserError`` saying why it cannot be resumed."""
     run = store.get_run(ref)
-    run_id, origin = run["id"], store.origin(run["id"])
-    if run["status"] in ENDED_RUN_STATUSES:
-        raise UserError(f"run {run_id} already ended ({run['status']}); there is nothing to resume "
+    run_id, origin = run.id, store.origin(run.id)
+    if run.status in ENDED_RUN_STATUSES:
+        raise UserError(f"run {run_id} already ended ({run.status}); there is nothing to resume "
                         "(hint: `wishstar run` starts a new run)")
     if origin.executor != "kubernetes":
         raise UserError(f"run {run_id} runs on the {origin.executor or 'local'} executor: only a Kubernetes "
@@ -62,8 +63,6 @@ def _take_over(store: Store, origin: RunOrigin) -> None:
 def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, store: Store,
            library: Library) -> tuple[str, str]:
     """Take an orphaned Kubernetes run over and drive it to its end; returns (run id, final status)."""
-    from wishstar.cli.run_cmd import RunRequest, _drive
-
     run, origin = resumable(store, ref)
     run_id, target = origin.run_id, origin.target or {}
     run_dir = cfg.state_dir / "work" / run_id
@@ -72,21 +71,25 @@ def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, sto
         raise UserError(f"run {run_id}'s checkout ({project}) is gone (pruned: only the newest keep_workspaces "
                         f"run directories are kept), so its plan cannot be rebuilt (hint: `wishstar runs cancel "
                         f"{run_id}` deletes its Pods)")
-    path = Path(origin.file) if origin.file and Path(origin.file).is_absolute() else (
-        run_dir / "checkout" / (origin.file or ".wishstar.yaml"))
-    loaded = validate(read_capped(path), origin.file or str(path), library)
-    ctx = RunContext(run_id=run_id, number=int(run["number"]), event=cast(Any, run["event"] or "manual"),
-                     git=GitContext(**run["git"]), params=dict(run["params"]), default_image=cfg.default_image,
-                     namespace=str(target["namespace"]))
-    plan = compile_run(loaded, ctx, library, placement=True)  # as `wishstar run --executor kubernetes`
-    _take_over(store, origin)
     req = RunRequest(source=str(project), executor="kubernetes", namespace=target["namespace"],
                      kubeconfig=target.get("kubeconfig"), context=target.get("context"),
                      concurrency=target.get("concurrency"), secrets=secrets, progress=progress)
+    loaded = _stored_pipeline(origin, run_dir, library)
+    ctx = road.run_context(run_id, run.number, cast(Any, run.event or "manual"), GitContext(**run.git),
+                           dict(run.params), req.target(), cfg)
+    plan = road.compile_plan(loaded, ctx, library, req.target())
+    _take_over(store, origin)
     start = resume_state(plan, run, time.time(), reattach=True)
-    status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project),
-                                                      shared_workspaces(plan)), start=start)
+    status = drive(plan, ctx, RunPlace(run_dir, project), req, cfg, store, start=start)
     return run_id, status
+
+
+def _stored_pipeline(origin: RunOrigin, run_dir: Path, library: Library) -> Loaded:
+    """The pipeline file the run was started from, read again from its kept checkout."""
+    if origin.file and Path(origin.file).is_absolute():
+        path = Path(origin.file)
+        return road.read_pipeline(path.parent, path.name, library, shown=origin.file)
+    return road.read_pipeline(run_dir / "checkout", origin.file, library)
 
 
 def cancel_orphan(store: Store, run_id: str) -> None:
@@ -101,22 +104,14 @@ def cancel_orphan(store: Store, run_id: str) -> None:
 
 
 def delete_cluster_objects(run_id: str, target: dict[str, Any], *, retry: str) -> bool:
-    """Delete the run's owner object in ``target``'s namespace (the garbage collector removes the run's Pods,
-    ConfigMaps, Secrets and claims); False when it was already gone. ``UserError`` naming ``retry`` when the
-    cluster cannot be reached or refuses."""
-    from wishstar.engine.executors.kubernetes import KubernetesConfig, KubernetesError, KubernetesExecutor
+    """Delete the run's objects in ``target``'s namespace (the garbage collector removes the run's Pods,
+    ConfigMaps, Secrets and claims); False when they were already gone. ``UserError`` naming ``retry`` when
+    the cluster cannot be reached or refuses."""
+    from wishstar.engine.executors.kubernetes import KubernetesError
 
+    where = Target("kubernetes", target["namespace"], target.get("kubeconfig"), target.get("context"))
     try:
-        executor = KubernetesExecutor(_no_manifests, KubernetesConfig(
-            namespace=target["namespace"], kubeconfig=target.get("kubeconfig"), context=target.get("context")))
-        try:
-            return asyncio.run(executor.delete_run(run_id))
-        finally:
-            executor.close()
+        return asyncio.run(road.run_objects(where).delete(run_id))
     except KubernetesError as exc:
         raise UserError(f"cannot delete the objects of run {run_id} in namespace {target['namespace']}: {exc} "
                         f"(hint: fix access to the cluster and run `{retry}` again)") from None
-
-
-def _no_manifests(task: ResolvedTask) -> Any:
-    raise AssertionError("cancelling an orphaned run creates no Pods")

@@ -1,8 +1,11 @@
-"""``wishstar run``: check out a source at a ref, validate and compile its pipeline, run it, record it.
+"""``wishstar run``: the CLI's policy on the road from a commit to a run (``pipelines.road``).
 
-Order matters for honesty: nothing is recorded until the pipeline file validates (a broken file is an
-error, not a run); once the run is recorded, every way out (failure, Ctrl-C, a crash) leaves it finished in
-the store with a reason.
+The CLI's own part: the source is a local tree (or a URL) at a ref, cloned into a temporary directory under
+the state directory that becomes the run's directory once the run is recorded; the trigger facts come from
+the command line (``--event``, ``--branch``, ``--tag``, ``--target-branch``); Ctrl-C cancels (twice: forces);
+the live view shows progress. Order matters for honesty: nothing is recorded until the pipeline file
+validates and the run is admitted (a broken file or a bad ``--param`` is an error, not a run); once the run
+is recorded, every way out (failure, Ctrl-C, a crash) leaves it finished in the store with a reason.
 """
 
 from __future__ import annotations
@@ -15,27 +18,24 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from wishstar.cli.common import UserError, err
 from wishstar.cli.progress import ProgressView
-from wishstar.engine.compiler.build import resolve_params
-from wishstar.engine.compiler.placement import shared_workspaces
-from wishstar.engine.compiler.types import GitContext, Plan, RunContext
-from wishstar.engine.executors.base import Executor, RunEnv
-from wishstar.engine.executors.checkout import Source, clone, locate, read_capped
-from wishstar.engine.executors.local import LocalExecutor
-from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.state import RunState
-from wishstar.engine.settings import Settings
 from wishstar.engine.spec.errors import InputTooLarge
-from wishstar.engine.spec.triggers import should_run
-from wishstar.engine.spec.validate import declared_secrets
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
-from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate
+from wishstar.pipelines import road
+from wishstar.pipelines.admission import EventKind, MissingSecrets, NotStarted, Request, Trigger, admit
+from wishstar.pipelines.load import Loaded
+from wishstar.pipelines.road import Extras, RunPlace, Target
+from wishstar.pipelines.settings import Settings
+from wishstar.pipelines.source import Source, clone, locate, read_capped, without_password
 from wishstar.tasks import Library
 
 EXIT_FAILED, EXIT_CANCELLED, EXIT_NOT_TRIGGERED = 1, 130, 0
@@ -50,6 +50,7 @@ class RunRequest:
     event: str = "manual"
     branch: str | None = None
     tag: str | None = None
+    target_branch: str | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     executor: str = "local"
     namespace: str | None = None
@@ -57,6 +58,9 @@ class RunRequest:
     context: str | None = None
     concurrency: int | None = None
     progress: bool = True
+
+    def target(self) -> Target:
+        return Target(self.executor, self.namespace, self.kubeconfig, self.context, self.concurrency)
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -102,52 +106,32 @@ def _read_secrets_file(path: Path) -> bytes:
         raise UserError(f"--secrets-file {path}: cannot read the secrets file ({exc.strerror or exc})") from None
 
 
-def _git_for_event(src: Source, req: RunRequest) -> GitContext:
+def _trigger(src: Source, req: RunRequest) -> Trigger:
     git = src.git
     if req.branch is not None:
         git = replace(git, branch=req.branch)
     if req.tag is not None:
         git = replace(git, tag=req.tag)
-    return git
+    if req.target_branch is not None:
+        git = replace(git, target_branch=req.target_branch)
+    return Trigger(cast(EventKind, req.event), git)
 
 
-def _prepare(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source, Path, Path, Loaded]:
+def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source, Path, Path, Loaded]:
+    """The source cloned into a temporary run directory, and its validated pipeline."""
     src = locate(req.source, req.ref)
     if src.dirty:
         err.print("note: uncommitted changes are not part of the run; it builds commit "
                   f"{src.commit[:12]}", highlight=False)
     work = cfg.state_dir / "work" / f"tmp-{uuid.uuid4().hex[:12]}"
     work.parent.mkdir(parents=True, exist_ok=True)
-    project = clone(src, work / "checkout")
-    path = find_pipeline_file(project, req.file)
-    shown = os.path.relpath(path, work / "checkout") if path.is_relative_to(work / "checkout") else str(path)
     try:
-        loaded = validate(read_capped(path), shown, library)
+        project = clone(src, work / "checkout")
+        loaded = road.read_pipeline(project, req.file, library, where=f"{without_password(req.source)} at {src.commit[:12]}")
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return src, work, project, loaded
-
-
-def _missing_secrets(loaded: Loaded, req: RunRequest) -> None:
-    """Refuse a local run that needs a secret it was not given. On Kubernetes the namespace's Secrets count
-    too: the runner asks the executor for those (``Executor.provide_secrets``) and fails the run, naming every
-    missing one, before any Pod starts."""
-    if req.executor == "kubernetes":
-        return
-    secrets = req.secrets
-    missing = {k: v for k, v in declared_secrets(loaded.pipeline).items() if k not in secrets}
-    if missing:
-        lines = [f'secret "{k}" (used by {", ".join(v)})' for k, v in sorted(missing.items())]
-        raise UserError("this run was not given: " + "; ".join(lines) +
-                        " (hint: --secret NAME=ENVVAR or --secrets-file FILE)")
-
-
-def _check_kubeconfig(req: RunRequest) -> None:
-    """A kubeconfig or context that cannot be used is a bad input: refused before a run is recorded."""
-    from wishstar.engine.executors.kubernetes.client import load_api_client
-
-    load_api_client(req.kubeconfig, req.context).close()  # type: ignore[no-untyped-call]
 
 
 def _notices(plan: Plan, *, local: bool) -> None:
@@ -164,43 +148,43 @@ def _notices(plan: Plan, *, local: bool) -> None:
 
 
 def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> tuple[str, str]:
-    """Run the pipeline; returns (run id, final status)."""
-    if req.executor not in ("local", "kubernetes"):
-        raise UserError(f'--executor {req.executor}: use "local" or "kubernetes"')
-    src, work, project, loaded = _prepare(req, cfg, library)
+    """Run the pipeline; returns (run id, final status), ("", "not-triggered") when ``on:`` says no."""
+    target = req.target()
+    if target.executor not in road.EXECUTORS:
+        raise UserError(f'--executor {target.executor}: use "local" or "kubernetes"')
+    src, work, project, loaded = _checkout(req, cfg, library)
     try:
-        git = _git_for_event(src, req)
-        verdict = should_run(loaded.pipeline.on, req.event, branch=git.branch, tag=git.tag)
-        if not verdict.run:
-            err.print(f"not started: {verdict.reason}", highlight=False)
+        trigger = _trigger(src, req)
+        # locally every secret comes from the command line; on Kubernetes the namespace's Secrets count too
+        given = None if target.on_kubernetes else req.secrets.keys()
+        try:
+            decision = admit(loaded.pipeline, loaded.file, trigger, Request(req.params, given))
+        except MissingSecrets as exc:
+            raise UserError(str(exc)) from None
+        if isinstance(decision, NotStarted):
+            err.print(f"not started: {decision.reason}", highlight=False)
             shutil.rmtree(work, ignore_errors=True)
             return "", "not-triggered"
-        _missing_secrets(loaded, req)
-        resolve_params(loaded.pipeline, req.params, loaded.file)  # refuse bad --param before recording a run
-        if req.executor == "kubernetes":
-            _check_kubeconfig(req)
+        road.check_target(target)
+        road.check_placeable(loaded, library, target, cfg, trigger.event, trigger.git, req.params)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=git.as_dict(),
+    run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=trigger.git.as_dict(),
                                       event=req.event, executor=req.executor, file=loaded.file,
                                       target=run_target(req, cfg, project.relative_to(work)))
     try:
         run_dir = cfg.state_dir / "work" / run_id
         work.rename(run_dir)
         project = run_dir / project.relative_to(work)
-        ctx = RunContext(run_id=run_id, number=number, event=req.event, git=git,  # type: ignore[arg-type]
-                         params=req.params, default_image=cfg.default_image,
-                         namespace=req.namespace or cfg.namespace)
-        # merged chains are one Pod; local runs keep one task per task
-        plan = compile_run(loaded, ctx, library, placement=req.executor == "kubernetes")
+        ctx = road.run_context(run_id, number, trigger.event, trigger.git, req.params, target, cfg)
+        plan = road.compile_plan(loaded, ctx, library, target)
     except BaseException as exc:
         store.set_run_status(run_id, "failed", f"could not start: {exc}")
         shutil.rmtree(work, ignore_errors=True)
         raise
-    _notices(plan, local=req.executor == "local")
-    status = _drive(plan, ctx, req, cfg, store, RunEnv(run_id, str(run_dir), str(project),
-                                                              shared_workspaces(plan)))
+    _notices(plan, local=not target.on_kubernetes)
+    status = drive(plan, ctx, RunPlace(run_dir, project), req, cfg, store)
     _prune(cfg, store)
     return run_id, status
 
@@ -216,48 +200,29 @@ def run_target(req: RunRequest, cfg: Settings, project: Path) -> dict[str, Any] 
         kubeconfig = os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in kubeconfig.split(os.pathsep))
     context = req.context
     if context is None and (kubeconfig is not None or "KUBERNETES_SERVICE_HOST" not in os.environ):
-        from kubernetes.config import ConfigException, list_kube_config_contexts
+        from wishstar.engine.executors.kubernetes.client import current_context
 
-        try:  # no kubeconfig named and none found: in-cluster, or the run fails at once anyway
-            context = list_kube_config_contexts(config_file=kubeconfig)[1]["name"]  # type: ignore[no-untyped-call]
+        context = current_context(kubeconfig)
+        if context is not None:
             kubeconfig = kubeconfig or os.path.expanduser("~/.kube/config")
-        except (ConfigException, OSError, KeyError, TypeError):
-            context = None
     return {"namespace": req.namespace or cfg.namespace, "kubeconfig": kubeconfig, "context": context,
             "project": str(project), "concurrency": req.concurrency}
 
 
-def _drive(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings, store: Store, env: RunEnv,
-           start: RunState | None = None) -> str:
+def drive(plan: Plan, ctx: RunContext, place: RunPlace, req: RunRequest, cfg: Settings, store: Store,
+          start: RunState | None = None) -> str:
     """Run the plan with the live view and Ctrl-C handling; ``start`` continues a resumed run."""
     err.print(f"run {ctx.run_id} · {plan.pipeline} #{ctx.number} · commit {(ctx.git.commit or '')[:12]}",
               highlight=False)
-    try:
-        executor = _executor(plan, ctx, req, cfg)
-    except BaseException as exc:
-        store.set_run_status(ctx.run_id, "failed", f"could not start: {exc}", finished_at=time.time())
-        raise
-    # Pods wait on the cluster, not on this machine's CPUs: a wider default there
-    default = (os.cpu_count() or 2) if req.executor == "local" else 32
-    limit = req.concurrency or plan.concurrency or cfg.concurrency or default
-    options = RunOptions(concurrency=limit,
-                         log_limit=cfg.log_limit_bytes)
     with ProgressView(plan, err, enabled=req.progress) as view:
-        runner = Runner(plan, ctx, executor, store, LogStore(cfg.state_dir), env, secrets=req.secrets,
-                        base_env=base_env(ctx, plan.pipeline, os.environ), options=options, progress=view)
-        state = asyncio.run(_with_signals(runner, start))
+        try:
+            prepared = road.prepare_run(plan, ctx, req.target(), cfg, store, LogStore(cfg.state_dir),
+                                        place, Extras(secrets=req.secrets, progress=view))
+        except BaseException as exc:
+            store.set_run_status(ctx.run_id, "failed", f"could not start: {exc}", finished_at=time.time())
+            raise
+        state = asyncio.run(_with_signals(prepared.runner, start))
     return str(state.status)
-
-
-def _executor(plan: Plan, ctx: RunContext, req: RunRequest, cfg: Settings) -> Executor:
-    if req.executor == "kubernetes":
-        from wishstar.engine.executors.kubernetes import make_kubernetes_executor
-
-        return make_kubernetes_executor(plan, ctx, namespace=req.namespace or cfg.namespace,
-                                        kubeconfig=req.kubeconfig, context=req.context,
-                                        default_image=cfg.default_image, qps=cfg.kube_qps, burst=cfg.kube_burst,
-                                        storage_class=cfg.storage_class, workspace_size=cfg.workspace_size)
-    return LocalExecutor()
 
 
 async def _with_signals(runner: Runner, start: RunState | None = None):  # type: ignore[no-untyped-def]
@@ -268,7 +233,10 @@ async def _with_signals(runner: Runner, start: RunState | None = None):  # type:
         nonlocal presses
         presses += 1
         if presses == 1:
-            err.print("cancelling: stopping running tasks, then finally tasks run (Ctrl-C again to stop those too)")
+            kept = any(not t.interruptible for t in runner.plan.all_tasks())
+            err.print("cancelling: stopping running tasks"
+                      + (" (tasks marked interruptible: false finish first)" if kept else "")
+                      + ", then finally tasks run (Ctrl-C again to stop everything)")
             runner.cancel()
         else:
             runner.cancel(force=True)

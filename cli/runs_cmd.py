@@ -17,17 +17,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from wishstar.cli.common import ICONS, Output, UserError, err, open_store, out, print_json, settings
+from wishstar.engine.records import RunRecord, RunSummary, StepRecord, TaskRecord
 from wishstar.engine.spec.durations import format_duration
+from wishstar.engine.status import ENDED_RUN_STATUSES
+from wishstar.engine.store import shape
 from wishstar.engine.store.logs import follow, tail
 
 runs_app = typer.Typer(help="The run history.", no_args_is_help=True)
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
 
 
-def _took(item: dict[str, Any]) -> str:
+def _took(item: RunSummary | TaskRecord) -> str:
+    """How long it took, from the timestamps as ``shape`` renders them (millisecond precision)."""
     from datetime import datetime
 
-    start, end = item.get("started_at"), item.get("finished_at")
+    start, end = shape.iso(item.started_at), shape.iso(item.finished_at)
     if not start or not end:
         return ""
     parse = datetime.fromisoformat
@@ -50,22 +54,21 @@ def list_runs(
         rows = store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
         orphans = set(store.orphans())
     if output is Output.json:
-        print_json([{**r, "orphaned": r["id"] in orphans} for r in rows])
+        print_json([{**shape.run_summary(r), "orphaned": r.id in orphans} for r in rows])
         return
     table = Table(box=None, header_style="bold")
     for col in ("id", "pipeline", "#", "status", "branch", "commit", "started", "took"):
         table.add_column(col)
     for r in rows:
-        git = r.get("git") or {}
-        table.add_row(r["id"], escape(r["pipeline"]), str(r["number"]),
-                      _status(r["status"]) + (" [red](orphaned)[/red]" if r["id"] in orphans else ""),
-                      escape(str(git.get("branch") or r.get("branch") or "")),
-                      str(git.get("commit") or r.get("commit") or "")[:10],
-                      str(r.get("started_at") or r.get("created_at") or "")[:19].replace("T", " "), _took(r))
+        started = shape.iso(r.started_at) or shape.iso(r.created_at) or ""
+        table.add_row(r.id, escape(r.pipeline), str(r.number),
+                      _status(r.status) + (" [red](orphaned)[/red]" if r.id in orphans else ""),
+                      escape(str(r.git.get("branch") or r.branch or "")), str(r.commit or "")[:10],
+                      started[:19].replace("T", " "), _took(r))
     out.print(table)
     for r in rows:
-        if r["id"] in orphans:
-            err.print(f"run {r['id']} is {orphan_note(r['id'])}", highlight=False)
+        if r.id in orphans:
+            err.print(f"run {r.id} is {orphan_note(r.id)}", highlight=False)
 
 
 def orphan_note(run_id: str) -> str:
@@ -80,24 +83,22 @@ def _status(status: str) -> str:
     return f"[{style}]{icon} {status}[/{style}]" if style else f"{icon} {status}"
 
 
-def print_summary(run: dict[str, Any], *, orphaned: bool = False) -> None:
+def print_summary(run: RunRecord, *, orphaned: bool = False) -> None:
     """A run and its tasks as a table (used by ``runs show`` and at the end of ``run``)."""
-    git = run.get("git") or {}
-    out.print(f"[bold]{escape(run['pipeline'])} #{run['number']}[/bold]  {run['id']}  {_status(run['status'])}"
-              f"  {escape(str(git.get('branch') or ''))} {str(git.get('commit') or '')[:12]}  {_took(run)}")
-    if run.get("reason"):
-        out.print(f"  reason: {escape(run['reason'])}")
+    out.print(f"[bold]{escape(run.pipeline)} #{run.number}[/bold]  {run.id}  {_status(run.status)}"
+              f"  {escape(str(run.git.get('branch') or ''))} {str(run.commit or '')[:12]}  {_took(run)}")
+    if run.reason:
+        out.print(f"  reason: {escape(run.reason)}")
     if orphaned:
-        out.print(f"  [red]{escape(orphan_note(run['id']))}[/red]")
+        out.print(f"  [red]{escape(orphan_note(run.id))}[/red]")
     table = Table(box=None, header_style="bold")
     for col in ("task", "status", "attempts", "exit", "took", "results / reason"):
         table.add_column(col, overflow="fold")
-    for task in run["tasks"]:
-        results = ", ".join(f"{k}={v}" for k, v in (task.get("results") or {}).items())
-        detail = "; ".join(x for x in (results, task.get("reason") or "") if x)
-        exit_code = task.get("exit_code")
-        table.add_row(escape(task["name"]), _status(task["status"]), str(task.get("attempts") or 0),
-                      "" if exit_code is None else str(exit_code), _took(task), escape(detail))
+    for task in run.tasks:
+        results = ", ".join(f"{k}={v}" for k, v in task.results.items())
+        detail = "; ".join(x for x in (results, task.reason or "") if x)
+        table.add_row(escape(task.name), _status(task.status), str(task.attempts or 0),
+                      "" if task.exit_code is None else str(task.exit_code), _took(task), escape(detail))
     out.print(table)
 
 
@@ -110,9 +111,9 @@ def show(
     """One run with its tasks, results and reasons."""
     with open_store(settings(state_dir)) as store:
         run = store.get_run(run_id)
-        orphaned = run["id"] in store.orphans()
+        orphaned = run.id in store.orphans()
     if output is Output.json:
-        print_json({**run, "orphaned": orphaned})
+        print_json({**shape.run_dict(run), "orphaned": orphaned})
     else:
         print_summary(run, orphaned=orphaned)
 
@@ -133,8 +134,8 @@ def cancel(
             out.print(f"run {orphan} cancelled: its owner object was deleted, and with it its Pods")
             return
         resolved = store.request_cancel(run_id)
-        status = store.get_run(resolved)["status"]
-    if status in ("succeeded", "failed", "cancelled"):
+        status = store.get_run(resolved).status
+    if status in ENDED_RUN_STATUSES:
         err.print(f"run {resolved} already ended ({status})")
     else:
         out.print(f"cancel requested for run {resolved}")
@@ -215,12 +216,12 @@ def resume(
     report_end(data, status, output)
 
 
-def report_end(run: dict[str, Any], status: str, output: Output) -> None:
+def report_end(run: RunRecord, status: str, output: Output) -> None:
     """Print a run that just ended and exit with its code (``run`` and ``runs resume``)."""
     from wishstar.cli.run_cmd import EXIT_CANCELLED
 
     if output is Output.json:
-        print_json(run)
+        print_json(shape.run_dict(run))
     else:
         print_summary(run)
     if status == "cancelled":
@@ -241,30 +242,30 @@ def logs(
     cfg = settings(state_dir)
     with open_store(cfg) as store:
         run = store.get_run(run_id)
-        names = [t["name"] for t in run["tasks"]]
+        names = run.task_names
         if task is not None and task not in names:
             from wishstar.engine.spec.errors import did_you_mean
 
             hint = did_you_mean(task, names) or (f"its tasks: {', '.join(names[:12])}" if names else "it has none")
-            raise UserError(f'run {run["id"]} has no task "{task}" ({hint})')
+            raise UserError(f'run {run.id} has no task "{task}" ({hint})')
         if follow_:
-            _follow(store, run["id"], task, cfg)
+            _follow(store, run.id, task, cfg)
             return
-        chosen = [t for t in run["tasks"] if task is None or t["name"] == task]
-        if attempt is not None and chosen and attempt > max(int(t.get("attempts") or 0) for t in chosen):
-            ran = max(int(t.get("attempts") or 0) for t in chosen)
-            which = f"task {task} ran" if task else f"no task of run {run['id']} ran more than"
+        chosen = [t for t in run.tasks if task is None or t.name == task]
+        if attempt is not None and chosen and attempt > max(t.attempts for t in chosen):
+            ran = max(t.attempts for t in chosen)
+            which = f"task {task} ran" if task else f"no task of run {run.id} ran more than"
             raise UserError(f"--attempt {attempt}: {which} {ran} attempt(s)")
         for t in chosen:
-            for step in t.get("steps", []):
-                if attempt is not None and step["attempt"] != attempt:
+            for step in t.steps:
+                if attempt is not None and step.attempt != attempt:
                     continue
-                _print_step_log(t["name"], step, lines)
+                _print_step_log(t.name, step, lines)
 
 
-def _print_step_log(task: str, step: dict[str, Any], lines: int) -> None:
-    path = step.get("log")
-    err.print(f"── {task} > {step['name']} (attempt {step['attempt']}, exit {step.get('exit_code')}) ──",
+def _print_step_log(task: str, step: StepRecord, lines: int) -> None:
+    path = step.log_path
+    err.print(f"── {task} > {step.name} (attempt {step.attempt}, exit {step.exit_code}) ──",
               highlight=False)
     if not path or not Path(path).exists():
         err.print("  (no output)")
@@ -284,16 +285,16 @@ def _follow(store: Any, run_id: str, task: str | None, cfg: Any) -> None:
     done: set[str] = set()
     while True:
         run = store.get_run(run_id)
-        finished = run["status"] in ("succeeded", "failed", "cancelled")
-        for t in run["tasks"]:
-            if task is not None and t["name"] != task:
+        finished = run.status in ENDED_RUN_STATUSES
+        for t in run.tasks:
+            if task is not None and t.name != task:
                 continue
-            for step in t.get("steps", []):
-                key = f"{t['name']}/{step['attempt']}/{step['name']}"
-                if key in done or not step.get("log"):
+            for step in t.steps:
+                key = f"{t.name}/{step.attempt}/{step.name}"
+                if key in done or not step.log_path:
                     continue
                 done.add(key)
-                _print_step_log(t["name"], step, 0)
+                _print_step_log(t.name, step, 0)
         if finished:
             return
         _follow_running(store, run_id, task, cfg, done)
@@ -302,8 +303,8 @@ def _follow(store: Any, run_id: str, task: str | None, cfg: Any) -> None:
 def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: set[str]) -> None:
     """Follow the log files of running tasks (steps are recorded in the store only when their task ends)."""
     logs_root = cfg.state_dir / "logs" / run_id
-    running = [t["name"] for t in store.get_run(run_id)["tasks"] if t["status"] == "running"
-               and (task is None or t["name"] == task)]
+    running = [t.name for t in store.get_run(run_id).tasks if t.status == "running"
+               and (task is None or t.name == task)]
     if not running or not logs_root.exists():
         time.sleep(0.3)
         return
@@ -324,7 +325,7 @@ def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: s
 
         def stop(task_name: str = name) -> bool:
             run = store.get_run(run_id)
-            return all(t["status"] != "running" for t in run["tasks"] if t["name"] == task_name)
+            return all(t.status != "running" for t in run.tasks if t.name == task_name)
 
         for chunk in follow(log, stop):
             sys.stdout.write(chunk if isinstance(chunk, str) else chunk.decode(errors="replace"))

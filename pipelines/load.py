@@ -19,6 +19,7 @@ from wishstar.engine.compiler.types import Plan, RunContext, TaskPlan
 from wishstar.engine.spec.errors import Problem, ValidationFailed, WishstarError
 from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.spec.validate import validate_text
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 
 DEFAULT_FILE = ".wishstar.yaml"
@@ -37,8 +38,11 @@ def validate(text: str | bytes, file: str, library: Library) -> Loaded:
 
 
 def manifests_for(ctx: RunContext) -> Callable[[TaskPlan, Plan], Mapping[str, object]]:
+    """Each task's objects for attempt 1 as the Kubernetes executor creates them for ``ctx`` (same function,
+    same entrypoint, no run-time values yet)."""
     def build(task: TaskPlan, plan: Plan) -> Mapping[str, object]:
-        return {"objects": task_manifests(task, plan.workspaces, ctx, pipeline=plan.pipeline)}
+        return {"objects": task_manifests(task, plan.workspaces, ctx, pipeline=plan.pipeline,
+                                          entrypoint=entrypoint())}
 
     return build
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, cli  # noqa: F401  (the fixture)
-from wishstar.engine.settings import SettingsError, load_settings
+from wishstar.pipelines.settings import SettingsError, load_settings
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_the_cli_reports_an_invalid_setting_without_a_stack_trace(cli: Cli) -> N
 
 
 def test_every_setting_is_documented() -> None:
-    from wishstar.engine.settings import Settings
+    from wishstar.pipelines.settings import Settings
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
     missing = [name for name in Settings.model_fields if f"`WISHSTAR_{name.upper()}`" not in text]

@@ -20,10 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import State
 
-from wishstar.engine.settings import Settings, get_settings
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
+from wishstar.pipelines.settings import Settings, get_settings
 from wishstar.webhook.deps import Clock
 from wishstar.webhook.routes import events, health, hooks, runs
 

@@ -14,8 +14,8 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
-from wishstar.engine.settings import Settings
 from wishstar.engine.store.api import Store
+from wishstar.pipelines.settings import Settings
 
 Clock = Callable[[], float]
 

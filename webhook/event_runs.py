@@ -3,9 +3,10 @@
 Why: the receiver only stores deliveries; a worker turns each one into exactly one outcome: ``ignored``,
 ``skipped`` with the reason (``on:`` does not match, a command from a user not allowed to run it), or a run in
 history. An accepted event that should run always becomes a run: when its commit cannot be fetched or its
-pipeline file is invalid, the run is recorded as failed with that reason. The commit fetched is the one the
-event names (``checkout_sha`` for tags), shallow, with the project's token passed to git through
-``GIT_CONFIG_*`` environment variables (an ``http.extraHeader``): never in a URL, never in argv.
+pipeline file is invalid, the run is recorded as failed with that reason. The server's policy on the road
+(``pipelines.road``): the source is the commit the event names (``checkout_sha`` for tags), fetched shallow
+with the project's token (``pipelines.source.fetch_commit``); admission (``pipelines.admission.admit``) gets
+the event's trigger facts (target branch, changed paths; a ``/wishstar`` note is an explicit request).
 
 Must not execute pipelines (``webhook.worker`` drives runs) and must not pass any payload string to a step
 other than through the run's git context, which reaches steps only as ``WISHSTAR_GIT_*`` variables.
@@ -13,37 +14,29 @@ other than through the run's git context, which reaches steps only as ``WISHSTAR
 
 from __future__ import annotations
 
-import base64
-import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import git
 import yaml
 
-from wishstar.engine.compiler.build import resolve_params
 from wishstar.engine.compiler.types import GitContext
-from wishstar.engine.executors.checkout import read_capped
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.spec.model import Pipeline
-from wishstar.engine.spec.triggers import should_run
 from wishstar.engine.store.leases import Created, Leases, NewRun
 from wishstar.engine.store.server import Project, StoredEvent
-from wishstar.pipelines.load import Loaded, find_pipeline_file, validate
+from wishstar.pipelines import road
+from wishstar.pipelines.admission import EventKind, NotStarted, Trigger, admit
+from wishstar.pipelines.load import Loaded, find_pipeline_file
+from wishstar.pipelines.source import fetch_commit, read_capped
 from wishstar.tasks import Library
 from wishstar.webhook import gitlab_events
 from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped
 
 Classify = Callable[[str | None, Mapping[str, Any]], "GitEvent | Ignored | Skipped"]
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
-
-
-class FetchError(WishstarError):
-    """The event's commit could not be fetched (unreachable remote, unknown commit, refused credentials)."""
 
 
 @dataclass(frozen=True)
@@ -91,38 +84,6 @@ def command_refusal(ev: GitEvent, allowed_users: frozenset[str] | None) -> str |
     return None
 
 
-def auth_env(url: str, token: str | None) -> dict[str, str]:
-    """Environment for git: never prompt; for HTTP(S) with a token, an ``Authorization`` header set through
-    ``GIT_CONFIG_*`` (GitLab accepts ``oauth2:<token>`` as basic credentials)."""
-    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
-    if token and url.startswith(("http://", "https://")):
-        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
-        env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-                    "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"})
-    return env
-
-
-def concurrency_group(pipeline: Pipeline, git_ctx: GitContext, event: str,
-                      params: Mapping[str, Any]) -> tuple[str | None, int, str]:
-    """(group, limit, newer) for the run; the group is the pipeline's CEL expression, evaluated to a string
-    and prefixed with the pipeline's name so that pipelines never share a group by accident."""
-    spec = pipeline.concurrency_group
-    if spec is None or spec.group is None:
-        return None, 1, "queue"
-    import cel
-
-    values = {k: "" for k in ("url", "branch", "tag", "commit", "message", "author", "mr_title", "mr_iid",
-                              "target_branch")}
-    values.update(git_ctx.as_dict())
-    try:
-        value = cel.compile(spec.group).execute({"git": values, "event": event, "params": dict(params)})
-    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
-        raise WishstarError(f"concurrency.group {spec.group!r} could not be evaluated: {exc}") from None
-    if not isinstance(value, str) or not value:
-        raise WishstarError(f"concurrency.group {spec.group!r} gave {value!r}, not a non-empty string")
-    return f"{pipeline.name}:{value}"[:300], spec.limit, spec.newer
-
-
 def fallback_name(text: bytes | None, project_path: str) -> str:
     """The pipeline name for a run that failed before its file validated: the file's ``name:`` when it reads,
     else the project's path."""
@@ -139,35 +100,18 @@ def fallback_name(text: bytes | None, project_path: str) -> str:
 
 # -- I/O -----------------------------------------------------------------------------------------------------
 
-def fetch_commit(url: str, sha: str, dest: Path, token: str | None) -> Path:
-    """A shallow checkout of exactly ``sha`` into ``dest``; ``FetchError`` with git's last words otherwise."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    repo = git.Repo.init(dest)
-    try:
-        with repo.git.custom_environment(**auth_env(url, token)):
-            repo.git.remote("add", "origin", url)
-            try:
-                repo.git.fetch("--depth", "1", "--quiet", "origin", sha)
-            except git.GitCommandError:  # a server that refuses fetching a commit by id: fetch its refs
-                repo.git.fetch("--quiet", "--tags", "origin")
-            repo.git.checkout("--detach", "--quiet", sha)
-    except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().splitlines()
-        raise FetchError(f"cannot fetch commit {sha} from {url}: "
-                         f"{detail[-1].strip() if detail else exc.status}") from None
-    finally:
-        repo.close()
-    return dest
-
-
 def checkout_event(ev: GitEvent, url: str, token: str | None, work: Path, library: Library,
                    file: str | None = None) -> Checkout:
     """Fetch the event's commit and validate its pipeline file (``ValidationFailed`` lists every problem)."""
     project_dir = fetch_commit(url, ev.sha, work / "checkout", token)
-    path = find_pipeline_file(project_dir, file)
-    return Checkout(work, project_dir, validate(read_capped(path), os.path.relpath(path, project_dir), library))
+    return Checkout(work, project_dir, road.read_pipeline(project_dir, file, library))
+
+
+def trigger_of(ev: GitEvent, url: str) -> Trigger:
+    """The trigger facts admission decides on: a ``/wishstar`` note is an explicit request for its merge
+    request (it runs whatever ``on:`` says)."""
+    return Trigger(cast(EventKind, run_event(ev)), git_context(ev, url),
+                   tuple(ev.changed_paths) if ev.changed_paths is not None else None, explicit=ev.kind == "note")
 
 
 def _file_text(project_dir: Path) -> bytes | None:
@@ -212,8 +156,8 @@ class EventRuns:
             return found
         ev = found
         url = project.clone_url or ev.clone_url
-        git_ctx = git_context(ev, url)
-        event = run_event(ev)
+        trigger = trigger_of(ev, url)
+        git_ctx, event = trigger.git, trigger.event
         work = self.state_dir / "work" / f"ev-{stored.id}"
         try:
             checkout = checkout_event(ev, url, project.api_token, work, self.library)
@@ -222,22 +166,19 @@ class EventRuns:
             shutil.rmtree(work, ignore_errors=True)
             return self._failed_run(stored, project, now, git_ctx, event, str(exc), text)
         pipeline = checkout.loaded.pipeline
-        if ev.kind != "note":  # a command is an explicit request: it runs whatever `on:` says
-            verdict = should_run(pipeline.on, event, branch=git_ctx.branch, tag=ev.tag,
-                                 target_branch=ev.target_branch, changed=ev.changed_paths)
-            if not verdict.run:
-                shutil.rmtree(work, ignore_errors=True)
-                self.leases.finish_event(stored.id, self.owner, "skipped", verdict.reason)
-                return Outcome("skipped", verdict.reason)
         try:
-            params = resolve_params(pipeline, {}, checkout.loaded.file)
-            group, limit, newer = concurrency_group(pipeline, git_ctx, event, params)
+            decision = admit(pipeline, checkout.loaded.file, trigger)
         except WishstarError as exc:
             shutil.rmtree(work, ignore_errors=True)
             return self._failed_run(stored, project, now, git_ctx, event, str(exc), None, pipeline.name)
+        if isinstance(decision, NotStarted):
+            shutil.rmtree(work, ignore_errors=True)
+            self.leases.finish_event(stored.id, self.owner, "skipped", decision.reason)
+            return Outcome("skipped", decision.reason)
         created = self.leases.create_run(stored.id, self.owner, now, NewRun(
             pipeline=pipeline.name, git=git_ctx.as_dict(), event=event, executor=self.executor,
-            file=checkout.loaded.file, group=group, limit=limit, newer=newer), project_id=project.id)
+            file=checkout.loaded.file, group=decision.group, limit=decision.limit, newer=decision.newer),
+            project_id=project.id)
         return Outcome("done", None, created, checkout)
 
     def _failed_run(self, stored: StoredEvent, project: Project, now: float, git_ctx: GitContext, event: str,

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wishstar.engine.settings import Settings
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.outbox import Outbox, OutboxItem
 from wishstar.engine.store.server import Project, ProjectNotFound, Projects
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook.gitlab_api import DEFAULT_TIMEOUT_S, GitLabClient, GitLabError
 
 Clock = Callable[[], float]

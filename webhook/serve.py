@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from wishstar.engine.settings import Settings
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook.app import create_app
 
 

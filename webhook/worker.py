@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wishstar.engine.settings import Settings, load_settings
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.store.api import Store
+from wishstar.engine.store.api import Store, process_is_alive
 from wishstar.engine.store.leases import ClaimedRun, LeaseLost, Leases
 from wishstar.engine.store.server import Projects
+from wishstar.pipelines.settings import Settings, load_settings
 from wishstar.tasks import Library
 from wishstar.webhook.event_runs import Checkout, Classify, EventRuns
 from wishstar.webhook.worker_drive import Drive, RunDriver, SecretsFor, no_secrets, notify
@@ -67,6 +67,7 @@ class Worker:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then stop driving (leases are expired so another replica resumes)."""
+        await self._recover()
         beat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
@@ -94,7 +95,7 @@ class Worker:
         busy = await self._one_event()
         while len(self.driving) < self.cfg.workers:
             claim = await asyncio.to_thread(self.leases.claim_run, self.owner, self.clock(),
-                                            self.cfg.lease_seconds)
+                                            self.cfg.lease_seconds, host=socket.gethostname(), pid=os.getpid())
             if claim is None:
                 break
             self._start(claim)
@@ -149,6 +150,20 @@ class Worker:
             log.error("run %s: the driver failed", run_id, exc_info=task.exception())
 
     # -- leases --------------------------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Starting: the runs a dead engine process left (a previous process of this replica, or any engine
+        that ran on this machine and is gone) are claimable at once instead of after their leases expire;
+        the claim then takes them over (``engine.resume``: finished tasks kept, interrupted ones run again
+        after the executor killed their leftover processes)."""
+        try:
+            found = await asyncio.to_thread(self.leases.recover, self.owner, socket.gethostname(),
+                                            process_is_alive)
+        except Exception:
+            log.exception("could not recover the runs of dead engines; they wait for their leases to expire")
+            return
+        for run_id in found:
+            log.warning("run %s: its engine is gone; taking it over", run_id)
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

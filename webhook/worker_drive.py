@@ -8,10 +8,10 @@ outlived the replica, so the same attempt is started again and the executor re-a
 run, task and attempt) instead of creating another. Tasks that finished are not re-run. A replica that gives a
 Kubernetes run up (its lease was lost, or it is shutting down) detaches: it leaves the Pods and the run's
 objects in place for the next owner instead of deleting them.
-``interruptible: false`` tasks are shielded from the run's cancellation (a newer run superseding it): they
-finish, nothing new starts, and the run ends cancelled. On Kubernetes the pipeline's ``placement:`` applies as
-in ``wishstar run --executor kubernetes``: a merged chain is one task (one Pod), protected when any member is,
-and its attempt rows sit where the runner puts them (members right after the merged task).
+``interruptible: false`` tasks finish when the run is cancelled (a newer run superseding it): the scheduler
+decides that, as for every caller. On Kubernetes the pipeline's ``placement:`` applies as in ``wishstar run
+--executor kubernetes``: a merged chain is one task (one Pod), and its attempt rows sit where the runner puts
+them (members right after the merged task).
 
 Must not claim work or decide what to run next: ``webhook.worker`` claims, ``engine.scheduler`` decides.
 """
@@ -28,22 +28,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.build import resolve_params
-from wishstar.engine.compiler.placement import shared_workspaces
-from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.compiler.types import AttemptPaths, GitContext, Plan, ResolvedTask, RunContext, TaskPlan
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
-from wishstar.engine.executors.local import LocalExecutor
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
-from wishstar.engine.runner import Runner, RunOptions, base_env
+from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.decide import initial_state
 from wishstar.engine.scheduler.state import RunState
-from wishstar.engine.settings import Settings
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.status import ENDED_RUN_STATUSES
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
-from wishstar.pipelines.load import compile_run
+from wishstar.pipelines import road
+from wishstar.pipelines.road import Extras, RunPlace
+from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 from wishstar.webhook.event_runs import Checkout, EventRuns, checkout_event
 from wishstar.webhook.gitlab_events import GitEvent
@@ -72,42 +72,10 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
         log.warning("no webhook.statuses.%s or no project; status for run %s not sent", hook, run_id)
         return
     try:
-        fn(Outbox(store), Projects(store).get(project_id), store.get_run(run_id), public_url=public_url,
-           now=time.time())
+        fn(Outbox(store), Projects(store).get(project_id), shape.run_dict(store.get_run(run_id)),
+           public_url=public_url, now=time.time())
     except Exception:
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
-
-
-def default_executor(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
-    """The executor ``cfg.executor`` names: local processes, or Pods in ``cfg.namespace``."""
-    if cfg.executor == "local":
-        return LocalExecutor()
-    if cfg.executor == "kubernetes":
-        from kubernetes.config import ConfigException
-
-        from wishstar.engine.executors.kubernetes import make_kubernetes_executor
-
-        try:
-            return make_kubernetes_executor(plan, ctx, namespace=cfg.namespace,
-                                            kubeconfig=cfg.kubeconfig or os.environ.get("KUBECONFIG"),
-                                            default_image=cfg.default_image, qps=cfg.kube_qps,
-                                            burst=cfg.kube_burst, storage_class=cfg.storage_class,
-                                            workspace_size=cfg.workspace_size)
-        except ConfigException as exc:
-            raise WishstarError(f"cannot configure a Kubernetes client: {exc}") from None
-    raise WishstarError(f'executor "{cfg.executor}" is not one of: local, kubernetes')
-
-
-def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
-    """Task instances marked ``interruptible: false``; a chain merged into one Pod is protected when any of its
-    members is (it cannot stop half-way through its Pod without stopping that member)."""
-    specs = {**pipeline.tasks, **pipeline.finally_}
-
-    def protected(name: str) -> bool:
-        return name in specs and not specs[name].interruptible
-
-    # members are never matrix instances or library tasks (``placement.ineligible``): their names are their bases
-    return frozenset(t.name for t in plan.all_tasks() if any(protected(n) for n in (t.members or (t.base,))))
 
 
 def row_positions(plan: Plan) -> dict[str, int]:
@@ -118,18 +86,17 @@ def row_positions(plan: Plan) -> dict[str, int]:
 
 
 class Guarded(Executor):
-    """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
-    counts) unless ``force`` is set (the replica lost the run's lease or is shutting down). With
-    ``detachable`` (the kubernetes executor, whose Pods outlive this replica) ``force`` detaches instead of
-    stopping: attempts are not cancelled (that would delete their Pods) and teardown keeps the run's objects,
-    so the next owner re-attaches to them."""
+    """Delegates to an executor, recording each attempt before it starts (``on_start``). With a ``detachable``
+    inner executor (Kubernetes, whose Pods outlive this replica) ``force`` (the replica lost the run's lease or
+    is shutting down) detaches instead of stopping: attempts are not cancelled (that would delete their Pods)
+    and teardown keeps the run's objects, so the next owner re-attaches to them. Which tasks a cancellation
+    stops (``interruptible: false``) is the scheduler's decision, not this wrapper's."""
 
     name = "guarded"
 
-    def __init__(self, inner: Executor, protected: frozenset[str],
-                 on_start: Callable[[ResolvedTask], None] | None = None, *, detachable: bool = False) -> None:
-        self.inner, self.protected, self.force, self.on_start = inner, protected, False, on_start
-        self.detachable = detachable
+    def __init__(self, inner: Executor, on_start: Callable[[ResolvedTask], None] | None = None) -> None:
+        self.inner, self.force, self.on_start = inner, False, on_start
+        self.detachable = inner.detachable
         self._left: set[asyncio.Future[TaskOutcome]] = set()
 
     async def setup(self, run: RunEnv) -> None:
@@ -138,6 +105,9 @@ class Guarded(Executor):
     async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
                               ) -> Mapping[str, tuple[str, ...]]:
         return await self.inner.provide_secrets(run, wanted)
+
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        return await self.inner.stop_leftovers(run)
 
     async def teardown(self, run: RunEnv) -> None:
         if self.force and self.detachable:
@@ -150,36 +120,29 @@ class Guarded(Executor):
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         return self.inner.results_dir(run, task, attempt)
 
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        return self.inner.reference_paths(run, task, attempt)
+
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:
             self.on_start(task)
-        if task.name not in self.protected and not self.detachable:
+        if not self.detachable:
             return await self.inner.execute(task, sink)
         attempt = asyncio.ensure_future(self.inner.execute(task, sink))
-        while True:
-            try:
-                return await asyncio.shield(attempt)
-            except asyncio.CancelledError:
-                if self.force and self.detachable:
-                    self._left.add(attempt)  # ended by teardown, without deleting its Pod
-                    raise
-                if self.force or task.name not in self.protected:
-                    attempt.cancel()
-                    await asyncio.gather(attempt, return_exceptions=True)
-                    raise
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            if self.force:
+                self._left.add(attempt)  # ended by teardown, without deleting its Pod
+            else:
+                attempt.cancel()
+                await asyncio.gather(attempt, return_exceptions=True)
+            raise
 
     async def _detach(self) -> None:
-        """Leave the run in the cluster: teardown deletes nothing, and the attempts left running end on a
-        ``Detached`` error from the namespace watch (a cancellation would delete their Pods)."""
-        from wishstar.engine.executors.kubernetes import KubernetesExecutor
-
-        inner = self.inner
-        if not isinstance(inner, KubernetesExecutor):
-            return
-        inner.detach("this replica gave the run up; its next owner re-attaches")
+        """Leave the run on its platform: teardown deletes nothing, and the attempts left running end at once
+        (on Kubernetes a ``Detached`` error from the namespace watch; a cancellation would delete their Pods)."""
+        self.inner.detach("this replica gave the run up; its next owner re-attaches")
         if self._left:
             await asyncio.gather(*self._left, return_exceptions=True)
         self._left.clear()
@@ -203,11 +166,12 @@ class RunDriver:
         self.store, self.leases, self.cfg, self.library, self.owner = store, leases, cfg, library, owner
         self.event_runs = event_runs
         self.secrets_for = secrets_for
-        self.executor_for = executor_for or default_executor
-        self.on_kubernetes = cfg.executor == "kubernetes"
+        self.executor_for = executor_for
+        """Another way to build a run's executor (tests place Pods on KWOK nodes); None: the road's."""
+        self.target = road.server_target(cfg, os.environ)
         self.events, self.projects = Events(store), Projects(store)
 
-    def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
+    def prepare(self, claim: ClaimedRun, run: RunRecord, checkout: Checkout | None
                 ) -> tuple[Drive, RunState | None]:
         """The runner for a claimed run (blocking: may fetch the commit); raises ``WishstarError``."""
         if claim.event_id is None or claim.project_id is None:
@@ -219,32 +183,25 @@ class RunDriver:
         work = self.cfg.state_dir / "work" / claim.run_id
         if checkout is None or not checkout.work.exists():
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, run.get("file"))
+                                      self.library, None)  # get_run never held "file": see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
         loaded = checkout.loaded
-        ctx = RunContext(run_id=claim.run_id, number=int(run["number"]), event=cast(Any, run["event"]),
-                         git=GitContext(**run["git"]),
-                         params=resolve_params(loaded.pipeline, run.get("params") or {}, loaded.file),
-                         namespace=self.cfg.namespace, default_image=self.cfg.default_image)
-        # as `wishstar run --executor kubernetes`: a chain the pipeline's `placement:` merges is one Pod
-        plan = compile_run(loaded, ctx, self.library, placement=self.on_kubernetes)
+        ctx = road.run_context(claim.run_id, run.number, cast(Any, run.event),
+                               GitContext(**run.git), run.params, self.target, self.cfg)
+        plan = road.compile_plan(loaded, ctx, self.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        executor = Guarded(self.executor_for(plan, ctx, self.cfg), protected_tasks(plan, loaded.pipeline),
-                           on_start=self._attempt_recorder(claim.run_id, plan), detachable=self.on_kubernetes)
-        # Pods wait on the cluster, not on this machine's CPUs: a wider default there (as `wishstar run`)
-        default = 32 if self.on_kubernetes else (os.cpu_count() or 2)
-        limit = plan.concurrency or self.cfg.concurrency or default
-        env = {**base_env(ctx, plan.pipeline, os.environ), "WISHSTAR_REPLICA": self.owner}
-        runner = Runner(plan, ctx, executor, self.store, self.store.logs,
-                        RunEnv(claim.run_id, str(work), str(checkout.project_dir), shared_workspaces(plan)),
-                        secrets=secrets, base_env=env,
-                        options=RunOptions(concurrency=limit, log_limit=self.cfg.log_limit_bytes))
-        now = runner.options.clock()
-        start = (resume_state(plan, run, now, reattach=self.on_kubernetes)
-                 if claim.takeover and run.get("tasks") else None)
-        return Drive(runner, executor, work), start
+        recorder = self._attempt_recorder(claim.run_id, plan)
+        prepared = road.prepare_run(plan, ctx, self.target, self.cfg, self.store, self.store.logs,
+                                    RunPlace(work, checkout.project_dir), Extras(
+                                        secrets=secrets, env={"WISHSTAR_REPLICA": self.owner},
+                                        wrap=lambda inner, _plan: Guarded(inner, on_start=recorder),
+                                        make=self.executor_for,
+                                        flush_each_end=not self.target.on_kubernetes))
+        start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)
+                 if claim.takeover and run.tasks else None)
+        return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start
 
     def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
         """Record an attempt as running before it executes (the runner batches its writes): a replica that
@@ -265,9 +222,9 @@ class RunDriver:
         """Drive the run to its end and release its lease; returns the final status ("" if the lease was
         lost, when another replica finishes it)."""
         run = await asyncio.to_thread(self.store.get_run, claim.run_id)
-        if run["status"] in ("succeeded", "failed", "cancelled"):  # finished; only the release was missing
-            await asyncio.to_thread(self._finish, claim.run_id, run["status"], claim.project_id)
-            return str(run["status"])
+        if run.status in ENDED_RUN_STATUSES:  # finished; only the release was missing
+            await asyncio.to_thread(self._finish, claim.run_id, run.status, claim.project_id)
+            return str(run.status)
         try:
             drive, start = await asyncio.to_thread(self.prepare, claim, run, checkout)
         except (WishstarError, OSError) as exc:

@@ -39,7 +39,7 @@ one byte, so only alias expansion can reach the cap."""
 
 
 @dataclass(frozen=True)
-class Loaded:
+class YamlDocument:
     """A parsed YAML document and the line (1-based) of every field path in it."""
 
     data: Any
@@ -107,7 +107,7 @@ class _Builder:
         return Problem(self.file, node.start_mark.line + 1, format_path(path), message, hint)
 
 
-def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
+def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> YamlDocument:
     """Parse one YAML document; raise ``InputTooLarge`` or ``ValidationFailed`` with the line and column."""
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
@@ -140,7 +140,7 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
         raise ValidationFailed([_too_deep(file)]) from None
     if builder.problems:
         raise ValidationFailed(builder.problems)
-    return Loaded(data, builder.lines, file)
+    return YamlDocument(data, builder.lines, file)
 
 
 def _unreadable(file: str, text: str | bytes, exc: yaml.reader.ReaderError) -> Problem:

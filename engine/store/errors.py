@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from wishstar.engine.spec.errors import WishstarError
 
 
@@ -36,3 +38,8 @@ class InvalidStatus(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database behind the store cannot be opened (a bad URL, a missing driver, a server that refuses)."""
+
+
+# The database failed or could not be reached. SQLAlchemy's base error, under a store name: code outside the
+# store catches it without importing SQLAlchemy (import-linter keeps SQLAlchemy inside the store).
+DatabaseError = SQLAlchemyError

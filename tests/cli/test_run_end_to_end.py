@@ -177,6 +177,27 @@ def test_an_event_that_does_not_match_on_starts_nothing(cli, make_repo):
     assert cli("run", str(repo), "--event", "push", "--branch", "main").code == 0
 
 
+def test_a_merge_request_event_names_its_target_branch_for_on_merge_request(cli, make_repo):
+    repo = make_repo("""
+        name: mr-gated
+        on:
+          merge_request: {targetBranches: [main]}
+        tasks:
+          a:
+            script: echo "target=$WISHSTAR_GIT_TARGET_BRANCH"
+    """)
+    other = cli("run", str(repo), "--event", "merge_request", "--target-branch", "release")
+    assert other.code == 0
+    assert 'target branch "release"' in other.stderr
+    assert cli("runs", "list", "--output", "json").json() == []
+    matched = cli("run", str(repo), "--event", "merge_request", "--target-branch", "main", "--output", "json")
+    assert matched.code == 0, matched.stderr
+    run = matched.json()
+    assert run["status"] == "succeeded"
+    assert run["git"]["target_branch"] == "main"
+    assert "target=main" in cli("logs", run["id"], "a").stdout
+
+
 def test_the_pipeline_concurrency_key_limits_tasks_at_once(cli, make_repo, tmp_path):
     log = tmp_path / "overlap"
     tasks = "\n".join(f"""

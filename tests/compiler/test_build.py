@@ -10,10 +10,8 @@ import pytest
 from wishstar.engine.compiler.build import compile_pipeline, resolve_params
 from wishstar.engine.compiler.types import Edge, EnvVar, Plan, RunContext
 from wishstar.engine.spec.errors import ValidationFailed
-from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.model import ParamValue, Pipeline
 from wishstar.engine.spec.validate import validate_text
-
-ParamValue = str | list[str] | dict[str, str]
 
 
 def parse(text: str) -> Pipeline:
@@ -81,6 +79,19 @@ def test_bracket_array_param_with_star_expands_too() -> None:
             steps: [{command: [pytest, '$(params["flags"][*])', '$(params.flags)']}]
         """)
     assert plan.tasks["t"].steps[0].command == ("pytest", "-x", "-q", "-x -q")
+
+
+def test_an_array_element_of_a_pipeline_param_is_substituted_like_in_a_tekton_task() -> None:
+    plan = compile_text("""\
+        name: ci
+        params: {targets: [linux, darwin], image: {default: {repo: app, tag: "1"}, type: object}}
+        tasks:
+          t:
+            steps: [{script: 'build $(params.targets[1]) $(params.image.repo)',
+                     command: [make, '$(params.targets[0])', '$(params["targets"][*])']}]
+        """, {"targets": ["arm", "x86"]})
+    step = plan.tasks["t"].steps[0]
+    assert (step.script, step.command) == ("build x86 app", ("make", "arm", "arm", "x86"))
 
 
 def test_run_time_references_are_left_for_resolve() -> None:
@@ -201,6 +212,8 @@ def test_task_settings_reach_the_plan() -> None:
             timeout: 90s
             allowFailure: true
             retries: {limit: 3, backoff: 2s, factor: 3, maxBackoff: 1m}
+            interruptible: false
+          u: {script: x}
         finally:
           f: {script: echo $(tasks.status)}
         """)
@@ -208,6 +221,7 @@ def test_task_settings_reach_the_plan() -> None:
     assert (plan.timeout_s, plan.concurrency, plan.on_failure) == (3600.0, 2, "cancel")
     assert (t.timeout_s, t.allow_failure, t.retries.limit, t.retries.backoff_s, t.retries.max_backoff_s) == (
         90.0, True, 3, 2.0, 60.0)
+    assert (t.interruptible, plan.tasks["u"].interruptible) == (False, True)
     assert list(plan.finally_tasks) == ["f"] and plan.finally_tasks["f"].is_finally
 
 

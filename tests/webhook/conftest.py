@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from tests.store.conftest import fresh_schema_url
-from wishstar.engine.settings import Settings
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.server import Project, Projects
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook.serve import server as make_server
 
 GITLAB = "https://gitlab.example.com"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from wishstar.engine.settings import Settings
 from wishstar.engine.store.server import Project
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook.app import create_app
 from wishstar.webhook.routes.hooks import BodyTooLarge, delivery_key, read_capped, token_matches
 

@@ -9,7 +9,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from wishstar.engine.settings import Settings
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook.app import create_app
 
 

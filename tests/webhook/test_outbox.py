@@ -15,10 +15,10 @@ import pytest
 from tests import gitlab_standin
 from tests.gitlab_standin import StandIn
 from tests.store import conftest as store_fixtures
-from wishstar.engine.settings import Settings
 from wishstar.engine.store import Store
 from wishstar.engine.store.outbox import MAX_ATTEMPTS, MAX_DELAY_S, Outbox, backoff
 from wishstar.engine.store.server import Projects
+from wishstar.pipelines.settings import Settings
 from wishstar.webhook.outbox_worker import Sender
 
 # fixtures shared with the store's tests (SQLite and PostgreSQL) and the stand-in GitLab

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.store.conftest import postgres_url
-from wishstar.engine.settings import Settings
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.server import Events, Project, Projects
+from wishstar.pipelines.settings import Settings
 
 BACKENDS = [pytest.param("sqlite", id="sqlite"),
             pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from wishstar.engine.store import db
 from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(tags=["health"])
@@ -19,9 +16,6 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", responses={503: {"description": "the database does not answer"}})
 def healthz(store: StoreDep) -> JSONResponse:
-    try:
-        with db.read(store.engine) as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    if not store.ping():
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -23,9 +23,9 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from wishstar.engine.store.api import Store
+from wishstar.engine.store.errors import DatabaseError
 from wishstar.engine.store.server import Events, Project, Projects
 from wishstar.webhook.deps import ClockDep, SettingsDep, StoreDep, WriteGateDep
 from wishstar.webhook.gitlab_events import GitEvent, Ignored, Skipped, classify, project_gitlab_id, project_path
@@ -208,6 +208,6 @@ async def receive_gitlab(
         code, reply = await run_in_threadpool(store_delivery, store, delivery, clock(), gate)
     except Unauthorized:
         return _error(401, "wrong token or unknown project")
-    except SQLAlchemyError:
+    except DatabaseError:
         return _error(503, "the event could not be stored; retry later")
     return JSONResponse(reply.model_dump(exclude_none=True), status_code=code)

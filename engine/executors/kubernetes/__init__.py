@@ -8,10 +8,13 @@ not import the runner, the store, the webhook, pipelines or the CLI.
 """
 
 from wishstar.engine.executors.kubernetes.attempt import AttemptOptions
+from wishstar.engine.executors.kubernetes.cleanup import KubernetesRunObjects
 from wishstar.engine.executors.kubernetes.errors import KubernetesError, PermissionDenied, QuotaExceeded
 from wishstar.engine.executors.kubernetes.executor import KubernetesConfig, KubernetesExecutor
 from wishstar.engine.executors.kubernetes.factory import make_kubernetes_executor
 from wishstar.engine.executors.kubernetes.objects import ManifestSource, PlanManifests, TaskObjects
 
-__all__ = ["AttemptOptions", "KubernetesConfig", "KubernetesError", "KubernetesExecutor", "ManifestSource",
-           "PermissionDenied", "PlanManifests", "QuotaExceeded", "TaskObjects", "make_kubernetes_executor"]
+__all__ = [
+    "AttemptOptions", "KubernetesConfig", "KubernetesError", "KubernetesExecutor", "KubernetesRunObjects",
+    "ManifestSource", "PermissionDenied", "PlanManifests", "QuotaExceeded", "TaskObjects", "make_kubernetes_executor",
+]

@@ -69,6 +69,16 @@ def load_api_client(kubeconfig: str | None = None, context: str | None = None) -
     return api
 
 
+def current_context(kubeconfig: str | None) -> str | None:
+    """The current context's name in ``kubeconfig`` (default: $KUBECONFIG or ~/.kube/config), or None when
+    there is no usable file (in-cluster, or the run fails at once anyway)."""
+    try:
+        contexts = k8s_config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+        return str(contexts[1]["name"])
+    except (k8s_config.ConfigException, OSError, KeyError, TypeError):
+        return None
+
+
 def path_for(namespace: str, resource: str, name: str | None = None, sub: str | None = None) -> str:
     path = f"/api/v1/namespaces/{quote(namespace, safe='')}/{resource}"
     if name is not None:

@@ -1,12 +1,19 @@
-"""Check out the repository a run builds: a local path (inside any git work tree) or a git URL, at a ref.
+"""The first stop of the road: the source a run builds, checked out into the run's working directory.
 
-The run gets its own clone in its working directory (never the user's work tree), at the exact commit the
-ref names; the pipeline file is read from that clone. The git context (branch, commit, message, author) comes
-from the commit and reaches steps only as environment variables.
+Two kinds: a local path (inside any git work tree) or a git URL at a ref (``wishstar run``), and a remote
+commit fetched by id with the project's credentials (the server). Either way the run gets its own checkout
+(never the user's work tree), at the exact commit; the pipeline file is read from that checkout, capped in
+size. The git context (branch, commit, message, author) comes from the commit or the event and reaches steps
+only as environment variables. A token goes to git through ``GIT_CONFIG_*`` environment variables (an
+``http.extraHeader``): never in a URL, never in argv.
+
+This is the only module that runs git for a run (import-linter keeps GitPython here); it must not validate,
+admit or compile anything (``pipelines.road`` does).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 from dataclasses import dataclass
@@ -150,3 +157,40 @@ def read_capped(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
                           "--file FILE relative to the directory)") from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+
+
+class FetchError(SourceError):
+    """The event's commit could not be fetched (unreachable remote, unknown commit, refused credentials)."""
+
+
+def auth_env(url: str, token: str | None) -> dict[str, str]:
+    """Environment for git: never prompt; for HTTP(S) with a token, an ``Authorization`` header set through
+    ``GIT_CONFIG_*`` (GitLab accepts ``oauth2:<token>`` as basic credentials)."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    if token and url.startswith(("http://", "https://")):
+        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+        env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                    "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"})
+    return env
+
+
+def fetch_commit(url: str, sha: str, dest: Path, token: str | None) -> Path:
+    """A shallow checkout of exactly ``sha`` into ``dest``; ``FetchError`` with git's last words otherwise."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    repo = git.Repo.init(dest)
+    try:
+        with repo.git.custom_environment(**auth_env(url, token)):
+            repo.git.remote("add", "origin", url)
+            try:
+                repo.git.fetch("--depth", "1", "--quiet", "origin", sha)
+            except git.GitCommandError:  # a server that refuses fetching a commit by id: fetch its refs
+                repo.git.fetch("--quiet", "--tags", "origin")
+            repo.git.checkout("--detach", "--quiet", sha)
+    except git.GitCommandError as exc:
+        raise FetchError(f"cannot fetch commit {sha} from {without_password(url)}: "
+                         f"{git_error_detail(exc)}") from None
+    finally:
+        repo.close()
+    return dest
