@@ -127,7 +127,8 @@ def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source,
     work.parent.mkdir(parents=True, exist_ok=True)
     try:
         project = clone(src, work / "checkout")
-        loaded = road.read_pipeline(project, req.file, library, where=f"{without_password(req.source)} at {src.commit[:12]}")
+        where = f"{without_password(req.source)} at {src.commit[:12]}"
+        loaded = road.read_pipeline(project, req.file, library, where=where)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
