@@ -137,7 +137,7 @@ def test_a_run_names_a_missing_pipeline_file_as_given_never_its_temporary_checko
     result = cli("run", str(repo), "--file", "ci/nope.yaml", "--no-progress")
     assert result.code == 1
     no_traceback(result)
-    assert "ci/nope.yaml: no pipeline file in the project" in result.stderr
+    assert f"ci/nope.yaml: no pipeline file in {repo} at " in result.stderr  # the source and its commit
     assert str(cli.state_dir) not in result.stderr
     assert cli("runs", "list", "--output", "json").json() == []
 
