@@ -123,8 +123,9 @@ def cancel(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     state_dir: StateDir = None,
 ) -> None:
-    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled. An
-    orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
+    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled.
+
+    An orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
     with open_store(settings(state_dir)) as store:
         if (orphan := store.resolve(run_id)) in store.orphans():
             from wishstar.cli.resume_cmd import cancel_orphan
@@ -167,9 +168,10 @@ def prune(
                                                         "deleted")] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's
-    store). An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a
-    live process or a replica drives are never touched."""
+    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's store).
+
+    An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a live process
+    or a replica drives are never touched."""
     from wishstar.cli.prune_cmd import delete_runs, expire_orphans, older_than
 
     cfg = settings(state_dir)
@@ -232,8 +234,8 @@ def logs(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     task: Annotated[str | None, typer.Argument(help="only this task (default: all, in order)")] = None,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the run ends")] = False,
-    lines: Annotated[int, typer.Option("--tail", help="only the last N lines of each step (0: all)")] = 0,
-    attempt: Annotated[int | None, typer.Option(help="this attempt (default: every attempt)")] = None,
+    lines: Annotated[int, typer.Option("--tail", min=0, help="only the last N lines of each step (0: all)")] = 0,
+    attempt: Annotated[int | None, typer.Option(min=1, help="this attempt (default: every attempt)")] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Print the logs of a run's steps; --follow streams a running run's output as it is written."""
@@ -244,14 +246,17 @@ def logs(
         if task is not None and task not in names:
             from wishstar.engine.spec.errors import did_you_mean
 
-            raise UserError(f'run {run.id} has no task "{task}"' +
-                            (f" ({did_you_mean(task, names)})" if did_you_mean(task, names) else ""))
+            hint = did_you_mean(task, names) or (f"its tasks: {', '.join(names[:12])}" if names else "it has none")
+            raise UserError(f'run {run.id} has no task "{task}" ({hint})')
         if follow_:
             _follow(store, run.id, task, cfg)
             return
-        for t in run.tasks:
-            if task is not None and t.name != task:
-                continue
+        chosen = [t for t in run.tasks if task is None or t.name == task]
+        if attempt is not None and chosen and attempt > max(t.attempts for t in chosen):
+            ran = max(t.attempts for t in chosen)
+            which = f"task {task} ran" if task else f"no task of run {run.id} ran more than"
+            raise UserError(f"--attempt {attempt}: {which} {ran} attempt(s)")
+        for t in chosen:
             for step in t.steps:
                 if attempt is not None and step.attempt != attempt:
                     continue

@@ -33,7 +33,7 @@ from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
 from wishstar.pipelines.admission import EventKind
-from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate
+from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate, with_manifests
 from wishstar.pipelines.settings import Settings
 from wishstar.pipelines.source import read_capped
 from wishstar.steps import entrypoint
@@ -88,11 +88,13 @@ def _unknown(target: Target) -> TargetError:
 
 # -- reading and compiling -----------------------------------------------------------------------------------
 
-def read_pipeline(project_dir: Path, file: str | None, library: Library, *, shown: str | None = None) -> Loaded:
+def read_pipeline(project_dir: Path, file: str | None, library: Library, *, shown: str | None = None,
+                  where: str | None = None) -> Loaded:
     """The project's pipeline file (``file`` relative to the project, default ``.wishstar.yaml``) read with the
-    size cap and validated (``ValidationFailed`` lists every problem). ``shown``: the name in messages
-    (default: the path relative to the project)."""
-    path = find_pipeline_file(project_dir, file)
+    size cap and validated (``ValidationFailed`` lists every problem). ``shown``: the file's name in messages
+    (default: the path relative to the project); ``where``: the project's (a checkout is a temporary directory
+    the user never named)."""
+    path = find_pipeline_file(project_dir, file, shown=where)
     name = shown or (os.path.relpath(path, project_dir) if path.is_relative_to(project_dir) else str(path))
     return validate(read_capped(path), name, library)
 
@@ -108,6 +110,16 @@ def run_context(run_id: str, number: int, event: EventKind, git: GitContext,
 def compile_plan(loaded: Loaded, ctx: RunContext, library: Library, target: Target) -> Plan:
     """The run's plan. The placement rule: on Kubernetes the chains ``placement:`` merges are one Pod."""
     return compile_run(loaded, ctx, library, placement=target.on_kubernetes)
+
+
+def check_placeable(loaded: Loaded, library: Library, target: Target, cfg: Settings, event: EventKind,
+                    git: GitContext, params: Mapping[str, ParamValue]) -> None:
+    """On Kubernetes, refuse before a run is recorded a pipeline whose tasks cannot become Pods, or a bad
+    namespace (``ValidationFailed`` with every problem); nothing to check for local runs."""
+    if not target.on_kubernetes:
+        return
+    ctx = run_context("dry-run", 0, event, git, params, target, cfg)
+    with_manifests(compile_plan(loaded, ctx, library, target), ctx, loaded.file)
 
 
 # -- executing -----------------------------------------------------------------------------------------------

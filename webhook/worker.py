@@ -205,8 +205,11 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m wishstar.webho
     parser.add_argument("--replica-id", help="this replica's name (default: WISHSTAR_REPLICA_ID or host:pid)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = load_settings()
-    store = Store.open(cfg.database_url, Path(cfg.state_dir))
+    try:
+        cfg = load_settings()
+        store = Store.open(cfg.database_url, Path(cfg.state_dir))
+    except WishstarError as exc:  # bad settings or a store that cannot be opened: a message, not a traceback
+        parser.exit(1, f"error: {exc}\n")
     worker = Worker(store, cfg, Library(), owner=args.replica_id,
                     command_users=command_users_from_env(cfg.command_users))
     if prepare is not None:

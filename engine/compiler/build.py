@@ -69,6 +69,10 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, ParamValue], file: st
             problems.append(Problem(file, None, f"params.{name}", f'"{value}" is not one of {spec.enum}'))
         if spec.type == "array" and isinstance(value, str):
             value = [value]
+        if spec.type == "object" and isinstance(value, str):
+            problems.append(Problem(file, None, f"params.{name}", f"--param {name}: an object parameter takes a "
+                                    "mapping, not one value", "set its keys under `default:` in the file"))
+            continue
         values[name] = value
     if problems:
         raise ValidationFailed(problems)

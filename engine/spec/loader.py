@@ -121,6 +121,8 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
         col = f", column {mark.column + 1}" if mark else ""
         raise ValidationFailed([Problem(file, line, "<yaml>", f"YAML syntax error{col}: {exc.problem}",
                                         "check indentation and quoting around this line")]) from None
+    except yaml.reader.ReaderError as exc:
+        raise ValidationFailed([_unreadable(file, text, exc)]) from None
     except yaml.YAMLError as exc:
         raise ValidationFailed([Problem(file, None, "<yaml>", f"YAML error: {exc}")]) from None
     except RecursionError:
@@ -139,6 +141,17 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
     if builder.problems:
         raise ValidationFailed(builder.problems)
     return YamlDocument(data, builder.lines, file)
+
+
+def _unreadable(file: str, text: str | bytes, exc: yaml.reader.ReaderError) -> Problem:
+    """A byte that is not UTF-8, or a character YAML does not allow, as one line naming its line."""
+    before = text[: exc.position]
+    line = (before.count(b"\n") if isinstance(before, bytes) else before.count("\n")) + 1
+    if exc.encoding == "unicode":
+        return Problem(file, line, "<yaml>", f"character U+{exc.character:04X} is not allowed in YAML",
+                       "remove it, or write it as an escape in a double-quoted string")
+    return Problem(file, line, "<yaml>", f"not UTF-8 text: byte 0x{exc.character:02x} cannot be decoded",
+                   "save the file as UTF-8")
 
 
 def _too_deep(file: str) -> Problem:

@@ -128,10 +128,9 @@ class Store:
         """Open (creating and migrating as needed) the store; ``url`` None means SQLite in ``state_dir``."""
         if url is None:
             state_dir.mkdir(parents=True, exist_ok=True)
-            url = db.sqlite_url(state_dir)
-        engine = db.make_engine(url)
-        db.migrate(engine)
-        return cls(engine, state_dir)
+            hint = "(hint: the store is wishstar.db in the state directory, --state-dir or WISHSTAR_STATE_DIR)"
+            return cls(db.connect(db.sqlite_url(state_dir), hint), state_dir)
+        return cls(db.connect(url), state_dir)
 
     @property
     def engine(self) -> Engine:

@@ -147,6 +147,16 @@ def test_bad_params_are_reported_together(given: dict[str, ParamValue], expected
     assert [str(p) for p in info.value.problems] == expected
 
 
+def test_one_value_for_an_object_param_is_refused_instead_of_leaving_its_keys_unresolved() -> None:
+    text = "name: ci\nparams:\n  cfg: {type: object, default: {a: '1'}}\ntasks:\n  t: {script: echo $(params.cfg.a)}\n"
+    with pytest.raises(ValidationFailed) as info:
+        resolve_params(parse(text), {"cfg": "3"}, ".wishstar.yaml")
+    assert [str(p) for p in info.value.problems] == [
+        ".wishstar.yaml params.cfg: --param cfg: an object parameter takes a mapping, not one value (set its keys "
+        "under `default:` in the file)"]
+    assert resolve_params(parse(text), {}, ".wishstar.yaml") == {"cfg": {"a": "1"}}
+
+
 def test_params_are_substituted_at_compile_time() -> None:
     plan = compile_text(PARAMS, {"registry": "ghcr.io"})
     assert plan.tasks["t"].steps[0].script == "echo staging ghcr.io -v"
