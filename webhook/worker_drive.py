@@ -192,20 +192,24 @@ class RunDriver:
                                GitContext(**run.git), run.params, self.target, self.cfg)
         plan = road.compile_plan(loaded, ctx, self.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        recorder = self._attempt_recorder(claim.run_id, plan)
+        start = (resume_state(plan, run, time.time(), reattach=self.target.on_kubernetes)
+                 if claim.takeover and run.tasks else None)
+        # a re-run attempt keeps saying why ("engine restarted: ..."), also in the row written before it starts
+        resumed = {n: t.reason for n, t in start.tasks.items() if t.reason} if start is not None else {}
+        recorder = self._attempt_recorder(claim.run_id, plan, resumed)
         prepared = road.prepare_run(plan, ctx, self.target, self.cfg, self.store, self.store.logs,
                                     RunPlace(work, checkout.project_dir), Extras(
                                         secrets=secrets, env={"WISHSTAR_REPLICA": self.owner},
                                         wrap=lambda inner, _plan: Guarded(inner, on_start=recorder),
                                         make=self.executor_for,
                                         flush_each_end=not self.target.on_kubernetes))
-        start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)
-                 if claim.takeover and run.tasks else None)
         return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start
 
-    def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
+    def _attempt_recorder(self, run_id: str, plan: Plan, reasons: Mapping[str, str | None]
+                          ) -> Callable[[ResolvedTask], None]:
         """Record an attempt as running before it executes (the runner batches its writes): a replica that
-        takes the run over then never starts an attempt number that already ran."""
+        takes the run over then never starts an attempt number that already ran. ``reasons``: what a task
+        resumed after a takeover says while it runs again."""
         positions = row_positions(plan)
         rows = {t.name: (t.base, t.is_finally, positions[t.name]) for t in plan.all_tasks()}
 
@@ -213,7 +217,8 @@ class RunDriver:
             base, is_finally, position = rows[task.name]
             self.store.upsert_tasks(run_id, [TaskRow(name=task.name, status="running", base=base,
                                                      is_finally=is_finally, attempts=task.attempt,
-                                                     started_at=time.time(), position=position)])
+                                                     reason=reasons.get(task.name), started_at=time.time(),
+                                                     position=position)])
 
         return record
 

@@ -120,7 +120,10 @@ def test_three_replicas_finish_every_run_exactly_once_when_one_is_killed(tmp_pat
         for run in runs:
             for task in run.tasks:
                 attempts = sorted(int(a) for (r, t, a) in starts if r == run.id and t == task.name)
-                assert attempts == list(range(1, task.attempts + 1)), (run.id, task)
+                # the last attempt ran; an earlier one left no start mark when r0 died between recording it
+                # and spawning its step, so the attempt numbers that ran are a subset ending with the last
+                assert attempts and attempts[-1] == task.attempts, (run.id, task)
+                assert set(attempts) <= set(range(1, task.attempts + 1)), (run.id, task)
                 for attempt in attempts[:-1]:  # an attempt was started again only because r0 died running it
                     rerun += 1
                     by = next(m for m in marks if m[:3] == [run.id, task.name, str(attempt)])
