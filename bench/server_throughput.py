@@ -29,13 +29,14 @@ from sqlalchemy import select, text
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_server_kubernetes import start_replica, stop_all
 from tests.webhook.test_worker_support import add_event, make_repo, pg_schema_url, push_payload, register
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import run_leases
 from wishstar.engine.store.server import Events
 
 PIPELINE = 'name: app\ntasks:\n  build:\n    script: "true"\n'
-FINAL = ("succeeded", "failed", "cancelled")
+FINAL = ENDED_RUN_STATUSES
 
 
 def measure(cluster: Cluster, replicas: int, events: int, workers: int, settle_s: float) -> dict[str, Any]:
@@ -60,13 +61,13 @@ def measure(cluster: Cluster, replicas: int, events: int, workers: int, settle_s
                         if event_id in finished:
                             continue
                         run_id = Events(store).get(event_id).run_id
-                        if run_id and store.get_run(run_id)["status"] in FINAL:
+                        if run_id and store.get_run(run_id).status in FINAL:
                             finished[event_id] = time.perf_counter()
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"{len(finished)}/{events} runs finished")
                     time.sleep(0.05)
                 wall = max(finished.values()) - start
-                statuses = [store.get_run(Events(store).get(e).run_id)["status"] for e in ids]
+                statuses = [store.get_run(Events(store).get(e).run_id).status for e in ids]
                 with db.read(store.engine) as conn:
                     drivers = Counter(conn.execute(select(run_leases.c.owner)).scalars())
         out = {"replicas": replicas, "workers_per_replica": workers, "events": events, "wall_s": round(wall, 2),

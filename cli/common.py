@@ -46,11 +46,21 @@ def settings(state_dir: Path | None = None) -> Settings:
     return base.model_copy(update={"state_dir": state_dir}) if state_dir else base
 
 
+def ensure_state_dir(cfg: Settings) -> None:
+    """Create the state directory, or a ``UserError`` naming it and the two ways it is set."""
+    try:
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = "not a directory" if cfg.state_dir.exists() else f"cannot create it ({exc.strerror or exc})"
+        raise UserError(f"state directory {cfg.state_dir}: {what} (hint: --state-dir or WISHSTAR_STATE_DIR names "
+                        "a directory Wishstar can create and write)") from None
+
+
 @contextmanager
 def open_store(cfg: Settings) -> Iterator[Store]:
     from wishstar.engine.store.api import Store
 
-    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(cfg)
     store = Store.open(cfg.database_url, cfg.state_dir)
     try:
         for run_id in store.reap_orphans():

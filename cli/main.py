@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
 from wishstar.cli import runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
@@ -44,10 +43,16 @@ ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE, 
 
 
 def _load(path: Path, file: str | None, library: Library) -> Loaded:
-    from wishstar.pipelines.load import find_pipeline_file, validate
+    from wishstar.pipelines.load import NoPipelineFile, find_pipeline_file, validate
     from wishstar.pipelines.source import read_capped
 
-    target = path if path.is_file() else find_pipeline_file(path, file)
+    if not path.exists():
+        raise NoPipelineFile(f"{path}: no such file or directory (hint: give a pipeline file or a project "
+                             "directory)")
+    if file and not path.is_dir():
+        raise UserError(f"--file {file}: {path} is a file, not a project directory (hint: give the file, or its "
+                        "directory and --file)")
+    target = find_pipeline_file(path, file, shown=str(path)) if path.is_dir() else path
     return validate(read_capped(target), str(target), library)
 
 
@@ -87,6 +92,10 @@ def run(
 
     if event not in ("manual", "push", "tag", "merge_request"):
         raise UserError(f'--event {event}: use push, tag or merge_request')
+    if executor == "kubernetes" and namespace is not None:
+        from wishstar.engine.compiler.names import check_namespace
+
+        check_namespace(namespace)  # refused before a run is recorded (WISHSTAR_NAMESPACE: by the settings)
     cfg = settings(state_dir)
     req = RunRequest(source=source, ref=ref, file=file, params=parse_pairs(param, "--param"), event=event,
                      branch=branch, tag=tag, target_branch=target_branch,
@@ -134,20 +143,27 @@ def plan(
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
-    from wishstar.cli.render import plan_dict, print_placement, print_plan
+    # The manifests are the objects the Kubernetes executor creates for attempt 1 of each task in this namespace
+    # (run id "dry-run", build number 0) but for run-time values (earlier results, statuses), secrets given to
+    # the run and ownerReferences; tests/executors/test_plan_is_what_runs.py checks it.
+    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan
     from wishstar.cli.run_cmd import parse_pairs
+    from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
 
     library = _library()
-    loaded = _load(path, file, library)
+    want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
+    bad_namespace = namespace_problems(namespace) if want else []
+    try:
+        loaded = _load(path, file, library)
+    except ValidationFailed as exc:  # the file's problems and the command line's, at once
+        raise ValidationFailed([*exc.problems, *bad_namespace]) from None
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
-    want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
     compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
     if output is PlanOutput.yaml:
-        docs = [obj for t in compiled.all_tasks() for obj in t.pod.get("objects", [])]
-        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+        sys.stdout.write(manifests_yaml(compiled))
     elif output is PlanOutput.json:
         print_json(plan_dict(compiled, with_manifests=manifests))
     else:

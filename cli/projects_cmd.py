@@ -48,6 +48,16 @@ def _env(var: str, what: str) -> str:
     return value
 
 
+def _http_url(value: str, what: str) -> str:
+    """``value`` if it is an http(s) URL with a host, else a ``UserError`` naming ``what``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{what} {value!r}: not an http(s) URL (hint: e.g. https://gitlab.example.com)")
+    return value
+
+
 def _client(url: str, token: str) -> GitLabClient:
     from wishstar.webhook.gitlab_api import GitLabClient
 
@@ -98,6 +108,10 @@ def add(
     gitlab_url = (url or cfg.gitlab_url or "").rstrip("/")
     if not gitlab_url:
         raise UserError("--url: which GitLab? (or set WISHSTAR_GITLAB_URL)")
+    if url:
+        _http_url(url, "--url")  # WISHSTAR_GITLAB_URL is checked with the settings
+    if hook_url:
+        _http_url(hook_url, "--hook-url")
     if no_create_hook and not hook_secret_env:
         raise UserError("--no-create-hook needs --hook-secret-env VAR: the existing hook's secret")
     own_token = _env(token_env, "--token-env") if token_env else None

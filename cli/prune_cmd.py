@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from wishstar.cli.common import UserError, err
 from wishstar.engine.spec.durations import parse_duration
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import Store
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
 from wishstar.pipelines.settings import Settings
 
 
@@ -53,9 +53,9 @@ def check_ended(store: Store, refs: Iterable[str]) -> list[str]:
     ids, active = [], []
     for ref in refs:
         run = store.get_run(ref)
-        ids.append(run["id"])
-        if run["status"] not in ENDED_RUN_STATUSES:
-            active.append(f"{run['id']} ({run['status']})")
+        ids.append(run.id)
+        if run.status not in ENDED_RUN_STATUSES:
+            active.append(f"{run.id} ({run.status})")
     if active:
         raise UserError(f"not deleted, these runs have not ended: {', '.join(active)} (hint: `wishstar runs "
                         "cancel RUN` first; nothing was deleted)")

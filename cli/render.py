@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import yaml
 from rich.markup import escape
 
 from wishstar.cli.common import out
 from wishstar.engine.compiler.placement import apply_placement
 from wishstar.engine.compiler.types import Plan, TaskPlan
 from wishstar.engine.spec.errors import Problem
+
+
+def objects_yaml(objects: Iterable[Mapping[str, Any]]) -> str:
+    """Kubernetes objects as YAML documents, in the given order: how ``wishstar plan --output yaml`` prints them
+    (the test that compares plan with what the executor creates dumps the executor's objects with this too)."""
+    return yaml.safe_dump_all([dict(o) for o in objects], sort_keys=False, default_flow_style=False)
+
+
+def manifests_yaml(plan: Plan) -> str:
+    """``wishstar plan --output yaml``: every task's objects for attempt 1, in plan order."""
+    return objects_yaml(obj for t in plan.all_tasks() for obj in t.pod.get("objects", []))
 
 
 def validation_json(ok: bool, problems: list[Problem]) -> dict[str, Any]:

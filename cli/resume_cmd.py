@@ -24,9 +24,10 @@ from typing import Any, cast
 from wishstar.cli.common import UserError
 from wishstar.cli.run_cmd import RunRequest, drive
 from wishstar.engine.compiler.types import GitContext
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import RunOrigin, Store, process_is_alive
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
 from wishstar.pipelines import road
 from wishstar.pipelines.load import Loaded
 from wishstar.pipelines.road import RunPlace, Target
@@ -34,12 +35,12 @@ from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 
 
-def resumable(store: Store, ref: str) -> tuple[dict[str, Any], RunOrigin]:
+def resumable(store: Store, ref: str) -> tuple[RunRecord, RunOrigin]:
     """The run and its origin, or a ``UserError`` saying why it cannot be resumed."""
     run = store.get_run(ref)
-    run_id, origin = run["id"], store.origin(run["id"])
-    if run["status"] in ENDED_RUN_STATUSES:
-        raise UserError(f"run {run_id} already ended ({run['status']}); there is nothing to resume "
+    run_id, origin = run.id, store.origin(run.id)
+    if run.status in ENDED_RUN_STATUSES:
+        raise UserError(f"run {run_id} already ended ({run.status}); there is nothing to resume "
                         "(hint: `wishstar run` starts a new run)")
     if origin.executor != "kubernetes":
         raise UserError(f"run {run_id} runs on the {origin.executor or 'local'} executor: only a Kubernetes "
@@ -74,8 +75,8 @@ def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, sto
                      kubeconfig=target.get("kubeconfig"), context=target.get("context"),
                      concurrency=target.get("concurrency"), secrets=secrets, progress=progress)
     loaded = _stored_pipeline(origin, run_dir, library)
-    ctx = road.run_context(run_id, int(run["number"]), cast(Any, run["event"] or "manual"),
-                           GitContext(**run["git"]), dict(run["params"]), req.target(), cfg)
+    ctx = road.run_context(run_id, run.number, cast(Any, run.event or "manual"), GitContext(**run.git),
+                           dict(run.params), req.target(), cfg)
     plan = road.compile_plan(loaded, ctx, library, req.target())
     _take_over(store, origin)
     start = resume_state(plan, run, time.time(), reattach=True)

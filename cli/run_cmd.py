@@ -27,6 +27,7 @@ from wishstar.cli.progress import ProgressView
 from wishstar.engine.compiler.types import Plan, RunContext
 from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.state import RunState
+from wishstar.engine.spec.errors import InputTooLarge
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
 from wishstar.pipelines import road
@@ -34,7 +35,7 @@ from wishstar.pipelines.admission import EventKind, MissingSecrets, NotStarted, 
 from wishstar.pipelines.load import Loaded
 from wishstar.pipelines.road import Extras, RunPlace, Target
 from wishstar.pipelines.settings import Settings
-from wishstar.pipelines.source import Source, clone, locate, read_capped
+from wishstar.pipelines.source import Source, clone, locate, read_capped, without_password
 from wishstar.tasks import Library
 
 EXIT_FAILED, EXIT_CANCELLED, EXIT_NOT_TRIGGERED = 1, 130, 0
@@ -77,7 +78,7 @@ def load_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:
     secrets: dict[str, str] = {}
     for path in files:
         try:
-            data = yaml.safe_load(read_capped(path))
+            data = yaml.safe_load(_read_secrets_file(path))
         except yaml.YAMLError as exc:
             raise UserError(f"{path}: not a YAML mapping of NAME: value ({exc.__class__.__name__})") from None
         if not isinstance(data, dict) or not all(isinstance(v, str | int) for v in data.values()):
@@ -88,6 +89,21 @@ def load_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:
             raise UserError(f"--secret {name}={var}: environment variable {var} is not set")
         secrets[name] = os.environ[var]
     return secrets
+
+
+def _read_secrets_file(path: Path) -> bytes:
+    """The bytes of a ``--secrets-file``, or a ``UserError`` naming the option and the path (never its content)."""
+    fix, limit = "(hint: --secrets-file takes a YAML file of NAME: value)", 1024 * 1024
+    if not path.exists():
+        raise UserError(f"--secrets-file {path}: no such secrets file {fix}")
+    if path.is_dir():
+        raise UserError(f"--secrets-file {path}: is a directory, not a secrets file {fix}")
+    try:
+        return read_capped(path, limit=limit)
+    except InputTooLarge:
+        raise UserError(f"--secrets-file {path}: over the {limit}-byte limit for a secrets file") from None
+    except OSError as exc:
+        raise UserError(f"--secrets-file {path}: cannot read the secrets file ({exc.strerror or exc})") from None
 
 
 def _trigger(src: Source, req: RunRequest) -> Trigger:
@@ -111,7 +127,8 @@ def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source,
     work.parent.mkdir(parents=True, exist_ok=True)
     try:
         project = clone(src, work / "checkout")
-        loaded = road.read_pipeline(project, req.file, library)
+        where = f"{without_password(req.source)} at {src.commit[:12]}"
+        loaded = road.read_pipeline(project, req.file, library, where=where)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -150,6 +167,7 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
             shutil.rmtree(work, ignore_errors=True)
             return "", "not-triggered"
         road.check_target(target)
+        road.check_placeable(loaded, library, target, cfg, trigger.event, trigger.git, req.params)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -216,7 +234,10 @@ async def _with_signals(runner: Runner, start: RunState | None = None):  # type:
         nonlocal presses
         presses += 1
         if presses == 1:
-            err.print("cancelling: stopping running tasks, then finally tasks run (Ctrl-C again to stop those too)")
+            kept = any(not t.interruptible for t in runner.plan.all_tasks())
+            err.print("cancelling: stopping running tasks"
+                      + (" (tasks marked interruptible: false finish first)" if kept else "")
+                      + ", then finally tasks run (Ctrl-C again to stop everything)")
             runner.cancel()
         else:
             runner.cancel(force=True)

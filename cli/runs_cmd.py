@@ -17,7 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from wishstar.cli.common import ICONS, Output, UserError, err, open_store, out, print_json, settings
+from wishstar.engine.records import RunRecord, RunSummary, StepRecord, TaskRecord
 from wishstar.engine.spec.durations import format_duration
+from wishstar.engine.status import ENDED_RUN_STATUSES
+from wishstar.engine.store import shape
 from wishstar.engine.store.logs import follow, tail
 
 if TYPE_CHECKING:
@@ -30,10 +33,11 @@ Server = Annotated[str | None, typer.Option(
                                                "env WISHSTAR_TOKEN)")]
 
 
-def _took(item: dict[str, Any]) -> str:
+def _took(item: RunSummary | TaskRecord) -> str:
+    """How long it took, from the timestamps as ``shape`` renders them (millisecond precision)."""
     from datetime import datetime
 
-    start, end = item.get("started_at"), item.get("finished_at")
+    start, end = shape.iso(item.started_at), shape.iso(item.finished_at)
     if not start or not end:
         return ""
     parse = datetime.fromisoformat
@@ -54,29 +58,29 @@ def list_runs(
     if status and status not in ICONS:
         raise UserError(f"--status {status}: use one of succeeded, failed, cancelled, running, pending")
     if server:
-        rows, orphans = _remote(server).list_runs(status=status, branch=branch, pipeline=pipeline,
-                                                  limit=limit), set[str]()
+        listed = _remote(server).list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
+        rows, orphans = [shape.summary_from_json(r) for r in listed], set[str]()
     else:
         with open_store(settings(state_dir)) as store:
             rows = store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
             orphans = set(store.orphans())
     if output is Output.json:
-        print_json(rows if server else [{**r, "orphaned": r["id"] in orphans} for r in rows])
+        print_json([shape.run_summary(r) if server else {**shape.run_summary(r), "orphaned": r.id in orphans}
+                    for r in rows])
         return
     table = Table(box=None, header_style="bold")
     for col in ("id", "pipeline", "#", "status", "branch", "commit", "started", "took"):
         table.add_column(col)
     for r in rows:
-        git = r.get("git") or {}
-        table.add_row(r["id"], escape(r["pipeline"]), str(r["number"]),
-                      _status(r["status"]) + (" [red](orphaned)[/red]" if r["id"] in orphans else ""),
-                      escape(str(git.get("branch") or r.get("branch") or "")),
-                      str(git.get("commit") or r.get("commit") or "")[:10],
-                      str(r.get("started_at") or r.get("created_at") or "")[:19].replace("T", " "), _took(r))
+        started = shape.iso(r.started_at) or shape.iso(r.created_at) or ""
+        table.add_row(r.id, escape(r.pipeline), str(r.number),
+                      _status(r.status) + (" [red](orphaned)[/red]" if r.id in orphans else ""),
+                      escape(str(r.git.get("branch") or r.branch or "")), str(r.commit or "")[:10],
+                      started[:19].replace("T", " "), _took(r))
     out.print(table)
     for r in rows:
-        if r["id"] in orphans:
-            err.print(f"run {r['id']} is {orphan_note(r['id'])}", highlight=False)
+        if r.id in orphans:
+            err.print(f"run {r.id} is {orphan_note(r.id)}", highlight=False)
 
 
 def _remote(url: str) -> Remote:
@@ -97,24 +101,22 @@ def _status(status: str) -> str:
     return f"[{style}]{icon} {status}[/{style}]" if style else f"{icon} {status}"
 
 
-def print_summary(run: dict[str, Any], *, orphaned: bool = False) -> None:
+def print_summary(run: RunRecord, *, orphaned: bool = False) -> None:
     """A run and its tasks as a table (used by ``runs show`` and at the end of ``run``)."""
-    git = run.get("git") or {}
-    out.print(f"[bold]{escape(run['pipeline'])} #{run['number']}[/bold]  {run['id']}  {_status(run['status'])}"
-              f"  {escape(str(git.get('branch') or ''))} {str(git.get('commit') or '')[:12]}  {_took(run)}")
-    if run.get("reason"):
-        out.print(f"  reason: {escape(run['reason'])}")
+    out.print(f"[bold]{escape(run.pipeline)} #{run.number}[/bold]  {run.id}  {_status(run.status)}"
+              f"  {escape(str(run.git.get('branch') or ''))} {str(run.commit or '')[:12]}  {_took(run)}")
+    if run.reason:
+        out.print(f"  reason: {escape(run.reason)}")
     if orphaned:
-        out.print(f"  [red]{escape(orphan_note(run['id']))}[/red]")
+        out.print(f"  [red]{escape(orphan_note(run.id))}[/red]")
     table = Table(box=None, header_style="bold")
     for col in ("task", "status", "attempts", "exit", "took", "results / reason"):
         table.add_column(col, overflow="fold")
-    for task in run["tasks"]:
-        results = ", ".join(f"{k}={v}" for k, v in (task.get("results") or {}).items())
-        detail = "; ".join(x for x in (results, task.get("reason") or "") if x)
-        exit_code = task.get("exit_code")
-        table.add_row(escape(task["name"]), _status(task["status"]), str(task.get("attempts") or 0),
-                      "" if exit_code is None else str(exit_code), _took(task), escape(detail))
+    for task in run.tasks:
+        results = ", ".join(f"{k}={v}" for k, v in task.results.items())
+        detail = "; ".join(x for x in (results, task.reason or "") if x)
+        table.add_row(escape(task.name), _status(task.status), str(task.attempts or 0),
+                      "" if task.exit_code is None else str(task.exit_code), _took(task), escape(detail))
     out.print(table)
 
 
@@ -127,13 +129,13 @@ def show(
 ) -> None:
     """One run with its tasks, results and reasons."""
     if server:
-        run, orphaned = _remote(server).get_run(run_id), False
+        run, orphaned = shape.run_from_json(_remote(server).get_run(run_id)), False
     else:
         with open_store(settings(state_dir)) as store:
             run = store.get_run(run_id)
-            orphaned = run["id"] in store.orphans()
+            orphaned = run.id in store.orphans()
     if output is Output.json:
-        print_json(run if server else {**run, "orphaned": orphaned})
+        print_json(shape.run_dict(run) if server else {**shape.run_dict(run), "orphaned": orphaned})
     else:
         print_summary(run, orphaned=orphaned)
 
@@ -144,8 +146,9 @@ def cancel(
     state_dir: StateDir = None,
     server: Server = None,
 ) -> None:
-    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled. An
-    orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
+    """Ask a running run to stop: running tasks are killed, finally tasks run, the run ends cancelled.
+
+    An orphaned Kubernetes run (its process is gone) has its Pods deleted and ends cancelled at once."""
     if server:
         answer = _remote(server).cancel(run_id)
         _said_cancel(answer["id"], answer["status"])
@@ -158,12 +161,12 @@ def cancel(
             out.print(f"run {orphan} cancelled: its owner object was deleted, and with it its Pods")
             return
         resolved = store.request_cancel(run_id)
-        status = store.get_run(resolved)["status"]
+        status = store.get_run(resolved).status
     _said_cancel(resolved, status)
 
 
 def _said_cancel(resolved: str, status: str) -> None:
-    if status in ("succeeded", "failed", "cancelled"):
+    if status in ENDED_RUN_STATUSES:
         err.print(f"run {resolved} already ended ({status})")
     else:
         out.print(f"cancel requested for run {resolved}")
@@ -196,9 +199,10 @@ def prune(
                                                         "deleted")] = False,
     state_dir: StateDir = None,
 ) -> None:
-    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's
-    store). An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a
-    live process or a replica drives are never touched."""
+    """Delete every run that ended before a cutoff (retention; run it from cron, also against the server's store).
+
+    An orphaned Kubernetes run created before it is cancelled first (its Pods deleted); runs that a live process
+    or a replica drives are never touched."""
     from wishstar.cli.prune_cmd import delete_runs, expire_orphans, older_than
 
     cfg = settings(state_dir)
@@ -243,12 +247,12 @@ def resume(
     report_end(data, status, output)
 
 
-def report_end(run: dict[str, Any], status: str, output: Output) -> None:
+def report_end(run: RunRecord, status: str, output: Output) -> None:
     """Print a run that just ended and exit with its code (``run`` and ``runs resume``)."""
     from wishstar.cli.run_cmd import EXIT_CANCELLED
 
     if output is Output.json:
-        print_json(run)
+        print_json(shape.run_dict(run))
     else:
         print_summary(run)
     if status == "cancelled":
@@ -261,8 +265,8 @@ def logs(
     run_id: Annotated[str, typer.Argument(help="run id, unique prefix, or PIPELINE#NUMBER")],
     task: Annotated[str | None, typer.Argument(help="only this task (default: all, in order)")] = None,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the run ends")] = False,
-    lines: Annotated[int, typer.Option("--tail", help="only the last N lines of each step (0: all)")] = 0,
-    attempt: Annotated[int | None, typer.Option(help="this attempt (default: every attempt)")] = None,
+    lines: Annotated[int, typer.Option("--tail", min=0, help="only the last N lines of each step (0: all)")] = 0,
+    attempt: Annotated[int | None, typer.Option(min=1, help="this attempt (default: every attempt)")] = None,
     state_dir: StateDir = None,
     server: Server = None,
 ) -> None:
@@ -276,22 +280,25 @@ def logs(
     cfg = settings(state_dir)
     with open_store(cfg) as store:
         run = store.get_run(run_id)
-        names = [t["name"] for t in run["tasks"]]
+        names = run.task_names
         if task is not None and task not in names:
             from wishstar.engine.spec.errors import did_you_mean
 
-            raise UserError(f'run {run["id"]} has no task "{task}"' +
-                            (f" ({did_you_mean(task, names)})" if did_you_mean(task, names) else ""))
+            hint = did_you_mean(task, names) or (f"its tasks: {', '.join(names[:12])}" if names else "it has none")
+            raise UserError(f'run {run.id} has no task "{task}" ({hint})')
         if follow_:
-            _follow(store, run["id"], task, cfg)
+            _follow(store, run.id, task, cfg)
             return
-        for t in run["tasks"]:
-            if task is not None and t["name"] != task:
-                continue
-            for step in t.get("steps", []):
-                if attempt is not None and step["attempt"] != attempt:
+        chosen = [t for t in run.tasks if task is None or t.name == task]
+        if attempt is not None and chosen and attempt > max(t.attempts for t in chosen):
+            ran = max(t.attempts for t in chosen)
+            which = f"task {task} ran" if task else f"no task of run {run.id} ran more than"
+            raise UserError(f"--attempt {attempt}: {which} {ran} attempt(s)")
+        for t in chosen:
+            for step in t.steps:
+                if attempt is not None and step.attempt != attempt:
                     continue
-                _print_step_log(t["name"], step, lines)
+                _print_step_log(t.name, step, lines)
 
 
 def _remote_logs(remote: Remote, ref: str, task: str | None, lines: int, attempt: int | None) -> None:
@@ -299,13 +306,13 @@ def _remote_logs(remote: Remote, ref: str, task: str | None, lines: int, attempt
     lines."""
     from wishstar.cli.remote import last_lines
 
-    run = remote.get_run(ref)
-    names = [t["name"] for t in run["tasks"]]
+    run = shape.run_from_json(remote.get_run(ref))
+    names = run.task_names
     if task is not None and task not in names:
-        raise UserError(f'run {run["id"]} has no task "{task}"')
+        raise UserError(f'run {run.id} has no task "{task}"')
     for name in [task] if task is not None else names:
         err.print(f"── {name} ──", highlight=False)
-        chunks = remote.log_chunks(run["id"], name, attempt)
+        chunks = remote.log_chunks(run.id, name, attempt)
         if lines:
             for line in last_lines(chunks, lines):
                 sys.stdout.write(line + "\n")
@@ -315,9 +322,9 @@ def _remote_logs(remote: Remote, ref: str, task: str | None, lines: int, attempt
         sys.stdout.flush()
 
 
-def _print_step_log(task: str, step: dict[str, Any], lines: int) -> None:
-    path = step.get("log")
-    err.print(f"── {task} > {step['name']} (attempt {step['attempt']}, exit {step.get('exit_code')}) ──",
+def _print_step_log(task: str, step: StepRecord, lines: int) -> None:
+    path = step.log_path
+    err.print(f"── {task} > {step.name} (attempt {step.attempt}, exit {step.exit_code}) ──",
               highlight=False)
     if not path or not Path(path).exists():
         err.print("  (no output)")
@@ -337,16 +344,16 @@ def _follow(store: Any, run_id: str, task: str | None, cfg: Any) -> None:
     done: set[str] = set()
     while True:
         run = store.get_run(run_id)
-        finished = run["status"] in ("succeeded", "failed", "cancelled")
-        for t in run["tasks"]:
-            if task is not None and t["name"] != task:
+        finished = run.status in ENDED_RUN_STATUSES
+        for t in run.tasks:
+            if task is not None and t.name != task:
                 continue
-            for step in t.get("steps", []):
-                key = f"{t['name']}/{step['attempt']}/{step['name']}"
-                if key in done or not step.get("log"):
+            for step in t.steps:
+                key = f"{t.name}/{step.attempt}/{step.name}"
+                if key in done or not step.log_path:
                     continue
                 done.add(key)
-                _print_step_log(t["name"], step, 0)
+                _print_step_log(t.name, step, 0)
         if finished:
             return
         _follow_running(store, run_id, task, cfg, done)
@@ -355,8 +362,8 @@ def _follow(store: Any, run_id: str, task: str | None, cfg: Any) -> None:
 def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: set[str]) -> None:
     """Follow the log files of running tasks (steps are recorded in the store only when their task ends)."""
     logs_root = cfg.state_dir / "logs" / run_id
-    running = [t["name"] for t in store.get_run(run_id)["tasks"] if t["status"] == "running"
-               and (task is None or t["name"] == task)]
+    running = [t.name for t in store.get_run(run_id).tasks if t.status == "running"
+               and (task is None or t.name == task)]
     if not running or not logs_root.exists():
         time.sleep(0.3)
         return
@@ -377,7 +384,7 @@ def _follow_running(store: Any, run_id: str, task: str | None, cfg: Any, done: s
 
         def stop(task_name: str = name) -> bool:
             run = store.get_run(run_id)
-            return all(t["status"] != "running" for t in run["tasks"] if t["name"] == task_name)
+            return all(t.status != "running" for t in run.tasks if t.name == task_name)
 
         for chunk in follow(log, stop):
             sys.stdout.write(chunk if isinstance(chunk, str) else chunk.decode(errors="replace"))

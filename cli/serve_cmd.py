@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from wishstar.cli.common import settings
+from wishstar.cli.common import ensure_state_dir, settings
 
 
 def serve(
@@ -23,8 +23,10 @@ def serve(
     = False,
 ) -> None:
     """Receive GitLab webhooks on POST /hooks/gitlab, serve /api/runs, and run the pipelines they start."""
+    from wishstar.engine.store.api import Store
     from wishstar.webhook.serve import serve as run_server
 
     cfg = settings(state_dir)
-    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(cfg)
+    Store.open(cfg.database_url, cfg.state_dir).close()  # a store that cannot be opened: a message, not uvicorn's
     run_server(cfg, host, port, start_workers=not no_workers)

@@ -1,7 +1,8 @@
 """The task graph: built from ``needs`` plus implicit edges from result references, on networkx.
 
-Answers "which tasks are ready now?" from the set of finished ones. Run status never lives on graph nodes: callers
-keep state elsewhere and ask. Pure.
+Gives the plan its stable order, layers and edges with reasons, and names cycles. It does not answer "which tasks
+are ready now?": the scheduler (``engine.scheduler.decide``) decides that from the run state. Run status never
+lives on graph nodes. Pure.
 """
 
 from __future__ import annotations
@@ -65,9 +66,3 @@ class Graph:
         for node in self._order:
             out[depth[node]].append(node)
         return out
-
-    def ready(self, done: Iterable[str], started: Iterable[str] = ()) -> list[str]:
-        """Tasks not started whose dependencies are all done, in topological order."""
-        finished = set(done)
-        taken = finished | set(started)
-        return [n for n in self._order if n not in taken and self._deps[n] <= finished]

@@ -23,6 +23,7 @@ from wishstar.engine.executors.base import Executor, RunEnv, TaskOutcome
 from wishstar.engine.resume import merged_exit_codes
 from wishstar.engine.scheduler.decide import Cancel, Finish, Start, decide, finished, initial_state, request_cancel
 from wishstar.engine.scheduler.members import member_states
+from wishstar.engine.scheduler.outcome import aggregate_status
 from wishstar.engine.scheduler.state import RunState, TaskState
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.api import StepRow, Store, TaskRow
@@ -48,22 +49,13 @@ class Snapshot:
 class RunOptions:
     concurrency: int = field(default_factory=lambda: os.cpu_count() or 2)
     flush_interval: float = 0.1
+    flush_each_end: bool = False
+    """Write an attempt's end to the store as soon as it is seen, not with the next batch: the server's local
+    runs set it, so that an engine killed just after a task ended does not leave it ``running`` in the store
+    (its next owner would run it again)."""
     log_limit: int = 50 * 1024 * 1024
     cancel_poll: float = 0.5
     clock: Callable[[], float] = time.time
-
-
-def aggregate_status(plan: Plan, state: RunState) -> str:
-    """``$(tasks.status)`` for finally tasks: succeeded, failed, cancelled or completed (failures allowed)."""
-    regular = [state.task(n) for n in plan.tasks]
-    if state.cancel_requested or any(s.status == "cancelled" for s in regular):
-        return "cancelled"
-    failed = [n for n in plan.tasks if state.task(n).status == "failed"]
-    if any(not plan.tasks[n].allow_failure for n in failed) or state.timed_out:
-        return "failed"
-    if failed or any(s.status == "skipped" for s in regular):
-        return "completed"
-    return "succeeded"
 
 
 class Runner:
@@ -80,27 +72,28 @@ class Runner:
         self.masker_values = [v for v in self.secrets.values() if v]
         self.provided: frozenset[str] = frozenset()
         """Secrets the executor supplies itself (``Executor.provide_secrets``)."""
-        self._cancel = asyncio.Event()
+        self._cancel = False
         self._force = False
+        self._wake = asyncio.Event()
+        """Set by ``cancel`` to decide again at once; cleared at the top of every turn of the loop."""
         self._inflight: dict[str, asyncio.Task[TaskOutcome]] = {}
         self._sinks: dict[str, TaskLogSink] = {}
         self._persisted: dict[str, TaskState] = {}
         self._pending_steps: list[StepRow] = []
         self._exit_codes: dict[str, dict[str, int | None]] = {}
         """Step exit codes of merged chains' tasks, from which their members' states follow."""
-        self._cancel_wait: asyncio.Task[Any] | None = None
+        self._wake_wait: asyncio.Future[Any] | None = None
         self._last_flush = 0.0
         self._last_poll = 0.0
         self.state: RunState | None = None
 
     def cancel(self, *, force: bool = False) -> None:
-        """Ask the run to stop (Ctrl-C): running tasks are cancelled, finally tasks still run. ``force`` (a
-        second Ctrl-C) cancels finally tasks too."""
-        self._cancel.set()
+        """Ask the run to stop (Ctrl-C): the scheduler cancels the running tasks but ``interruptible: false``
+        ones, finally tasks still run. ``force`` (a second Ctrl-C) cancels everything, finally tasks too."""
+        self._cancel = True
         if force:
             self._force = True
-            for task in self._inflight.values():
-                task.cancel()
+        self._wake.set()
 
     # -- the loop ------------------------------------------------------------------------------------------
 
@@ -114,6 +107,8 @@ class Runner:
         self._flush(state, force=True)
         try:
             await self.executor.setup(self.env)
+            if start is not None:  # resumed: what the dead engine's attempts left running goes first
+                await self.executor.stop_leftovers(self.env)
             await self._provide_secrets()
             state = await self._loop(state)
         except Exception as exc:  # setup refused (RBAC, quota, a missing Secret...), or a bug: not "running"
@@ -126,8 +121,8 @@ class Runner:
                 task.cancel()
             if self._inflight:
                 await asyncio.gather(*self._inflight.values(), return_exceptions=True)
-            if self._cancel_wait is not None:
-                self._cancel_wait.cancel()
+            if self._wake_wait is not None:
+                self._wake_wait.cancel()
             if self._pending_steps:  # only when the loop stopped on an exception; do not mask it
                 with contextlib.suppress(Exception):
                     self.store.record_steps(self.ctx.run_id, self._pending_steps)
@@ -147,8 +142,9 @@ class Runner:
     async def _loop(self, state: RunState) -> RunState:
         while True:
             now = self.options.clock()
-            if self._cancel.is_set() and not state.cancel_requested:
-                state = request_cancel(state)
+            self._wake.clear()
+            if (self._cancel and not state.cancel_requested) or (self._force and not state.forced):
+                state = request_cancel(state, force=self._force)
             decision = decide(self.plan, state, now, self._facts, self.options.concurrency)
             state = decision.state
             started = False
@@ -156,7 +152,7 @@ class Runner:
                 if isinstance(action, Start):
                     state = self._start(state, action.task, action.attempt, now)
                     started = True
-                elif isinstance(action, Cancel):
+                elif isinstance(action, Cancel):  # only the tasks the scheduler names (``outcome.interrupts``)
                     self._inflight[action.task].cancel() if action.task in self._inflight else None
                 elif isinstance(action, Finish):
                     self.state = state
@@ -183,28 +179,29 @@ class Runner:
         if self.progress is not None:
             timeout = min(timeout, 0.25)
         waiters: set[asyncio.Future[Any]] = set(self._inflight.values())
-        if self._cancel_wait is None:  # one waiter for the whole run, not one task per wait
-            self._cancel_wait = asyncio.ensure_future(self._cancel.wait())
-        waiters.add(self._cancel_wait)
+        if self._wake_wait is None or self._wake_wait.done():  # one waiter until it fires, not one per wait
+            self._wake_wait = asyncio.ensure_future(self._wake.wait())
+        waiters.add(self._wake_wait)
         await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         now = self.options.clock()
+        ended = False
         for name, task in list(self._inflight.items()):
             if task.done():
                 del self._inflight[name]
                 state = self._finish(state, name, task, now)
-        if now - self._last_poll >= self.options.cancel_poll:
+                ended = True
+        if ended and self.options.flush_each_end:
+            self._flush(state, force=True)
+        if now - self._last_poll >= self.options.cancel_poll and not self._cancel:
             self._last_poll = now
             if self.store.cancel_requested(self.ctx.run_id):
-                self._cancel.set()
+                self._cancel = True
         return state
 
     # -- actions -------------------------------------------------------------------------------------------
 
     def _start(self, state: RunState, name: str, attempt: int, now: float) -> RunState:
         task = self.plan.task(name)
-        if self._force:
-            return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
-                            reason="cancelled before it started (forced stop)", results={}, cancelled=True)
         # Statuses ($(tasks.status), $(tasks.NAME.status)) are only valid in finally tasks (validation refuses
         # them elsewhere), so regular tasks skip building them: O(tasks) per start adds up to O(tasks^2).
         view = RuntimeView(
@@ -216,11 +213,10 @@ class Runner:
             provided=self.provided,
             base_env={**self.base_env, "WISHSTAR_TASK": name, "WISHSTAR_ATTEMPT": str(attempt)},
         )
-        results_dir = self.executor.results_dir(self.env, name, attempt)
-        workspaces = {w: self.executor.workspace_path(self.env, w) for w in self.plan.workspaces}
+        paths = self.executor.reference_paths(self.env, task, attempt)
         try:
-            resolved = resolve_task(task, view, attempt=attempt, results_dir=results_dir,
-                                    workspace_paths=workspaces, default_cwd=self.env.checkout_dir or self.env.run_dir)
+            resolved = resolve_task(task, view, attempt=attempt, paths=paths,
+                                    default_cwd=self.env.checkout_dir or self.env.run_dir)
         except MissingSecret as exc:
             return finished(self.plan, state, name, succeeded=False, now=now, exit_code=None,
                             reason=str(exc), results={})
@@ -244,9 +240,7 @@ class Runner:
         self._record_steps(name, attempt, outcome, sink)  # written with the task rows by the next flush
         if self.plan.task(name).members:
             self._exit_codes[name] = {step.name: step.exit_code for step in outcome.steps}
-        reason = self._mask(outcome.reason)
-        if cancelled:
-            reason = self._cancel_reason(state)
+        reason = None if cancelled else self._mask(outcome.reason)  # a cancellation's is the scheduler's
         results = {k: self._mask(v) or "" for k, v in outcome.results.items()}
         state = finished(self.plan, state, name, succeeded=outcome.status == "succeeded", now=now,
                          exit_code=outcome.exit_code, reason=reason, results=results, cancelled=cancelled)
@@ -265,13 +259,6 @@ class Runner:
             if wanted != current and (wanted or (current or "").startswith("waiting: ")):
                 state = state.with_task(name, reason=self._mask(wanted))
         return state
-
-    def _cancel_reason(self, state: RunState) -> str:
-        if state.cancel_requested:
-            return "cancelled: the run was cancelled"
-        if state.timed_out:
-            return "cancelled: the pipeline timed out"
-        return "cancelled: another task failed (onFailure: cancel)"
 
     def _record_steps(self, name: str, attempt: int, outcome: TaskOutcome, sink: TaskLogSink | None) -> None:
         logs = sink.step_logs() if sink is not None else {}

@@ -19,10 +19,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wishstar.engine.compiler.build import ParamValue, resolve_params
+from wishstar.engine.compiler.build import resolve_params
 from wishstar.engine.compiler.types import GitContext
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.model import ParamValue, Pipeline
 from wishstar.engine.spec.triggers import should_run
 from wishstar.engine.spec.validate import declared_secrets
 

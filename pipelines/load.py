@@ -6,16 +6,20 @@ the CLI and the server both come through here, so they accept and reject exactly
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wishstar.engine.compiler.build import attach_manifests, compile_pipeline
+from wishstar.engine.compiler.names import namespace_problems
 from wishstar.engine.compiler.placement import apply_placement
-from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.pods import ManifestError, task_manifests
 from wishstar.engine.compiler.types import Plan, RunContext, TaskPlan
+from wishstar.engine.spec.errors import Problem, ValidationFailed, WishstarError
 from wishstar.engine.spec.model import Pipeline
 from wishstar.engine.spec.validate import validate_text
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 
 DEFAULT_FILE = ".wishstar.yaml"
@@ -34,8 +38,11 @@ def validate(text: str | bytes, file: str, library: Library) -> Loaded:
 
 
 def manifests_for(ctx: RunContext) -> Callable[[TaskPlan, Plan], Mapping[str, object]]:
+    """Each task's objects for attempt 1 as the Kubernetes executor creates them for ``ctx`` (same function,
+    same entrypoint, no run-time values yet)."""
     def build(task: TaskPlan, plan: Plan) -> Mapping[str, object]:
-        return {"objects": task_manifests(task, plan.workspaces, ctx, pipeline=plan.pipeline)}
+        return {"objects": task_manifests(task, plan.workspaces, ctx, pipeline=plan.pipeline,
+                                          entrypoint=entrypoint())}
 
     return build
 
@@ -47,9 +54,41 @@ def compile_run(loaded: Loaded, ctx: RunContext, library: Library, *, manifests:
     plan = compile_pipeline(loaded.pipeline, ctx, library.expander(), file=loaded.file)
     if placement:
         plan = apply_placement(plan)
-    return attach_manifests(plan, manifests_for(ctx)) if manifests else plan
+    return with_manifests(plan, ctx, loaded.file) if manifests else plan
 
 
-def find_pipeline_file(project_dir: Path, file: str | None) -> Path:
-    """``--file`` relative to the project directory, else ``.wishstar.yaml`` there."""
-    return project_dir / (file or DEFAULT_FILE)
+def with_manifests(plan: Plan, ctx: RunContext, file: str) -> Plan:
+    """The plan with every task's Kubernetes objects; ``ValidationFailed`` lists every task that cannot become a
+    Pod, and a bad namespace, at once (each ``ManifestError`` stops only its own task)."""
+    problems = namespace_problems(ctx.namespace)
+    build = manifests_for(replace(ctx, namespace="default") if problems else ctx)
+    built: dict[str, Mapping[str, object]] = {}
+    for task in plan.all_tasks():
+        try:
+            built[task.name] = build(task, plan)
+        except ManifestError as exc:
+            section = "finally" if task.is_finally else "tasks"
+            problems.append(Problem(file, None, f"{section}.{task.base}", str(exc)))
+    if problems:
+        raise ValidationFailed(problems)
+    return attach_manifests(plan, lambda task, _: built[task.name])
+
+
+class NoPipelineFile(WishstarError):
+    """The pipeline file named (or ``.wishstar.yaml``) is not a file in the project directory."""
+
+
+def find_pipeline_file(project_dir: Path, file: str | None, *, shown: str | None = None) -> Path:
+    """``--file`` relative to the project directory, else ``.wishstar.yaml`` there. ``NoPipelineFile`` when it is
+    missing or a directory, naming it as given and the project as ``shown`` (a run's checkout is a temporary
+    directory the user never named)."""
+    name = file or DEFAULT_FILE
+    path = project_dir / name
+    where = shown or "the project"
+    if path.is_dir():
+        raise NoPipelineFile(f"{name}: a directory in {where}, not a pipeline file (hint: --file "
+                             f"{posixpath.join(name, DEFAULT_FILE)})")
+    if not path.exists():
+        hint = "check the name" if file else f"create {DEFAULT_FILE} at the project root, or pass --file"
+        raise NoPipelineFile(f"{name}: no pipeline file in {where} (hint: {hint})")
+    return path

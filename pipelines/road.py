@@ -23,19 +23,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wishstar.engine.compiler.build import ParamValue
 from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, Plan, RunContext
 from wishstar.engine.executors.base import Executor, NoRunObjects, RunEnv, RunObjects
 from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.runner import Progress, Runner, RunOptions, base_env
 from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
 from wishstar.pipelines.admission import EventKind
-from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate
+from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate, with_manifests
 from wishstar.pipelines.settings import Settings
 from wishstar.pipelines.source import read_capped
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 
 EXECUTORS = ("local", "kubernetes")
@@ -87,11 +88,13 @@ def _unknown(target: Target) -> TargetError:
 
 # -- reading and compiling -----------------------------------------------------------------------------------
 
-def read_pipeline(project_dir: Path, file: str | None, library: Library, *, shown: str | None = None) -> Loaded:
+def read_pipeline(project_dir: Path, file: str | None, library: Library, *, shown: str | None = None,
+                  where: str | None = None) -> Loaded:
     """The project's pipeline file (``file`` relative to the project, default ``.wishstar.yaml``) read with the
-    size cap and validated (``ValidationFailed`` lists every problem). ``shown``: the name in messages
-    (default: the path relative to the project)."""
-    path = find_pipeline_file(project_dir, file)
+    size cap and validated (``ValidationFailed`` lists every problem). ``shown``: the file's name in messages
+    (default: the path relative to the project); ``where``: the project's (a checkout is a temporary directory
+    the user never named)."""
+    path = find_pipeline_file(project_dir, file, shown=where)
     name = shown or (os.path.relpath(path, project_dir) if path.is_relative_to(project_dir) else str(path))
     return validate(read_capped(path), name, library)
 
@@ -109,6 +112,16 @@ def compile_plan(loaded: Loaded, ctx: RunContext, library: Library, target: Targ
     return compile_run(loaded, ctx, library, placement=target.on_kubernetes)
 
 
+def check_placeable(loaded: Loaded, library: Library, target: Target, cfg: Settings, event: EventKind,
+                    git: GitContext, params: Mapping[str, ParamValue]) -> None:
+    """On Kubernetes, refuse before a run is recorded a pipeline whose tasks cannot become Pods, or a bad
+    namespace (``ValidationFailed`` with every problem); nothing to check for local runs."""
+    if not target.on_kubernetes:
+        return
+    ctx = run_context("dry-run", 0, event, git, params, target, cfg)
+    with_manifests(compile_plan(loaded, ctx, library, target), ctx, loaded.file)
+
+
 # -- executing -----------------------------------------------------------------------------------------------
 
 def make_executor(plan: Plan, ctx: RunContext, target: Target, cfg: Settings) -> Executor:
@@ -118,7 +131,8 @@ def make_executor(plan: Plan, ctx: RunContext, target: Target, cfg: Settings) ->
     if target.executor == "kubernetes":  # an unusable kubeconfig is a KubernetesError naming it, with a hint
         from wishstar.engine.executors.kubernetes import make_kubernetes_executor
 
-        return make_kubernetes_executor(plan, ctx, namespace=target.namespace or cfg.namespace,
+        return make_kubernetes_executor(plan, ctx, entrypoint=entrypoint(),
+                                        namespace=target.namespace or cfg.namespace,
                                         kubeconfig=target.kubeconfig, context=target.context,
                                         default_image=cfg.default_image, qps=cfg.kube_qps,
                                         burst=cfg.kube_burst, storage_class=cfg.storage_class,
@@ -172,6 +186,9 @@ class Extras:
     progress: Progress | None = None
     wrap: Callable[[Executor, Plan], Executor] | None = None
     make: Callable[[Plan, RunContext, Settings], Executor] | None = None
+    flush_each_end: bool = False
+    """Write each attempt's end at once (the server's local runs: a replica killed right after a task ended
+    must not leave it "running" for the next owner to run again)."""
 
 
 def prepare_run(plan: Plan, ctx: RunContext, target: Target, cfg: Settings, store: Store, logs: LogStore,
@@ -183,7 +200,7 @@ def prepare_run(plan: Plan, ctx: RunContext, target: Target, cfg: Settings, stor
         executor = extras.wrap(executor, plan)
     env = RunEnv(ctx.run_id, str(place.run_dir), str(place.project_dir), shared_workspaces(plan))
     options = RunOptions(concurrency=concurrency_limit(plan, target, cfg, os.cpu_count()),
-                         log_limit=cfg.log_limit_bytes)
+                         log_limit=cfg.log_limit_bytes, flush_each_end=extras.flush_each_end)
     runner = Runner(plan, ctx, executor, store, logs, env, secrets=extras.secrets,
                     base_env={**base_env(ctx, plan.pipeline, os.environ), **extras.env}, options=options,
                     progress=extras.progress)

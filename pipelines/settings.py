@@ -6,11 +6,13 @@ A cached getter, never a module-level instance, so tests and commands can overri
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,7 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from wishstar.engine.compiler.names import namespace_message
 from wishstar.engine.spec.errors import WishstarError
+
+_HTTP_URL = re.compile(r"https?://[^/\s]+")
 
 
 class SettingsError(WishstarError):
@@ -59,7 +64,8 @@ class Settings(BaseSettings):
     gitlab_token: str | None = Field(default=None, repr=False,
                                      description="API token for statuses and hooks (projects may have their own)")
     public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
-    executor: str = Field(default="local", description="where server runs execute: local or kubernetes")
+    executor: Literal["local", "kubernetes"] = Field(default="local",
+                                                     description="where server runs execute: local or kubernetes")
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
     kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
                                                              "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")
@@ -83,12 +89,31 @@ class Settings(BaseSettings):
     token_expiry_days: int = Field(default=90, ge=1, le=3650,
                                    description="lifetime of a new API token (wishstar tokens create --expires wins)")
 
+    @field_validator("gitlab_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not _HTTP_URL.match(value):  # empty: unset
+            raise ValueError("not an http(s) URL (e.g. https://gitlab.example.com)")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        message = namespace_message(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
+
 
 def load_settings() -> Settings:
     """``Settings()``, with every invalid value reported at once as a ``SettingsError`` (no stack trace): the
     variable or settings-file key, the value and what is wrong."""
+    _check_settings_file()
     try:
         return Settings()
+    except tomllib.TOMLDecodeError as exc:  # the message gives line and column, never the file's values
+        raise SettingsError(f"WISHSTAR_SETTINGS_FILE={os.environ.get('WISHSTAR_SETTINGS_FILE')}: not valid TOML "
+                            f"({exc}) (hint: docs/settings.md shows an example)") from None
     except ValidationError as exc:
         source = os.environ.get("WISHSTAR_SETTINGS_FILE")
         lines = []
@@ -98,9 +123,24 @@ def load_settings() -> Settings:
             where = f"`{field}` in {source} " if source and variable not in os.environ else variable
             known = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
             shown = "(hidden)" if known is not None and known.repr is False else repr(error.get("input"))
-            lines.append(f"{where}={shown}: {error['msg']}")
+            lines.append(f"{where}={shown}: {error['msg'].removeprefix('Value error, ')}")
         raise SettingsError("invalid settings: " + "; ".join(lines) +
                             " (hint: docs/settings.md lists the settings and their values)") from None
+
+
+def _check_settings_file() -> None:
+    """A ``WISHSTAR_SETTINGS_FILE`` that is not a readable file is an error, not silently no settings."""
+    path = os.environ.get("WISHSTAR_SETTINGS_FILE")
+    if not path:
+        return
+    if not Path(path).is_file():
+        what = "a directory, not a file" if Path(path).is_dir() else "no such file"
+        raise SettingsError(f"WISHSTAR_SETTINGS_FILE={path}: {what} (hint: a TOML file of settings, "
+                            "see docs/settings.md; unset the variable to use none)")
+    try:
+        Path(path).open("rb").close()
+    except OSError as exc:
+        raise SettingsError(f"WISHSTAR_SETTINGS_FILE={path}: cannot read it ({exc.strerror or exc})") from None
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ admit or compile anything (``pipelines.road`` does).
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import git
 from wishstar.engine.compiler.types import GitContext
 from wishstar.engine.spec.errors import InputTooLarge, WishstarError
 from wishstar.engine.spec.loader import MAX_FILE_BYTES
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
 
 
 class SourceError(WishstarError):
@@ -53,6 +56,9 @@ def locate(source: str, ref: str | None) -> Source:
     path = Path(source).resolve()
     if not path.exists():
         raise SourceError(f"{source}: no such directory (hint: pass a path inside a git repository or a git URL)")
+    if not path.is_dir():
+        raise SourceError(f"{source}: not a directory (hint: pass the project directory; name a pipeline file "
+                          "other than .wishstar.yaml with --file, relative to it)")
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -68,11 +74,22 @@ def locate(source: str, ref: str | None) -> Source:
     if ref is None and not repo.head.is_detached:
         branch = repo.active_branch.name
     subdir = str(path.relative_to(root)) if path != root else ""
+    if subdir and subdir != "." and not _in_tree(commit, subdir):
+        raise SourceError(f"{source}: not in commit {commit.hexsha[:12]} (the run builds committed files; "
+                          "hint: `git add` and commit the directory, or pass --ref)")
     ctx = GitContext(url=str(root), branch=branch, commit=commit.hexsha, message=str(commit.message).strip(),
                      author=f"{commit.author.name} <{commit.author.email}>",
                      tag=ref if ref and ref in [t.name for t in repo.tags] else None)
     dirty = repo.is_dirty(untracked_files=False, path=subdir or None)
     return Source(url=str(root), subdir="" if subdir == "." else subdir, commit=commit.hexsha, git=ctx, dirty=dirty)
+
+
+def _in_tree(commit: git.Commit, subdir: str) -> bool:
+    try:
+        commit.tree / Path(subdir).as_posix()
+    except KeyError:
+        return False
+    return True
 
 
 def clone(source: Source, dest: Path) -> Path:
@@ -84,12 +101,42 @@ def clone(source: Source, dest: Path) -> Path:
             repo = git.Repo.clone_from(source.url, dest, no_checkout=True)
         else:
             repo = git.Repo.clone_from(source.url, dest, no_checkout=True, shared=True)
-        repo.git.checkout("--detach", "--quiet", source.commit)
+        commit = _commit_of(repo, source.commit)
+        if commit is None:
+            raise SourceError(without_password(f'{source.url}: unknown ref "{source.commit}" (hint: a branch, tag '
+                                               "or commit of that repository)"))
+        repo.git.checkout("--detach", "--quiet", commit)
     except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().splitlines()
-        raise SourceError(f"cannot check out {source.url} at {source.commit}: "
-                          f"{detail[-1] if detail else exc.status}") from None
+        raise SourceError(without_password(f"cannot check out {source.url} at {source.commit}: "
+                                           f"{git_error_detail(exc)}")) from None
     return dest / source.subdir if source.subdir else dest
+
+
+def _commit_of(repo: git.Repo, ref: str) -> str | None:
+    """The commit ``ref`` names in a fresh clone: a commit, a tag, a local branch, or a branch of the remote
+    (only the default branch is local after cloning a URL)."""
+    for candidate in (ref, f"origin/{ref}"):
+        try:
+            return str(repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"))
+        except git.GitCommandError:
+            continue
+    return None
+
+
+def without_password(text: str) -> str:
+    """``text`` with the password (or token) of every ``scheme://user:password@`` URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def git_error_detail(exc: git.GitCommandError) -> str:
+    """Git's reason (its first ``fatal:`` line, else its last line) from a failed command, without GitPython's
+    ``stderr: '...'`` wrapping or git's advice that follows."""
+    text = str(exc.stderr or "").strip()
+    if text.startswith("stderr:"):
+        text = text.removeprefix("stderr:").strip().removeprefix("'").removesuffix("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines or [f"git exited with {exc.status}"])[0 if fatal else -1]
 
 
 def read_capped(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -102,8 +149,14 @@ def read_capped(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     if size > limit:
         raise InputTooLarge(f"{path}: {size} bytes is over the {limit}-byte limit for pipeline files "
                             "(hint: move steps into library tasks)")
-    with path.open("rb") as f:
-        return f.read(limit + 1)
+    try:
+        with path.open("rb") as f:
+            return f.read(limit + 1)
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not a pipeline file (hint: name the file, or pass "
+                          "--file FILE relative to the directory)") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
 class FetchError(SourceError):
@@ -136,9 +189,8 @@ def fetch_commit(url: str, sha: str, dest: Path, token: str | None) -> Path:
                 repo.git.fetch("--quiet", "--tags", "origin")
             repo.git.checkout("--detach", "--quiet", sha)
     except git.GitCommandError as exc:
-        detail = (exc.stderr or "").strip().splitlines()
-        raise FetchError(f"cannot fetch commit {sha} from {url}: "
-                         f"{detail[-1].strip() if detail else exc.status}") from None
+        raise FetchError(f"cannot fetch commit {sha} from {without_password(url)}: "
+                         f"{git_error_detail(exc)}") from None
     finally:
         repo.close()
     return dest

@@ -1,4 +1,4 @@
-"""The task graph: a stable order, layers, "what is ready now?", and cycles named task by task."""
+"""The task graph: a stable order, layers, edges with their reasons, and cycles named task by task."""
 
 from __future__ import annotations
 
@@ -30,18 +30,6 @@ def test_layers_group_tasks_by_longest_path_from_a_root() -> None:
 
 def test_an_empty_graph_has_no_layers() -> None:
     assert Graph([], {}).layers() == []
-
-
-@pytest.mark.parametrize(("done", "started", "ready"), [
-    ((), (), ["build"]),
-    (("build",), (), ["lint", "test"]),
-    (("build",), ("lint",), ["test"]),
-    (("build", "lint"), ("test",), []),
-    (("build", "lint", "test"), (), ["deploy"]),
-    (("build", "lint", "test", "deploy"), (), []),
-], ids=["nothing-done", "root-done", "one-started", "waiting-on-one", "all-deps-done", "all-done"])
-def test_ready_answers_from_the_done_set(done: tuple[str, ...], started: tuple[str, ...], ready: list[str]) -> None:
-    assert DIAMOND.ready(done, started) == ready
 
 
 def test_edges_keep_their_reasons_and_come_in_order() -> None:

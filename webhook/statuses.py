@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from wishstar.engine.status import ACTIVE_TASK_STATUSES
 from wishstar.engine.store.outbox import Outbox
 from wishstar.engine.store.server import Project
 
@@ -63,7 +64,7 @@ def on_run_finished(outbox: Outbox, project: Project, run: Mapping[str, Any], *,
     url = run_url(public_url, run["id"])
     if project.statuses_per_task:
         for task in tasks:
-            if task["status"] in ("pending", "running"):
+            if task["status"] in ACTIVE_TASK_STATUSES:
                 continue
             outbox.enqueue_status(project.id, commit, status_name(run["pipeline"], task["name"]),
                                   STATE[task["status"]], url, describe_task(task), now)

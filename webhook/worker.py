@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.store.api import Store
+from wishstar.engine.store.api import Store, process_is_alive
 from wishstar.engine.store.leases import ClaimedRun, LeaseLost, Leases
 from wishstar.engine.store.server import Projects
 from wishstar.pipelines.settings import Settings, load_settings
@@ -67,6 +67,7 @@ class Worker:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then stop driving (leases are expired so another replica resumes)."""
+        await self._recover()
         beat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
@@ -94,7 +95,7 @@ class Worker:
         busy = await self._one_event()
         while len(self.driving) < self.cfg.workers:
             claim = await asyncio.to_thread(self.leases.claim_run, self.owner, self.clock(),
-                                            self.cfg.lease_seconds)
+                                            self.cfg.lease_seconds, host=socket.gethostname(), pid=os.getpid())
             if claim is None:
                 break
             self._start(claim)
@@ -127,7 +128,7 @@ class Worker:
         return True
 
     def _start(self, claim: ClaimedRun) -> None:
-        if claim.takeover:
+        if claim.takeover and claim.previous_owner is not None:  # (recovered ones were logged by _recover)
             log.warning("run %s: taking over from %s, whose lease expired", claim.run_id, claim.previous_owner)
         checkout = self._checkouts.pop(claim.run_id, None)
         task = asyncio.create_task(self.driver.drive(claim, checkout, started=self._remember(claim.run_id)),
@@ -149,6 +150,20 @@ class Worker:
             log.error("run %s: the driver failed", run_id, exc_info=task.exception())
 
     # -- leases --------------------------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Starting: the runs a dead engine process left (a previous process of this replica, or any engine
+        that ran on this machine and is gone) are claimable at once instead of after their leases expire;
+        the claim then takes them over (``engine.resume``: finished tasks kept, interrupted ones run again
+        after the executor killed their leftover processes)."""
+        try:
+            found = await asyncio.to_thread(self.leases.recover, self.owner, socket.gethostname(),
+                                            process_is_alive)
+        except Exception:
+            log.exception("could not recover the runs of dead engines; they wait for their leases to expire")
+            return
+        for run_id, held_by in found:
+            log.warning("run %s: taking over from %s, whose engine is gone", run_id, held_by or "no replica")
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -190,8 +205,11 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m wishstar.webho
     parser.add_argument("--replica-id", help="this replica's name (default: WISHSTAR_REPLICA_ID or host:pid)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = load_settings()
-    store = Store.open(cfg.database_url, Path(cfg.state_dir))
+    try:
+        cfg = load_settings()
+        store = Store.open(cfg.database_url, Path(cfg.state_dir))
+    except WishstarError as exc:  # bad settings or a store that cannot be opened: a message, not a traceback
+        parser.exit(1, f"error: {exc}\n")
     worker = Worker(store, cfg, Library(), owner=args.replica_id,
                     command_users=command_users_from_env(cfg.command_users))
     if prepare is not None:

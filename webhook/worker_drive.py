@@ -8,10 +8,10 @@ outlived the replica, so the same attempt is started again and the executor re-a
 run, task and attempt) instead of creating another. Tasks that finished are not re-run. A replica that gives a
 Kubernetes run up (its lease was lost, or it is shutting down) detaches: it leaves the Pods and the run's
 objects in place for the next owner instead of deleting them.
-``interruptible: false`` tasks are shielded from the run's cancellation (a newer run superseding it): they
-finish, nothing new starts, and the run ends cancelled. On Kubernetes the pipeline's ``placement:`` applies as
-in ``wishstar run --executor kubernetes``: a merged chain is one task (one Pod), protected when any member is,
-and its attempt rows sit where the runner puts them (members right after the merged task).
+``interruptible: false`` tasks finish when the run is cancelled (a newer run superseding it): the scheduler
+decides that, as for every caller. On Kubernetes the pipeline's ``placement:`` applies as in ``wishstar run
+--executor kubernetes``: a merged chain is one task (one Pod), and its attempt rows sit where the runner puts
+them (members right after the merged task).
 
 Must not claim work or decide what to run next: ``webhook.worker`` claims, ``engine.scheduler`` decides.
 """
@@ -28,14 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.compiler.types import AttemptPaths, GitContext, Plan, ResolvedTask, RunContext, TaskPlan
 from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
+from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
 from wishstar.engine.runner import Runner
 from wishstar.engine.scheduler.decide import initial_state
 from wishstar.engine.scheduler.state import RunState
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.status import ENDED_RUN_STATUSES
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
@@ -70,22 +72,10 @@ def notify(hook: str, store: Store, run_id: str, project_id: int | None, public_
         log.warning("no webhook.statuses.%s or no project; status for run %s not sent", hook, run_id)
         return
     try:
-        fn(Outbox(store), Projects(store).get(project_id), store.get_run(run_id), public_url=public_url,
-           now=time.time())
+        fn(Outbox(store), Projects(store).get(project_id), shape.run_dict(store.get_run(run_id)),
+           public_url=public_url, now=time.time())
     except Exception:
         log.exception("webhook.statuses.%s failed for run %s", hook, run_id)
-
-
-def protected_tasks(plan: Plan, pipeline: Pipeline) -> frozenset[str]:
-    """Task instances marked ``interruptible: false``; a chain merged into one Pod is protected when any of its
-    members is (it cannot stop half-way through its Pod without stopping that member)."""
-    specs = {**pipeline.tasks, **pipeline.finally_}
-
-    def protected(name: str) -> bool:
-        return name in specs and not specs[name].interruptible
-
-    # members are never matrix instances or library tasks (``placement.ineligible``): their names are their bases
-    return frozenset(t.name for t in plan.all_tasks() if any(protected(n) for n in (t.members or (t.base,))))
 
 
 def row_positions(plan: Plan) -> dict[str, int]:
@@ -96,17 +86,16 @@ def row_positions(plan: Plan) -> dict[str, int]:
 
 
 class Guarded(Executor):
-    """Delegates to an executor; a cancellation does not stop a protected task (it finishes and its outcome
-    counts) unless ``force`` is set (the replica lost the run's lease or is shutting down). With
-    a ``detachable`` inner executor (Kubernetes, whose Pods outlive this replica) ``force`` detaches instead of
-    stopping: attempts are not cancelled (that would delete their Pods) and teardown keeps the run's objects,
-    so the next owner re-attaches to them."""
+    """Delegates to an executor, recording each attempt before it starts (``on_start``). With a ``detachable``
+    inner executor (Kubernetes, whose Pods outlive this replica) ``force`` (the replica lost the run's lease or
+    is shutting down) detaches instead of stopping: attempts are not cancelled (that would delete their Pods)
+    and teardown keeps the run's objects, so the next owner re-attaches to them. Which tasks a cancellation
+    stops (``interruptible: false``) is the scheduler's decision, not this wrapper's."""
 
     name = "guarded"
 
-    def __init__(self, inner: Executor, protected: frozenset[str],
-                 on_start: Callable[[ResolvedTask], None] | None = None) -> None:
-        self.inner, self.protected, self.force, self.on_start = inner, protected, False, on_start
+    def __init__(self, inner: Executor, on_start: Callable[[ResolvedTask], None] | None = None) -> None:
+        self.inner, self.force, self.on_start = inner, False, on_start
         self.detachable = inner.detachable
         self._left: set[asyncio.Future[TaskOutcome]] = set()
 
@@ -116,6 +105,9 @@ class Guarded(Executor):
     async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
                               ) -> Mapping[str, tuple[str, ...]]:
         return await self.inner.provide_secrets(run, wanted)
+
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        return await self.inner.stop_leftovers(run)
 
     async def teardown(self, run: RunEnv) -> None:
         if self.force and self.detachable:
@@ -128,26 +120,24 @@ class Guarded(Executor):
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         return self.inner.results_dir(run, task, attempt)
 
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        return self.inner.reference_paths(run, task, attempt)
+
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:
             self.on_start(task)
-        if task.name not in self.protected and not self.detachable:
+        if not self.detachable:
             return await self.inner.execute(task, sink)
         attempt = asyncio.ensure_future(self.inner.execute(task, sink))
-        while True:
-            try:
-                return await asyncio.shield(attempt)
-            except asyncio.CancelledError:
-                if self.force and self.detachable:
-                    self._left.add(attempt)  # ended by teardown, without deleting its Pod
-                    raise
-                if self.force or task.name not in self.protected:
-                    attempt.cancel()
-                    await asyncio.gather(attempt, return_exceptions=True)
-                    raise
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            if self.force:
+                self._left.add(attempt)  # ended by teardown, without deleting its Pod
+            else:
+                attempt.cancel()
+                await asyncio.gather(attempt, return_exceptions=True)
+            raise
 
     async def _detach(self) -> None:
         """Leave the run on its platform: teardown deletes nothing, and the attempts left running end at once
@@ -181,7 +171,7 @@ class RunDriver:
         self.target = road.server_target(cfg, os.environ)
         self.events, self.projects = Events(store), Projects(store)
 
-    def prepare(self, claim: ClaimedRun, run: Mapping[str, Any], checkout: Checkout | None
+    def prepare(self, claim: ClaimedRun, run: RunRecord, checkout: Checkout | None
                 ) -> tuple[Drive, RunState | None]:
         """The runner for a claimed run (blocking: may fetch the commit); raises ``WishstarError``."""
         if claim.event_id is None or claim.project_id is None:
@@ -193,29 +183,33 @@ class RunDriver:
         work = self.cfg.state_dir / "work" / claim.run_id
         if checkout is None or not checkout.work.exists():
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, run.get("file"))
+                                      self.library, None)  # get_run never held "file": see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
         loaded = checkout.loaded
-        ctx = road.run_context(claim.run_id, int(run["number"]), cast(Any, run["event"]),
-                               GitContext(**run["git"]), run.get("params") or {}, self.target, self.cfg)
+        ctx = road.run_context(claim.run_id, run.number, cast(Any, run.event),
+                               GitContext(**run.git), run.params, self.target, self.cfg)
         plan = road.compile_plan(loaded, ctx, self.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
-        protected = protected_tasks(plan, loaded.pipeline)
-        recorder = self._attempt_recorder(claim.run_id, plan)
+        start = (resume_state(plan, run, time.time(), reattach=self.target.on_kubernetes)
+                 if claim.takeover and run.tasks else None)
+        # a re-run attempt keeps saying why ("engine restarted: ..."), also in the row written before it starts
+        resumed = {n: t.reason for n, t in start.tasks.items() if t.reason} if start is not None else {}
+        recorder = self._attempt_recorder(claim.run_id, plan, resumed)
         prepared = road.prepare_run(plan, ctx, self.target, self.cfg, self.store, self.store.logs,
                                     RunPlace(work, checkout.project_dir), Extras(
                                         secrets=secrets, env={"WISHSTAR_REPLICA": self.owner},
-                                        wrap=lambda inner, _plan: Guarded(inner, protected, on_start=recorder),
-                                        make=self.executor_for))
-        start = (resume_state(plan, run, prepared.runner.options.clock(), reattach=self.target.on_kubernetes)
-                 if claim.takeover and run.get("tasks") else None)
+                                        wrap=lambda inner, _plan: Guarded(inner, on_start=recorder),
+                                        make=self.executor_for,
+                                        flush_each_end=not self.target.on_kubernetes))
         return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start
 
-    def _attempt_recorder(self, run_id: str, plan: Plan) -> Callable[[ResolvedTask], None]:
+    def _attempt_recorder(self, run_id: str, plan: Plan, reasons: Mapping[str, str | None]
+                          ) -> Callable[[ResolvedTask], None]:
         """Record an attempt as running before it executes (the runner batches its writes): a replica that
-        takes the run over then never starts an attempt number that already ran."""
+        takes the run over then never starts an attempt number that already ran. ``reasons``: what a task
+        resumed after a takeover says while it runs again."""
         positions = row_positions(plan)
         rows = {t.name: (t.base, t.is_finally, positions[t.name]) for t in plan.all_tasks()}
 
@@ -223,7 +217,8 @@ class RunDriver:
             base, is_finally, position = rows[task.name]
             self.store.upsert_tasks(run_id, [TaskRow(name=task.name, status="running", base=base,
                                                      is_finally=is_finally, attempts=task.attempt,
-                                                     started_at=time.time(), position=position)])
+                                                     reason=reasons.get(task.name), started_at=time.time(),
+                                                     position=position)])
 
         return record
 
@@ -232,9 +227,9 @@ class RunDriver:
         """Drive the run to its end and release its lease; returns the final status ("" if the lease was
         lost, when another replica finishes it)."""
         run = await asyncio.to_thread(self.store.get_run, claim.run_id)
-        if run["status"] in ("succeeded", "failed", "cancelled"):  # finished; only the release was missing
-            await asyncio.to_thread(self._finish, claim.run_id, run["status"], claim.project_id)
-            return str(run["status"])
+        if run.status in ENDED_RUN_STATUSES:  # finished; only the release was missing
+            await asyncio.to_thread(self._finish, claim.run_id, run.status, claim.project_id)
+            return str(run.status)
         try:
             drive, start = await asyncio.to_thread(self.prepare, claim, run, checkout)
         except (WishstarError, OSError) as exc:

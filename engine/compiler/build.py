@@ -28,13 +28,11 @@ from wishstar.engine.compiler.types import (
 from wishstar.engine.dag import Graph
 from wishstar.engine.spec.durations import parse_duration
 from wishstar.engine.spec.errors import Problem, ValidationFailed, did_you_mean
-from wishstar.engine.spec.model import EnvValue, Pipeline, Task
+from wishstar.engine.spec.model import EnvValue, ParamValue, Pipeline, Task
 from wishstar.engine.spec.model import PodSettings as PodSettingsSpec
 from wishstar.engine.spec.model import Step as StepSpec
-from wishstar.engine.spec.subst import Ref, find_refs, substitute
+from wishstar.engine.spec.subst import Ref, expand_argv, param_lookup, param_ref, substitute
 from wishstar.engine.spec.validate import edges_of, result_refs
-
-ParamValue = str | list[str] | dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,10 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, ParamValue], file: st
             problems.append(Problem(file, None, f"params.{name}", f'"{value}" is not one of {spec.enum}'))
         if spec.type == "array" and isinstance(value, str):
             value = [value]
+        if spec.type == "object" and isinstance(value, str):
+            problems.append(Problem(file, None, f"params.{name}", f"--param {name}: an object parameter takes a "
+                                    "mapping, not one value", "set its keys under `default:` in the file"))
+            continue
         values[name] = value
     if problems:
         raise ValidationFailed(problems)
@@ -90,33 +92,14 @@ def _lookup(params: Mapping[str, ParamValue], ctx: RunContext, pipeline: str, in
     context: dict[tuple[str, ...], str] = {
         ("context", "run", "id"): ctx.run_id, ("context", "run", "number"): str(ctx.number),
         ("context", "pipeline", "name"): pipeline, ("context", "task", "name"): instance}
+    answer_param = param_lookup(params, whole=_param_text)
 
     def lookup(ref: Ref) -> str | None:
-        parts = ref.parts[1:] if ref.parts[0] == "inputs" else ref.parts
-        if parts[0] == "params" and len(parts) >= 2 and parts[1] in params:
-            value = params[parts[1]]
-            if len(parts) == 3 and isinstance(value, dict):
-                return value.get(parts[2])
-            return _param_text(value) if len(parts) == 2 else None
+        if param_ref(ref) is not None:
+            return answer_param(ref)
         return context.get(tuple(ref.parts))
 
     return lookup
-
-
-def _expand_argv(items: list[str], params: Mapping[str, ParamValue], lookup: Callable[[Ref], str | None]
-                 ) -> tuple[str, ...]:
-    """Substitute argv; an argument that is exactly ``$(params.arr[*])`` becomes one argument per item."""
-    out: list[str] = []
-    for item in items:
-        refs = list(find_refs(item))
-        whole = refs[0] if len(refs) == 1 and refs[0].text == item and refs[0].star else None
-        parts = (whole.parts[1:] if whole.parts[0] == "inputs" else whole.parts) if whole else ()
-        value = params.get(parts[1]) if len(parts) == 2 and parts[0] == "params" else None
-        if isinstance(value, list):
-            out.extend(value)
-        else:
-            out.append(substitute(item, lookup))
-    return tuple(out)
 
 
 def _env(layers: list[Mapping[str, EnvValue]], lookup: Callable[[Ref], str | None]) -> tuple[EnvVar, ...]:
@@ -141,8 +124,8 @@ def _inline_steps(pipeline: Pipeline, task: Task, params: Mapping[str, ParamValu
             name=spec.name or f"step-{i}",
             image=spec.image or task.image or pipeline.image,
             script=substitute(spec.script, lookup) if spec.script is not None else None,
-            command=_expand_argv(spec.command, params, lookup) if spec.command else None,
-            args=_expand_argv(spec.args, params, lookup),
+            command=expand_argv(spec.command, params, lookup) if spec.command else None,
+            args=expand_argv(spec.args, params, lookup),
             env=_env([pipeline.env, task.env, spec.env], lookup),
             working_dir=substitute(spec.working_dir, lookup) if spec.working_dir else None,
             timeout_s=parse_duration(spec.timeout) if spec.timeout else None,
@@ -253,7 +236,7 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
             timeout_s=parse_duration(task.timeout) if task.timeout else None, retries=_retry(task),
             allow_failure=task.allow_failure, matrix=combo,
             params=tuple((k, _param_text(v)) for k, v in sorted(local.items())), notes=notes,
-            kubernetes=kubernetes,
+            kubernetes=kubernetes, interruptible=task.interruptible,
         ))
     return out
 

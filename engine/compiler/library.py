@@ -13,22 +13,20 @@ parameter value that contains ``$(...)`` stays literal text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wishstar.engine.compiler.types import EnvVar, OnError, StepPlan
+from wishstar.engine.spec import subst
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
-from wishstar.engine.spec.subst import Ref, find_refs, substitute
+from wishstar.engine.spec.model import ParamValue
+from wishstar.engine.spec.subst import Ref, substitute
 from wishstar.engine.spec.tekton import ContainerFields, EnvVarSpec, ParamSpec, Step, TektonTask, parse_go_duration
 
-WithValue = str | list[str] | dict[str, str]
 LineOf = Callable[[Path], int | None]
 
 DEFAULT_SHEBANG = "#!/bin/sh\nset -e\n"
 """Tekton runs a script without ``#!`` as ``sh -e``; so do we, so catalog scripts behave the same."""
-
-_INDEXED = re.compile(r"^(?P<name>.+)\[(?P<index>\d+)\]$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class LibraryExpansion:
 
     task: str
     steps: tuple[StepPlan, ...]
-    params: Mapping[str, WithValue] = field(compare=False)
+    params: Mapping[str, ParamValue] = field(compare=False)
     results: tuple[str, ...] = ()
     workspaces: tuple[TaskWorkspace, ...] = ()
     notes: tuple[str, ...] = ()
@@ -75,13 +73,13 @@ Issue = tuple[Path, str, str | None]
 """(path below the ``with:`` block, message, hint): a problem not yet placed in a file."""
 
 
-def with_issues(task: TektonTask, with_: Mapping[str, WithValue]) -> tuple[dict[str, WithValue], list[Issue]]:
+def with_issues(task: TektonTask, with_: Mapping[str, ParamValue]) -> tuple[dict[str, ParamValue], list[Issue]]:
     """Every declared param's value (given, else default) and every issue with the given values."""
     declared = {p.name: p for p in task.spec.params}
     issues: list[Issue] = [((key,), f'task "{task.name}" has no param "{key}"',
                             did_you_mean(key, declared) or _known("its params", declared))
                            for key in with_ if key not in declared]
-    values: dict[str, WithValue] = {}
+    values: dict[str, ParamValue] = {}
     for name, spec in declared.items():
         given = with_.get(name)
         if given is None and spec.default is None:
@@ -97,19 +95,19 @@ def with_issues(task: TektonTask, with_: Mapping[str, WithValue]) -> tuple[dict[
     return values, issues
 
 
-def resolve_params(task: TektonTask, with_: Mapping[str, WithValue], *, file: str = "<pipeline>",
+def bind_task_params(task: TektonTask, with_: Mapping[str, ParamValue], *, file: str = "<pipeline>",
                    at: Path = ("with",), line_of: LineOf | None = None,
-                   ) -> tuple[dict[str, WithValue], list[Problem]]:
+                   ) -> tuple[dict[str, ParamValue], list[Problem]]:
     """Like ``with_issues``, with each issue placed at ``at`` in ``file`` (``line_of`` finds its line)."""
     site = _Site(file, at, line_of)
     values, issues = with_issues(task, with_)
     return values, [site.problem(*issue) for issue in issues]
 
 
-def check_with(task: TektonTask, with_: Mapping[str, WithValue], *, file: str = "<pipeline>",
+def check_with(task: TektonTask, with_: Mapping[str, ParamValue], *, file: str = "<pipeline>",
                at: Path = ("with",), line_of: LineOf | None = None) -> list[Problem]:
     """The problems of using ``task`` with ``with_`` (unknown keys, missing params, wrong types, enums)."""
-    return resolve_params(task, with_, file=file, at=at, line_of=line_of)[1]
+    return bind_task_params(task, with_, file=file, at=at, line_of=line_of)[1]
 
 
 def _known(what: str, names: Mapping[str, object]) -> str:
@@ -121,7 +119,7 @@ def _described(spec: ParamSpec) -> str:
         else ""
 
 
-def _with_default(spec: ParamSpec, given: WithValue | None) -> WithValue:
+def _with_default(spec: ParamSpec, given: ParamValue | None) -> ParamValue:
     if given is None:
         assert spec.default is not None
         return spec.default
@@ -133,11 +131,11 @@ def _with_default(spec: ParamSpec, given: WithValue | None) -> WithValue:
 _TYPE_WORDS = {"string": "a string", "array": "a list of strings", "object": "a map of strings"}
 
 
-def _type_of(value: WithValue) -> str:
+def _type_of(value: ParamValue) -> str:
     return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "string"
 
 
-def _type_problem(spec: ParamSpec, value: WithValue) -> tuple[str, str | None] | None:
+def _type_problem(spec: ParamSpec, value: ParamValue) -> tuple[str, str | None] | None:
     kind = spec.kind
     if _type_of(value) != kind:
         return (f'param "{spec.name}" is {_TYPE_WORDS[kind]}, not {_TYPE_WORDS[_type_of(value)]}',
@@ -162,57 +160,12 @@ def _object_problem(name: str, properties: Mapping[str, object],
     return None
 
 
-# --- substitution -----------------------------------------------------------------------------------------
+# --- substitution (engine.spec.subst; a whole array or object inside a string stays verbatim, as in Tekton) --
 
 
-def _param_path(ref: Ref) -> tuple[str, ...] | None:
-    """``params.x...`` or v1beta1 ``inputs.params.x...`` -> ``("x", ...)``; anything else -> None."""
-    parts = ref.parts[1:] if ref.parts[:2] == ("inputs", "params") else ref.parts
-    return parts[1:] if len(parts) >= 2 and parts[0] == "params" else None
-
-
-def param_lookup(values: Mapping[str, WithValue]) -> Callable[[Ref], str | None]:
-    """A ``substitute`` lookup answering string params, ``arr[N]`` elements and ``obj.key`` fields."""
-
-    def lookup(ref: Ref) -> str | None:
-        path = _param_path(ref)
-        if path is None or ref.star:
-            return None
-        name, index = path[0], None
-        indexed = _INDEXED.match(name)
-        if indexed and indexed.group("name") in values:
-            name, index = indexed.group("name"), int(indexed.group("index"))
-        value = values.get(name)
-        if isinstance(value, str) and len(path) == 1 and index is None:
-            return value
-        if isinstance(value, list) and len(path) == 1 and index is not None:
-            return value[index] if index < len(value) else None
-        if isinstance(value, dict) and len(path) == 2 and index is None:
-            return value.get(path[1])
-        return None
-
-    return lookup
-
-
-def _whole_array(item: str, values: Mapping[str, WithValue]) -> list[str] | None:
-    """The elements, when ``item`` is exactly one ``$(params.arr[*])`` (or the older ``$(params.arr)``) of an
-    array param."""
-    refs = list(find_refs(item))
-    if len(refs) != 1 or item.strip() != refs[0].text:
-        return None
-    path = _param_path(refs[0])
-    value = values.get(path[0]) if path and len(path) == 1 else None
-    return list(value) if isinstance(value, list) else None
-
-
-def expand_argv(items: Sequence[str], values: Mapping[str, WithValue]) -> tuple[str, ...]:
-    """Substitute params in command/args; a whole-item ``$(params.arr[*])`` becomes one item per element."""
-    lookup = param_lookup(values)
-    out: list[str] = []
-    for item in items:
-        spread = _whole_array(item, values)
-        out.extend(spread if spread is not None else [substitute(item, lookup)])
-    return tuple(out)
+def _argv(items: Sequence[str], values: Mapping[str, ParamValue]) -> tuple[str, ...]:
+    """A whole-item ``$(params.arr[*])`` (or the older ``$(params.arr)``) becomes one item per element."""
+    return subst.expand_argv(items, values, subst.param_lookup(values), bare=True)
 
 
 # --- steps ------------------------------------------------------------------------------------------------
@@ -280,10 +233,10 @@ def _timeout(name: str, raw: str | None, lookup: Callable[[Ref], str | None],
         return None, [site.problem((), f'step "{name}" (steps[{index}]) timeout: {exc}')]
 
 
-def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, WithValue], site: _Site,
+def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, ParamValue], site: _Site,
                notes: list[str]) -> tuple[StepPlan, list[Problem]]:
     template = task.spec.step_template
-    lookup = param_lookup(values)
+    lookup = subst.param_lookup(values)
     name = step.name or f"unnamed-{index}"
     command = step.command if step.command is not None else (template.command if template else None)
     args = step.args if step.args is not None else (template.args if template else None)
@@ -296,8 +249,8 @@ def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, Wi
         name=name,
         image=substitute(image, lookup) if image else None,
         script=_script(step.script, lookup),
-        command=expand_argv(command, values) if command is not None else None,
-        args=expand_argv(args or [], values),
+        command=_argv(command, values) if command is not None else None,
+        args=_argv(args or [], values),
         env=_env(name, _merged_env(template, step), lookup, notes),
         working_dir=substitute(working_dir, lookup) if working_dir else None,
         timeout_s=timeout_s,
@@ -319,15 +272,15 @@ def _task_notes(task: TektonTask) -> list[str]:
     return notes
 
 
-def expand_library_task(task: TektonTask, with_: Mapping[str, WithValue], *, file: str = "<pipeline>",
+def expand_library_task(task: TektonTask, with_: Mapping[str, ParamValue], *, file: str = "<pipeline>",
                         at: Path = ("with",), line_of: LineOf | None = None) -> LibraryExpansion:
     """Check ``with_`` against the task's params and build its steps; ``ValidationFailed`` lists all problems.
 
     ``file``, ``at`` (the path of the ``with:`` block) and ``line_of`` say where problems point in the user's
-    file; ``Loaded.line_of`` fits ``line_of``.
+    file; ``YamlDocument.line_of`` fits ``line_of``.
     """
     site = _Site(file, at, line_of)
-    values, problems = resolve_params(task, with_, file=file, at=at, line_of=line_of)
+    values, problems = bind_task_params(task, with_, file=file, at=at, line_of=line_of)
     if problems:
         raise ValidationFailed(problems)
     notes = _task_notes(task)

@@ -203,6 +203,7 @@ def merge(members: list[TaskPlan], others: list[TaskPlan]) -> TaskPlan:
         retries=RetryPlan(), allow_failure=False, params=first.params,
         notes=tuple(dict.fromkeys(n for m in members for n in m.notes)), kubernetes=first.kubernetes,
         members=tuple(m.name for m in members), local_workspaces=local,
+        interruptible=all(m.interruptible for m in members),  # stopping the Pod would stop every member
     )
 
 

@@ -2,14 +2,16 @@
 
 Why it exists: the Kubernetes executor should only create objects, never decide what they contain.
 Everything a reviewer may want to read before a run (images, env, mounts, limits, names) is decided here,
-from the plan and the run context alone, so ``wishstar compile`` can print it and golden files can pin it.
+from the plan and the run context alone, so ``wishstar plan`` can print it and golden files can pin it.
 See docs/kubernetes-manifests.md for the design and the reasons behind each choice.
 
 What it must not do: touch the outside world (no Kubernetes client, no clock, no environment, no files) or
 put a script, or any value from the git event, inside a command line. Scripts travel only as ConfigMap data;
 git values only as literal env values. Identical input gives identical dicts, built in a fixed order, so a
-YAML dump with ``sort_keys=False`` is byte-stable. Run-time references (``$(tasks.x.results.y)``,
-``$(tasks.status)``) are left for ``engine.compiler.resolve``.
+YAML dump with ``sort_keys=False`` is byte-stable. Every ``$(...)`` reference is answered by
+``engine.compiler.resolve.reference_lookup`` with ``attempt_paths``: ``wishstar plan`` calls ``task_manifests``
+without run-time values (``$(tasks.x.results.y)`` and ``$(tasks.status)`` stay as written), the Kubernetes
+executor calls the same function with the attempt's values, so what plan prints is what is created.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ import hashlib
 import math
 import posixpath
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from wishstar.engine.compiler.entrypoint import (
-    ENTRYPOINT,
     ENTRYPOINT_KEY,
     RESULTS_DIR,
     RUN_DIR,
@@ -32,16 +32,19 @@ from wishstar.engine.compiler.entrypoint import (
     entrypoint_args,
     message_limit,
 )
+from wishstar.engine.compiler.resolve import reference_lookup
 from wishstar.engine.compiler.types import (
+    AttemptPaths,
     EnvVar,
     PodSettings,
     RunContext,
+    RuntimeValues,
     StepPlan,
     TaskPlan,
     Toleration,
     WorkspaceBinding,
 )
-from wishstar.engine.spec.subst import Ref, substitute
+from wishstar.engine.spec.subst import Lookup, substitute
 
 Manifest = dict[str, Any]
 
@@ -113,27 +116,23 @@ def step_container(step: str) -> str:
 
 @dataclass(frozen=True)
 class _Layout:
-    """What every container of the task shares: workspace paths, default workdir, mounts, reference lookup."""
+    """What every container of the task shares: default workdir, mounts, and the reference lookup."""
 
-    paths: Mapping[str, str]
-    claims: Mapping[str, str]
-    results: tuple[str, ...]
+    lookup: Lookup
     workdir: str | None
     mounts: tuple[Manifest, ...]
 
-    def lookup(self, ref: Ref) -> str | None:
-        parts = ref.parts
-        if ref.star or len(parts) != 3:
-            return None
-        kind, name, attr = parts
-        if kind == "workspaces" and name in self.paths:
-            return {"path": self.paths[name], "claim": self.claims[name], "bound": "true"}.get(attr)
-        if kind == "results" and attr == "path" and name in self.results:
-            return f"{RESULTS_DIR}/{name}"
-        return None
-
     def fill(self, text: str) -> str:
         return substitute(text, self.lookup)
+
+
+def attempt_paths(task: TaskPlan, run_id: str, namespace: str) -> AttemptPaths:
+    """Where the task's references point inside its Pod: each workspace at its mount path, results under
+    ``RESULTS_DIR``, the claims of the run, the run's namespace. The Kubernetes executor gives the runner the
+    same (``reference_paths``), so both resolve every reference alike."""
+    return AttemptPaths(workspaces={b.name: mount_path(b) for b in task.workspaces}, results_dir=RESULTS_DIR,
+                        namespace=namespace,
+                        claims={b.name: claim_name(run_id, b.pipeline_workspace) for b in task.workspaces})
 
 
 def mount_path(binding: WorkspaceBinding) -> str:
@@ -177,7 +176,8 @@ def _check_results(task: TaskPlan) -> None:
                                 f'"_" or "." (it becomes a file name under {RESULTS_DIR})')
 
 
-def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext) -> _Layout:
+def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, attempt: int,
+            runtime: RuntimeValues | None) -> _Layout:
     _check_workspaces(task, plan_workspaces)
     _check_results(task)
     mounts: list[Manifest] = [{"name": SCRIPTS_VOLUME, "mountPath": SCRIPTS_DIR, "readOnly": True},
@@ -189,13 +189,9 @@ def _layout(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext) -
         if binding.read_only:
             mount["readOnly"] = True
         mounts.append(mount)
-    return _Layout(
-        paths={b.name: mount_path(b) for b in task.workspaces},
-        claims={b.name: claim_name(ctx.run_id, b.pipeline_workspace) for b in task.workspaces},
-        results=task.results,
-        workdir=default_workdir(task),
-        mounts=tuple(mounts),
-    )
+    paths = attempt_paths(task, ctx.run_id, ctx.namespace)
+    return _Layout(lookup=reference_lookup(task, paths, attempt=attempt, runtime=runtime),
+                   workdir=default_workdir(task), mounts=tuple(mounts))
 
 
 # --- containers -----------------------------------------------------------------------------------
@@ -362,11 +358,11 @@ def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
 
 
 def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
-                        attempt: int = 1) -> Manifest:
-    """The ConfigMap holding the entrypoint and every step's script (references to workspaces and results
-    filled in). Immutable: each attempt gets its own."""
-    layout = _layout(task, plan_workspaces, ctx)
-    data = {ENTRYPOINT_KEY: ENTRYPOINT}
+                        entrypoint: str, attempt: int = 1, runtime: RuntimeValues | None = None) -> Manifest:
+    """The ConfigMap holding the entrypoint (its text, ``wishstar.steps.entrypoint()``, comes from the caller)
+    and every step's script, references filled in. Immutable: each attempt gets its own."""
+    layout = _layout(task, plan_workspaces, ctx, attempt, runtime)
+    data = {ENTRYPOINT_KEY: entrypoint}
     for index, step in enumerate(task.steps):
         if step.script is not None:
             data[script_key(index)] = layout.fill(step.script)
@@ -375,11 +371,11 @@ def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: R
 
 
 def pod_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
-                 attempt: int = 1) -> Manifest:
+                 attempt: int = 1, runtime: RuntimeValues | None = None) -> Manifest:
     """The Pod: one container per step, in order, each behind the entrypoint; restartPolicy Never (retries are
     new Pods, decided by the scheduler); the task's time limit as activeDeadlineSeconds; the task's
     ``kubernetes:`` settings (placement, security, resources, extra labels and annotations)."""
-    layout = _layout(task, plan_workspaces, ctx)
+    layout = _layout(task, plan_workspaces, ctx, attempt, runtime)
     metadata = _metadata(task, ctx, pipeline, attempt)
     _extra_metadata(metadata, task.kubernetes)
     spec: Manifest = {"restartPolicy": "Never"}
@@ -392,7 +388,10 @@ def pod_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunConte
 
 
 def task_manifests(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
-                   attempt: int = 1) -> list[Manifest]:
-    """``[ConfigMap, Pod]`` for one attempt of one task instance, in the order they must be created."""
-    return [config_map_manifest(task, plan_workspaces, ctx, pipeline=pipeline, attempt=attempt),
-            pod_manifest(task, plan_workspaces, ctx, pipeline=pipeline, attempt=attempt)]
+                   entrypoint: str, attempt: int = 1, runtime: RuntimeValues | None = None) -> list[Manifest]:
+    """``[ConfigMap, Pod]`` for one attempt of one task instance, in the order they must be created. The one
+    function behind both ``wishstar plan`` (``runtime`` None) and the objects the Kubernetes executor creates
+    (the attempt's ``ResolvedTask.runtime``)."""
+    return [config_map_manifest(task, plan_workspaces, ctx, pipeline=pipeline, entrypoint=entrypoint,
+                                attempt=attempt, runtime=runtime),
+            pod_manifest(task, plan_workspaces, ctx, pipeline=pipeline, attempt=attempt, runtime=runtime)]

@@ -1,8 +1,11 @@
 """Fill a task's run-time references when it starts: results of earlier tasks, statuses, paths, secrets.
 
-Pure: everything arrives as arguments (paths come from the executor, results and statuses from the run state,
-secret values from the runner). Git event values are never substituted into text; they are only environment
-variables (``WISHSTAR_GIT_*``), which is what keeps hostile branch names away from shells.
+The one resolution of run-time ``$(...)`` references: ``reference_lookup`` answers them for the local runner
+(``resolve_task``) and for the Kubernetes manifests (``engine.compiler.pods``), which is what makes the objects
+``wishstar plan`` prints the objects the executor creates. Pure: everything arrives as arguments (paths come
+from the executor, results and statuses from the run state, secret values from the runner). Git event values
+are never substituted into text; they are only environment variables (``WISHSTAR_GIT_*``), which is what keeps
+hostile branch names away from shells.
 """
 
 from __future__ import annotations
@@ -10,9 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from wishstar.engine.compiler.types import EnvVar, ResolvedStep, ResolvedTask, StepPlan, TaskPlan
+from wishstar.engine.compiler.types import (
+    AttemptPaths,
+    EnvVar,
+    ResolvedStep,
+    ResolvedTask,
+    RuntimeValues,
+    StepPlan,
+    TaskPlan,
+)
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.spec.subst import Ref, substitute
+from wishstar.engine.spec.subst import Lookup, Ref, substitute
 
 
 class MissingSecret(WishstarError):
@@ -34,34 +45,46 @@ class RuntimeView:
     their variables are left out of the resolved env, so their values never pass through the runner."""
 
 
-def _lookup(task: TaskPlan, view: RuntimeView, results_dir: str, workspaces: Mapping[str, str], attempt: int):  # type: ignore[no-untyped-def]
+def reference_lookup(task: TaskPlan, paths: AttemptPaths, *, attempt: int,
+                     runtime: RuntimeValues | None) -> Lookup:
+    """The one answer to every run-time ``$(...)`` reference of ``task``, for the local runner and for the Pod
+    manifests alike (``engine.compiler.pods``). ``runtime`` None (``wishstar plan``): results of other tasks
+    and statuses stay as written; everything else (paths, claims, attempt, names, namespace) is filled."""
+
     def lookup(ref: Ref) -> str | None:
         p = ref.parts
-        if p == ("tasks", "status"):
-            return view.aggregate_status
-        if p[0] == "tasks" and len(p) == 3 and p[2] == "status":
-            return view.statuses.get(p[1], "none")
-        if p[0] == "tasks" and len(p) == 4 and p[2] == "results":
-            return view.results.get(p[1], {}).get(p[3])
+        if p[0] == "tasks" and runtime is not None:
+            if p == ("tasks", "status"):
+                return runtime.aggregate_status
+            if len(p) == 3 and p[2] == "status":
+                return runtime.statuses.get(p[1], "none")
+            if len(p) == 4 and p[2] == "results":
+                return runtime.results.get(p[1], {}).get(p[3])
         if p[0] == "results" and len(p) == 3 and p[2] == "path":
-            return f"{results_dir}/{p[1]}"
+            return f"{paths.results_dir}/{p[1]}"
         if p[0] == "workspaces" and len(p) == 3:
-            path = workspaces.get(p[1])
-            if p[2] == "bound":
-                return "true" if path else "false"
-            return path if p[2] == "path" else None
+            return _workspace(paths, p[1], p[2])
         if p == ("context", "task", "attempt"):
             return str(attempt)
         if p in (("context", "taskRun", "name"), ("context", "task", "name")):
             return task.name
         if p == ("context", "taskRun", "namespace"):
-            return "local"
+            return paths.namespace
         return None
 
     return lookup
 
 
-def _env(env: tuple[EnvVar, ...], view: RuntimeView, lookup, where: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _workspace(paths: AttemptPaths, name: str, attr: str) -> str | None:
+    path = paths.workspaces.get(name)
+    if attr == "bound":
+        return "true" if path else "false"
+    if attr == "path":
+        return path
+    return paths.claims.get(name) if attr == "claim" else None
+
+
+def _env(env: tuple[EnvVar, ...], view: RuntimeView, lookup: Lookup, where: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for var in env:
         if var.secret is not None:
@@ -77,7 +100,7 @@ def _env(env: tuple[EnvVar, ...], view: RuntimeView, lookup, where: str) -> dict
     return out
 
 
-def _step(step: StepPlan, task: TaskPlan, view: RuntimeView, lookup, cwd: str) -> ResolvedStep:  # type: ignore[no-untyped-def]
+def _step(step: StepPlan, task: TaskPlan, view: RuntimeView, lookup: Lookup, cwd: str) -> ResolvedStep:
     env = dict(view.base_env)
     env.update(_env(step.env, view, lookup, f"task {task.name}, step {step.name}"))
     workdir = substitute(step.working_dir, lookup) if step.working_dir else cwd
@@ -101,20 +124,19 @@ def secret_refs(tasks: Iterable[TaskPlan]) -> dict[str, frozenset[str]]:
     return {name: frozenset(keys) for name, keys in out.items()}
 
 
-def resolve_task(task: TaskPlan, view: RuntimeView, *, attempt: int, results_dir: str,
-                 workspace_paths: Mapping[str, str], default_cwd: str) -> ResolvedTask:
-    """The attempt as the executor runs it. ``workspace_paths`` maps pipeline workspaces to paths."""
-    bound = {b.name: workspace_paths[b.pipeline_workspace] for b in task.workspaces
-             if b.pipeline_workspace in workspace_paths}
-    lookup = _lookup(task, view, results_dir, bound, attempt)
+def resolve_task(task: TaskPlan, view: RuntimeView, *, attempt: int, paths: AttemptPaths,
+                 default_cwd: str) -> ResolvedTask:
+    """The attempt as the executor runs it; ``paths`` come from ``Executor.reference_paths``."""
+    runtime = RuntimeValues(results=view.results, statuses=view.statuses, aggregate_status=view.aggregate_status)
+    lookup = reference_lookup(task, paths, attempt=attempt, runtime=runtime)
     cwd = default_cwd
     if task.working_dir:
         cwd = substitute(task.working_dir, lookup)
     else:
-        explicit = [b.name for b in task.workspaces if not b.implicit and b.name in bound]
+        explicit = [b.name for b in task.workspaces if not b.implicit and b.name in paths.workspaces]
         if explicit and not task.uses:
-            cwd = bound[explicit[0]]
+            cwd = paths.workspaces[explicit[0]]
     steps = tuple(_step(s, task, view, lookup, cwd) for s in task.steps)
     return ResolvedTask(run_id=view.run_id, name=task.name, attempt=attempt, steps=steps, results=task.results,
-                        results_dir=results_dir, workspaces=task.workspaces, timeout_s=task.timeout_s,
-                        image=task.image)
+                        results_dir=paths.results_dir, workspaces=task.workspaces, timeout_s=task.timeout_s,
+                        image=task.image, runtime=runtime)

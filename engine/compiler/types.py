@@ -143,6 +143,9 @@ class TaskPlan:
     """For a chain merged into one Pod (``engine.compiler.placement``): the member tasks, in order."""
     local_workspaces: tuple[str, ...] = ()
     """Pipeline workspaces no other Pod of the run uses: an emptyDir in this Pod instead of the run's claim."""
+    interruptible: bool = True
+    """False (``interruptible: false``): a stop that is not forced lets the task finish (``engine.scheduler``);
+    a merged chain is not interruptible when any member is not."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,30 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class AttemptPaths:
+    """Where one attempt's references point: ``$(workspaces.NAME.path|claim)``, ``$(results.NAME.path)``,
+    ``$(context.taskRun.namespace)``. The executor says (``Executor.reference_paths``); on Kubernetes it is
+    ``engine.compiler.pods.attempt_paths``, the same function the manifests are compiled with."""
+
+    workspaces: Mapping[str, str]
+    """Task workspace name -> its path in this attempt."""
+    results_dir: str
+    namespace: str = "local"
+    claims: Mapping[str, str] = field(default_factory=dict)
+    """Task workspace name -> the PersistentVolumeClaim behind it (Kubernetes only)."""
+
+
+@dataclass(frozen=True)
+class RuntimeValues:
+    """What only the run knows when an attempt starts: earlier tasks' results and statuses. ``wishstar plan``
+    has none, so its manifests keep ``$(tasks.NAME.results.R)`` and ``$(tasks.status)`` as written."""
+
+    results: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    aggregate_status: str = ""
+
+
+@dataclass(frozen=True)
 class ResolvedStep:
     """A step with every reference filled in and secrets resolved to values (never logged)."""
 
@@ -245,3 +272,7 @@ class ResolvedTask:
     workspaces: tuple[WorkspaceBinding, ...] = ()
     timeout_s: float | None = None
     image: str | None = None
+    runtime: RuntimeValues = field(default_factory=RuntimeValues)
+    """The run-time values the references were filled with: the Kubernetes executor compiles the attempt's
+    objects from the plan with them (``engine.compiler.pods.task_manifests``), so the Pod is what
+    ``wishstar plan`` prints, with these values filled in."""

@@ -2,7 +2,8 @@
 
 Lifecycle, in order, for one run:
 
-1. ``setup(run)`` once, before any task: create workspaces and per-run resources. Safe to repeat.
+1. ``setup(run)`` once, before any task: create workspaces and per-run resources. Safe to repeat. A run
+   resumed after its engine died then gets ``stop_leftovers(run)``, before any attempt starts.
 2. ``execute(task, sink)`` once per task attempt. The runner may have up to the concurrency limit of
    ``execute`` calls in flight at once, for different tasks; never two for the same task attempt.
    It returns a ``TaskOutcome``; a task that fails returns ``status="failed"``, it does not raise.
@@ -26,13 +27,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-from wishstar.engine.compiler.types import ResolvedStep, ResolvedTask
+from wishstar.engine.compiler.types import AttemptPaths, ResolvedStep, ResolvedTask, TaskPlan
+from wishstar.engine.status import AttemptStatus
 
-__all__ = ["ResolvedStep", "ResolvedTask"]
-
-TaskStatus = Literal["succeeded", "failed"]
+__all__ = ["AttemptStatus", "ResolvedStep", "ResolvedTask"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class StepOutcome:
 class TaskOutcome:
     """What an attempt came to. ``reason`` is shown to the user (already free of secret values)."""
 
-    status: TaskStatus
+    status: AttemptStatus
     exit_code: int | None = None
     reason: str | None = None
     results: Mapping[str, str] = field(default_factory=dict)
@@ -96,6 +96,13 @@ class Executor(abc.ABC):
     async def teardown(self, run: RunEnv) -> None:
         """Release per-run resources. Idempotent."""
 
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        """The run continues from stored task states because the engine that drove it died (a takeover): stop
+        whatever that engine's attempts left running where this executor can reach, before any attempt starts
+        again; returns how many processes were stopped. Called after ``setup``. Default: nothing (the
+        Kubernetes executor re-attaches to the Pods instead)."""
+        return 0
+
     async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
                               ) -> Mapping[str, tuple[str, ...]]:
         """Secrets the run was not given that this executor's platform holds itself (Kubernetes Secrets of the
@@ -129,6 +136,13 @@ class Executor(abc.ABC):
         """Directory whose files are a task attempt's results (``$(results.NAME.path)``)."""
         return f"{run.run_dir}/results/{task}/{attempt}"
 
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        """What ``$(workspaces.NAME.path)``, ``$(results.NAME.path)`` and ``$(context.taskRun.namespace)`` mean
+        in one attempt (the runner resolves references with it). Default: ``workspace_path`` of each bound
+        pipeline workspace, ``results_dir``, namespace "local"."""
+        return AttemptPaths(workspaces={b.name: self.workspace_path(run, b.pipeline_workspace)
+                                        for b in task.workspaces},
+                            results_dir=self.results_dir(run, task.name, attempt))
 
 class RunObjects(abc.ABC):
     """What a run left on its platform (Pods, claims, ConfigMaps), found and deleted by run id: for

@@ -22,10 +22,10 @@ from wishstar.engine.executors.base import (
     RunEnv,
     StepOutcome,
     TaskOutcome,
-    TaskStatus,
 )
+from wishstar.engine.status import AttemptStatus
 
-EventKind = Literal["setup", "start", "finish", "cancel", "teardown"]
+EventKind = Literal["setup", "stop_leftovers", "start", "finish", "cancel", "teardown"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FakeOutcome:
     ``duration_s`` is awaited through the executor's ``sleep`` (inject a fake one to avoid real waits);
     ``error`` is raised from ``execute`` instead of returning, to test how the runner copes."""
 
-    status: TaskStatus = "succeeded"
+    status: AttemptStatus = "succeeded"
     exit_code: int | None = None
     results: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
@@ -103,6 +103,10 @@ class FakeExecutor(Executor):
 
     async def setup(self, run: RunEnv) -> None:
         self.events.append(FakeEvent("setup"))
+
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        self.events.append(FakeEvent("stop_leftovers"))
+        return 0
 
     async def teardown(self, run: RunEnv) -> None:
         self.events.append(FakeEvent("teardown"))

@@ -82,6 +82,12 @@ class LocalExecutor(Executor):
         self._runs[run.run_id] = run
         self._scripts.setdefault(run.run_id, ScriptFiles(run.run_dir))
 
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        """Kill the step processes a dead engine left running for this run (they ran in sessions of their own
+        and outlived it), found by the run's marker in their environment (``procs.leftovers``), and wait
+        until they are gone: an interrupted attempt then never runs alongside the one that replaces it."""
+        return await procs.stop_leftovers(run.run_id)
+
     async def teardown(self, run: RunEnv) -> None:
         """Remove the run's script files (they may embed parameter values); logs and results stay."""
         shutil.rmtree(os.path.join(run.run_dir, "scripts"), ignore_errors=True)

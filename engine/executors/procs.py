@@ -225,28 +225,73 @@ class OutputPump:
             self._fd = None
 
 
-def kill_leftovers(run_id: str) -> int:
-    """Kill every process on this machine still carrying ``WISHSTAR_RUN_ID=<run_id>`` in its environment.
+def leftovers(run_id: str) -> set[int]:
+    """Processes on this machine left from ``run_id``'s steps: those carrying ``WISHSTAR_RUN_ID=<run_id>`` in
+    their environment, and every other member of their sessions (a child that cleared its environment but
+    stayed in its step's session). Zombies do not count. This process and its own session never do.
 
-    For runs whose engine died (SIGKILL, power loss): their steps ran in sessions of their own and outlive it.
-    The marker is in every step's environment, so this finds exactly that run's processes (also ones that left
-    their group), whatever PIDs were reused since. Returns how many were signalled."""
+    Why a marker and not recorded pids: a dead engine's pids may have been reused by anything since; the
+    marker is in the environment of exactly the run's step processes and their descendants (a session id is
+    only matched while a marked process keeps that session in use, so it cannot be a reused one)."""
     marker = f"WISHSTAR_RUN_ID={run_id}".encode()
-    killed = 0
+    me, my_session = os.getpid(), os.getsid(0)
+    stats = _process_stats()
+    marked = {pid for pid, (_state, session) in stats.items() if pid != me and _has_marker(pid, marker)}
+    sessions = {stats[pid][1] for pid in marked} - {my_session}
+    return {pid for pid, (state, session) in stats.items()
+            if pid != me and state not in (b"Z", b"X") and (pid in marked or session in sessions)}
+
+
+def _process_stats() -> dict[int, tuple[bytes, int]]:
+    """pid -> (state, session id) of every process visible in /proc."""
+    out: dict[int, tuple[bytes, int]] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return 0
+        return out
     for entry in entries:
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                environ = f.read(256 * 1024)
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
         except OSError:
             continue
-        if marker in environ.split(b"\0"):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry), signal.SIGKILL)
-                killed += 1
+        fields = stat[stat.rfind(b")") + 2:].split()  # the command name may hold spaces and parentheses
+        if len(fields) > 3:
+            out[int(entry)] = (fields[0], int(fields[3]))
+    return out
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read(256 * 1024)
+    except OSError:  # gone, or another user's
+        return False
+    return marker in environ.split(b"\0")
+
+
+def kill_leftovers(run_id: str) -> int:
+    """SIGKILL every process ``leftovers(run_id)`` finds (for runs whose engine died: SIGKILL, power loss;
+    their steps ran in sessions of their own and outlive it). Returns how many were signalled."""
+    killed = 0
+    for pid in leftovers(run_id):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
     return killed
+
+
+async def stop_leftovers(run_id: str, timeout_s: float = GONE_TIMEOUT_S) -> int:
+    """Kill ``run_id``'s leftover processes and wait until none is left (a process forking while it is killed
+    is found by the next round), at most ``timeout_s``; returns how many were signalled in all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    killed, delay = 0, _POLL_FIRST_S
+    while True:
+        killed += await asyncio.to_thread(kill_leftovers, run_id)
+        if not await asyncio.to_thread(leftovers, run_id) or loop.time() >= deadline:
+            return killed
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _POLL_MAX_S)

@@ -1,5 +1,5 @@
-"""The scheduler: a pure decision step ``decide(plan, state, now, facts) -> Decision``, plus the pure
-transitions ``started``/``finished`` that fold an executor's outcome into the state.
+"""The scheduler: a pure decision step ``decide(plan, state, now, facts, limit) -> Decision``, plus the pure
+transitions ``finished`` (fold an attempt's outcome into the state) and ``request_cancel``.
 
 Rules (documented for users in docs/pipeline.md):
 - A task is ready when every task it needs is done (succeeded, failed with ``allow_failure``, or skipped).
@@ -9,7 +9,10 @@ Rules (documented for users in docs/pipeline.md):
   (default) lets them finish. Tasks never started are skipped with the reason.
 - Retries wait ``backoff * factor**(n-1)`` (capped) between attempts.
 - A pipeline timeout or a cancel request cancels running tasks; ``finally`` tasks then run in every case.
-No I/O, no clock: ``now`` is an argument.
+- ``interruptible: false`` tasks are not cancelled by any of these (they finish and count); a forced stop
+  cancels everything and starts no finally task (``engine.scheduler.outcome`` holds these rules and reasons).
+No I/O, no clock: ``now`` is an argument. Readiness is computed here from the task states (a task's ``needs``),
+not from ``engine.dag``: the scheduler asks it O(tasks) times per decision and the state already holds it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,16 @@ from typing import Any
 
 from wishstar.engine.compiler.placement import result_source
 from wishstar.engine.compiler.types import Plan, TaskPlan
-from wishstar.engine.scheduler.state import TERMINAL, RunState, RunStatus, TaskState
+from wishstar.engine.scheduler.outcome import (
+    FORCED_BEFORE_START,
+    cancel_reason,
+    interrupts,
+    run_outcome,
+    stopping_reason,
+)
+from wishstar.engine.scheduler.state import RunState, TaskState
 from wishstar.engine.spec import cel
+from wishstar.engine.status import ENDED_RUN_STATUSES, ENDED_TASK_STATUSES, RunStatus
 
 
 @dataclass(frozen=True)
@@ -59,24 +70,6 @@ Facts = Callable[[RunState], Mapping[str, Any]]
 
 def initial_state(plan: Plan, now: float) -> RunState:
     return RunState(tasks={t.name: TaskState() for t in plan.all_tasks()}, started_at=now)
-
-
-def _dep_ok(state: RunState, plan: Plan, dep: str) -> bool:
-    s = state.task(dep)
-    return s.status in ("succeeded", "skipped") or (s.status == "failed" and plan.task(dep).allow_failure)
-
-
-def _stopping_reason(plan: Plan, state: RunState) -> str | None:
-    if state.cancel_requested:
-        return "the run was cancelled"
-    if state.timed_out:
-        return "the pipeline timed out"
-    tasks = state.tasks
-    for name, task in plan.tasks.items():
-        status = tasks[name].status
-        if (status == "failed" and not task.allow_failure) or status == "cancelled":
-            return f'task "{name}" {status}'
-    return None
 
 
 def _skip_reason(plan: Plan, task: TaskPlan, state: RunState, facts: Facts) -> str | None:
@@ -162,34 +155,30 @@ def _schedule_once(plan: Plan, state: RunState, names: list[str], now: float, fa
 
 
 def _stop(plan: Plan, state: RunState, reason: str, actions: list[Action], now: float) -> RunState:
-    cancel_running = state.cancel_requested or state.timed_out or plan.on_failure == "cancel"
+    """Skip the regular tasks not started; cancel the running ones the stop interrupts (all of them, finally
+    tasks included, and no finally task left to start, when it is forced)."""
+    why = cancel_reason(state)
     for name in plan.tasks:
         s = state.task(name)
         if s.status == "pending":
             state = state.with_task(name, status="skipped", reason=f"not started: {reason}", finished_at=now,
                                     retry_at=None)
-        elif s.status == "running" and cancel_running:
-            actions.append(Cancel(name, reason))
-    return state
-
-
-def _outcome(plan: Plan, state: RunState) -> tuple[RunStatus, str | None]:
-    if state.cancel_requested:
-        return "cancelled", "the run was cancelled"
-    if state.timed_out:
-        return "failed", "the pipeline timed out"
-    # A failure first: tasks cancelled because of it come earlier in the order but are not the cause.
-    for bad in ("failed", "cancelled"):
-        for name in [*plan.tasks, *plan.finally_tasks]:
+        elif s.status == "running" and interrupts(plan, state, name):
+            actions.append(Cancel(name, why))
+    if state.forced:
+        for name in plan.finally_tasks:
             s = state.task(name)
-            if s.status == bad and not plan.task(name).allow_failure:
-                return "failed", f'task "{name}" {s.status}' + (f": {s.reason}" if s.reason else "")
-    return "succeeded", None
+            if s.status == "pending":
+                state = state.with_task(name, status="cancelled", reason=FORCED_BEFORE_START, finished_at=now,
+                                        retry_at=None)
+            elif s.status == "running":
+                actions.append(Cancel(name, why))
+    return state
 
 
 def decide(plan: Plan, state: RunState, now: float, facts: Facts, limit: int) -> Decision:
     """What to do now. Idempotent for a given state: a started task is ``running`` in the returned state."""
-    if state.status in ("succeeded", "failed", "cancelled"):
+    if state.status in ENDED_RUN_STATUSES:
         return Decision(state, (), None)
     actions: list[Action] = []
     wake: float | None = None
@@ -199,11 +188,11 @@ def decide(plan: Plan, state: RunState, now: float, facts: Facts, limit: int) ->
             state = replace(state, timed_out=True)
         else:
             wake = deadline
-    reason = _stopping_reason(plan, state)
+    reason = stopping_reason(plan, state)
     if reason:
         state = _stop(plan, state, reason, actions, now)
     else:
-        def ready(current: RunState, name: str) -> bool:  # _dep_ok for each need, inlined: called O(tasks) times
+        def ready(current: RunState, name: str) -> bool:  # inlined: called O(tasks) times per decision
             tasks = current.tasks
             for dep in plan.tasks[name].needs:
                 status = tasks[dep].status
@@ -214,12 +203,12 @@ def decide(plan: Plan, state: RunState, now: float, facts: Facts, limit: int) ->
 
         state, retry_wake = _schedule(plan, state, list(plan.tasks), now, facts, limit, actions, ready)
         wake = _earliest(wake, retry_wake)
-    if all(state.tasks[n].status in TERMINAL for n in plan.tasks) and not _running(state):
+    if all(state.tasks[n].status in ENDED_TASK_STATUSES for n in plan.tasks) and not _running(state):
         state, retry_wake = _schedule(plan, state, list(plan.finally_tasks), now, facts, limit, actions,
                                       lambda _s, _n: True)
         wake = _earliest(wake, retry_wake)
         if all(s.done for s in state.tasks.values()):
-            status, why = _outcome(plan, state)
+            status, why = run_outcome(plan, state)
             state = replace(state, status=status, reason=why)
             actions.append(Finish(status, why))
             wake = None
@@ -234,15 +223,17 @@ def _earliest(a: float | None, b: float | None) -> float | None:
 
 def finished(plan: Plan, state: RunState, name: str, *, succeeded: bool, now: float, exit_code: int | None,
              reason: str | None, results: Mapping[str, str], cancelled: bool = False) -> RunState:
-    """Fold one attempt's end into the state: success, a retry after backoff, failure, or cancellation."""
+    """Fold one attempt's end into the state: success, a retry after backoff, failure, or cancellation (whose
+    reason, unless ``reason`` is given, is the scheduler's: ``outcome.cancel_reason``)."""
     task = plan.task(name)
     current = state.task(name)
     if succeeded:
         return state.with_task(name, status="succeeded", exit_code=exit_code, reason=reason,
                                results=dict(results), finished_at=now)
     if cancelled:
-        return state.with_task(name, status="cancelled", exit_code=exit_code, reason=reason, finished_at=now)
-    stopping = _stopping_reason(plan, state) is not None and not task.is_finally
+        return state.with_task(name, status="cancelled", exit_code=exit_code,
+                               reason=reason if reason is not None else cancel_reason(state), finished_at=now)
+    stopping = stopping_reason(plan, state) is not None and not task.is_finally
     if current.attempts <= task.retries.limit and not stopping:
         delay = task.retries.delay(current.attempts)
         note = f"attempt {current.attempts} failed ({reason}); retrying in {delay:g}s"
@@ -251,5 +242,7 @@ def finished(plan: Plan, state: RunState, name: str, *, succeeded: bool, now: fl
                            finished_at=now)
 
 
-def request_cancel(state: RunState) -> RunState:
-    return replace(state, cancel_requested=True)
+def request_cancel(state: RunState, *, force: bool = False) -> RunState:
+    """Cancel the run: the running tasks a stop interrupts are cancelled, finally tasks run; ``force`` (a second
+    Ctrl-C, a replica giving the run up) cancels every running task and starts nothing more."""
+    return replace(state, cancel_requested=True, forced=state.forced or force)

@@ -1,6 +1,6 @@
 """Run state as the scheduler sees it: plain immutable records, replaced (never mutated) on every change.
 
-Task statuses: pending, running, succeeded, failed, skipped, cancelled. A pending task may carry ``retry_at``
+Task and run statuses are ``engine.status``'s. A pending task may carry ``retry_at``
 (waiting out a backoff). Pure data; the runner persists it through the store.
 """
 
@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-TaskStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
-RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+from wishstar.engine.status import ENDED_TASK_STATUSES, RunStatus, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class TaskState:
 
     @property
     def done(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in ENDED_TASK_STATUSES
 
 
 @dataclass(frozen=True)
@@ -40,6 +37,8 @@ class RunState:
     status: RunStatus = "running"
     reason: str | None = None
     cancel_requested: bool = False
+    forced: bool = False
+    """The cancellation is forced: every running task is cancelled, finally tasks too, nothing more starts."""
     timed_out: bool = False
 
     def task(self, name: str) -> TaskState:

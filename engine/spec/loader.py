@@ -39,7 +39,7 @@ one byte, so only alias expansion can reach the cap."""
 
 
 @dataclass(frozen=True)
-class Loaded:
+class YamlDocument:
     """A parsed YAML document and the line (1-based) of every field path in it."""
 
     data: Any
@@ -107,7 +107,7 @@ class _Builder:
         return Problem(self.file, node.start_mark.line + 1, format_path(path), message, hint)
 
 
-def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
+def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) -> YamlDocument:
     """Parse one YAML document; raise ``InputTooLarge`` or ``ValidationFailed`` with the line and column."""
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
@@ -121,6 +121,8 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
         col = f", column {mark.column + 1}" if mark else ""
         raise ValidationFailed([Problem(file, line, "<yaml>", f"YAML syntax error{col}: {exc.problem}",
                                         "check indentation and quoting around this line")]) from None
+    except yaml.reader.ReaderError as exc:
+        raise ValidationFailed([_unreadable(file, text, exc)]) from None
     except yaml.YAMLError as exc:
         raise ValidationFailed([Problem(file, None, "<yaml>", f"YAML error: {exc}")]) from None
     except RecursionError:
@@ -138,7 +140,18 @@ def load_yaml(text: str | bytes, file: str, *, max_bytes: int = MAX_FILE_BYTES) 
         raise ValidationFailed([_too_deep(file)]) from None
     if builder.problems:
         raise ValidationFailed(builder.problems)
-    return Loaded(data, builder.lines, file)
+    return YamlDocument(data, builder.lines, file)
+
+
+def _unreadable(file: str, text: str | bytes, exc: yaml.reader.ReaderError) -> Problem:
+    """A byte that is not UTF-8, or a character YAML does not allow, as one line naming its line."""
+    before = text[: exc.position]
+    line = (before.count(b"\n") if isinstance(before, bytes) else before.count("\n")) + 1
+    if exc.encoding == "unicode":
+        return Problem(file, line, "<yaml>", f"character U+{exc.character:04X} is not allowed in YAML",
+                       "remove it, or write it as an escape in a double-quoted string")
+    return Problem(file, line, "<yaml>", f"not UTF-8 text: byte 0x{exc.character:02x} cannot be decoded",
+                   "save the file as UTF-8")
 
 
 def _too_deep(file: str) -> Problem:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wishstar.engine.spec.errors import Path, Problem, did_you_mean
-from wishstar.engine.spec.loader import Loaded
+from wishstar.engine.spec.loader import YamlDocument
 from wishstar.engine.spec.model import Pipeline, Task
 
 
@@ -72,7 +72,8 @@ _TYPE_HINTS = {
 }
 
 
-def pydantic_problems(exc: ValidationError, loaded: Loaded, model: type[BaseModel], prefix: Path) -> list[Problem]:
+def pydantic_problems(exc: ValidationError, loaded: YamlDocument, model: type[BaseModel],
+                      prefix: Path) -> list[Problem]:
     """One problem per field path (unions report once), with line numbers and hints."""
     seen: set[Path] = set()
     problems: list[Problem] = []
@@ -108,7 +109,7 @@ def _pattern_hint(field: str) -> str:
     return "use lowercase letters, digits, '-' and '_' (at most 63, starting and ending alphanumeric)"
 
 
-def parse_structure(loaded: Loaded) -> tuple[Pipeline | None, dict[str, Task], dict[str, Task], list[Problem]]:
+def parse_structure(loaded: YamlDocument) -> tuple[Pipeline | None, dict[str, Task], dict[str, Task], list[Problem]]:
     """The pipeline (when every part parsed), the tasks that parsed, and all structural problems."""
     data = loaded.data
     if not isinstance(data, dict):
@@ -143,7 +144,7 @@ def parse_structure(loaded: Loaded) -> tuple[Pipeline | None, dict[str, Task], d
     return pipeline, parsed["tasks"], parsed["finally"], []
 
 
-def best_effort(loaded: Loaded, tasks: dict[str, Task], finals: dict[str, Task]) -> Pipeline | None:
+def best_effort(loaded: YamlDocument, tasks: dict[str, Task], finals: dict[str, Task]) -> Pipeline | None:
     """A pipeline of the parts that did parse, so cross-field checks can still report their problems
     alongside the structural ones. Top-level fields that failed are dropped (a bad name becomes a placeholder)."""
     if not isinstance(loaded.data, dict):

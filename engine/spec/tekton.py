@@ -21,12 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wishstar.engine.spec.durations import parse_duration
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
-from wishstar.engine.spec.loader import Loaded, load_yaml
-from wishstar.engine.spec.model import scalar_to_str
+from wishstar.engine.spec.loader import YamlDocument, load_yaml
+from wishstar.engine.spec.model import ParamValue, scalar_to_str
 
 API_VERSIONS = ("tekton.dev/v1", "tekton.dev/v1beta1")
 ParamType = Literal["string", "array", "object"]
-ParamValue = str | list[str] | dict[str, str]
 
 def parse_go_duration(text: str) -> float:
     """Seconds in a Go duration string (``"1h30m"``, ``"10s"``, ``"1.5h"``, ``"300ms"``, ``"0"``)."""
@@ -283,7 +282,7 @@ def _has(node: Any, part: str | int) -> bool:
     return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
-def _split_loc(loaded: Loaded, loc: tuple[str | int, ...]) -> tuple[Path, str | None]:
+def _split_loc(loaded: YamlDocument, loc: tuple[str | int, ...]) -> tuple[Path, str | None]:
     """The data path of a pydantic location, and the union member tag (``str``, ``list[str]``) if any."""
     out: list[str | int] = []
     node: Any = loaded.data
@@ -318,7 +317,7 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _problems(loaded: Loaded, exc: ValidationError) -> Iterator[Problem]:
+def _problems(loaded: YamlDocument, exc: ValidationError) -> Iterator[Problem]:
     union_tags: dict[Path, list[str]] = {}
     for error in exc.errors():
         path, tag = _split_loc(loaded, tuple(error["loc"]))
@@ -342,7 +341,7 @@ def _problems(loaded: Loaded, exc: ValidationError) -> Iterator[Problem]:
         yield loaded.problem(path, "expected " + " or ".join(dict.fromkeys(tags)))
 
 
-def _structure_problems(loaded: Loaded) -> list[Problem]:
+def _structure_problems(loaded: YamlDocument) -> list[Problem]:
     """What pydantic cannot see: duplicate names and v1beta1-only fields in a v1 file."""
     data = loaded.data
     problems: list[Problem] = []
@@ -365,7 +364,7 @@ def _structure_problems(loaded: Loaded) -> list[Problem]:
     return problems
 
 
-def parse_task(loaded: Loaded) -> TektonTask:
+def parse_task(loaded: YamlDocument) -> TektonTask:
     """Validate already-parsed YAML as a Task; ``ValidationFailed`` lists every problem with its line."""
     if not isinstance(loaded.data, dict):
         raise ValidationFailed([loaded.problem((), "a Task file must be a mapping",

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from wishstar.engine.spec import cel
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
-from wishstar.engine.spec.loader import Loaded, load_yaml
+from wishstar.engine.spec.loader import YamlDocument, load_yaml
 from wishstar.engine.spec.model import NAME_PATTERN, Pipeline, PodSettings, ResourceList, Task
 from wishstar.engine.spec.structure import best_effort, parse_structure
-from wishstar.engine.spec.subst import Ref, find_refs
+from wishstar.engine.spec.subst import ParamRef, Ref, find_refs, param_ref
 
 CONTEXT_REFS = {("context", "run", "id"), ("context", "run", "number"), ("context", "pipeline", "name"),
                 ("context", "task", "name"), ("context", "task", "attempt")}
@@ -39,7 +39,7 @@ UsesLookup = Callable[[Task], "UsesInfo | None"]
 
 @dataclass
 class _Checker:
-    loaded: Loaded
+    loaded: YamlDocument
     pipeline: Pipeline
     uses: UsesLookup
     library_names: tuple[str, ...]
@@ -247,12 +247,7 @@ def _check_ref(c: _Checker, section: str, name: str, task: Task, path: Path, tex
         c.add(path, f"{ref.text}: {message}", hint, offset)
 
     if head in ("params", "inputs"):
-        if head == "inputs":
-            parts = parts[1:]
-        pname = parts[1] if len(parts) > 1 else ""
-        known = set(c.pipeline.params) | set(task.matrix)
-        if pname not in known:
-            bad(f'undeclared parameter "{pname}"', did_you_mean(pname, known) or "declare it under params:")
+        _check_param_ref(c, task, param_ref(ref), bad)
     elif head == "tasks":
         _check_task_ref(c, section, name, parts, bad)
     elif head == "results":
@@ -273,6 +268,19 @@ def _check_ref(c: _Checker, section: str, name: str, task: Task, path: Path, tex
             bad("unknown context variable", "known: " + ", ".join(".".join(r) for r in sorted(CONTEXT_REFS)))
     else:
         bad(f'unknown reference "{head}"', "references start with params, tasks, results, workspaces or context")
+
+
+def _check_param_ref(c: _Checker, task: Task, pref: ParamRef | None,
+                     bad: Callable[[str, str | None], None]) -> None:
+    pname = pref.name if pref is not None else ""
+    known = set(c.pipeline.params) | set(task.matrix)
+    if pname not in known:
+        bad(f'undeclared parameter "{pname}"', did_you_mean(pname, known) or "declare it under params:")
+    elif pref is not None and pref.index is not None:
+        kind = c.pipeline.params[pname].type if pname in c.pipeline.params else "string"
+        if kind != "array":
+            bad(f'parameter "{pname}" is {kind}, not an array, so it has no element [{pref.index}]',
+                f"write $(params.{pname})")
 
 
 def _check_task_ref(c: _Checker, section: str, name: str, parts: tuple[str, ...],
@@ -388,13 +396,13 @@ def _check_cycles(c: _Checker) -> None:
               "remove one of the needs or result references on this cycle")
 
 
-def _raw_task_names(loaded: Loaded) -> set[str]:
+def _raw_task_names(loaded: YamlDocument) -> set[str]:
     data = loaded.data if isinstance(loaded.data, dict) else {}
     return {str(k) for section in ("tasks", "finally") if isinstance(data.get(section), dict)
             for k in data[section]}
 
 
-def check_pipeline(pipeline: Pipeline, loaded: Loaded, uses: UsesLookup, library_names: Iterable[str], *,
+def check_pipeline(pipeline: Pipeline, loaded: YamlDocument, uses: UsesLookup, library_names: Iterable[str], *,
                    broken: Iterable[str] = ()) -> tuple[list[Problem], dict[str, UsesInfo | None]]:
     """All semantic problems of a pipeline, and the library info of its ``uses`` tasks. ``broken`` names tasks
     that failed structural checks: references to them are not reported again."""
@@ -439,9 +447,9 @@ def validate_text(text: str | bytes, file: str, uses: UsesLookup,
 
 def unused_params(pipeline: Pipeline) -> set[str]:
     """Declared parameters no task refers to (a warning, not an error)."""
-    used = {ref.parts[1] for task in [*pipeline.tasks.values(), *pipeline.finally_.values()]
-            for _, text in _strings(task, ()) for ref in find_refs(text)
-            if ref.parts[0] == "params" and len(ref.parts) > 1}
+    refs = (param_ref(ref) for task in [*pipeline.tasks.values(), *pipeline.finally_.values()]
+            for _, text in _strings(task, ()) for ref in find_refs(text))
+    used = {pref.name for pref in refs if pref is not None}
     return set(pipeline.params) - used
 
 

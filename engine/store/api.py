@@ -20,16 +20,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, delete, null, select, text, update
+from sqlalchemy import Connection, Engine, Row, Table, delete, exists, null, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from wishstar.engine.store import db, shape
+from wishstar.engine.records import RunRecord, RunSummary, StepRecord, TaskRecord
+from wishstar.engine.status import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES, RunStatus, TaskStatus
+from wishstar.engine.store import db
 from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
 from wishstar.engine.store.logs import LogStore
-from wishstar.engine.store.models import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES, pipelines, runs, steps, tasks
+from wishstar.engine.store.models import pipelines, run_leases, runs, steps, tasks
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
 _ACTIVE = ACTIVE_RUN_STATUSES
@@ -126,10 +128,9 @@ class Store:
         """Open (creating and migrating as needed) the store; ``url`` None means SQLite in ``state_dir``."""
         if url is None:
             state_dir.mkdir(parents=True, exist_ok=True)
-            url = db.sqlite_url(state_dir)
-        engine = db.make_engine(url)
-        db.migrate(engine)
-        return cls(engine, state_dir)
+            hint = "(hint: the store is wishstar.db in the state directory, --state-dir or WISHSTAR_STATE_DIR)"
+            return cls(db.connect(db.sqlite_url(state_dir), hint), state_dir)
+        return cls(db.connect(url), state_dir)
 
     @property
     def engine(self) -> Engine:
@@ -259,12 +260,14 @@ class Store:
         """Fail pending/running runs whose owning process is gone; returns their ids.
 
         Kubernetes runs are left active: their Pods outlived the process and may still be running, so they
-        are orphans (``orphans``) to resume or cancel, not failures. The update is conditional on the run
-        still being active and owned by the same process, so a run that finished (or was handed over)
-        meanwhile is left alone. ``finished_at`` is set only when ``now`` is given.
+        are orphans (``orphans``) to resume or cancel, not failures. Server runs (those with a lease row) are
+        left active too: the replica that claims their expired lease finishes them (``Leases.recover``,
+        ``engine.resume``), whatever their executor. The update is conditional on the run still being
+        active and owned by the same process, so a run that finished (or was handed over) meanwhile is left
+        alone. ``finished_at`` is set only when ``now`` is given.
         """
         reaped = []
-        for run_id, host, pid, executor in self._ownerless(is_alive):
+        for run_id, host, pid, executor in self._ownerless(is_alive, without_lease=True):
             if executor == "kubernetes":
                 continue
             reason = f"the process running it (host {host}, pid {pid}) is gone"
@@ -282,8 +285,11 @@ class Store:
                 if executor == "kubernetes"]
 
     def _ownerless(self, is_alive: Callable[[str, int], bool], *, with_target: bool = False,
-                   created_before: float | None = None) -> list[tuple[str, str, int, str | None]]:
+                   without_lease: bool = False, created_before: float | None = None
+                   ) -> list[tuple[str, str, int, str | None]]:
         query = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.executor).where(runs.c.status.in_(_ACTIVE))
+        if without_lease:
+            query = query.where(~exists().where(run_leases.c.run_id == runs.c.id))
         if with_target:
             query = query.where(runs.c.target.is_not(None))
         if created_before is not None:
@@ -436,22 +442,26 @@ class Store:
             raise AmbiguousRun(ref, list(ids))
         return str(ids[0])
 
-    def get_run(self, ref: str) -> dict[str, Any]:
-        """The run with its tasks (plan order) and steps, in the documented JSON shape."""
+    def get_run(self, ref: str) -> RunRecord:
+        """The run with its tasks (plan order) and their steps; ``shape.run_dict`` gives its JSON shape."""
         run_id = self.resolve(ref)
         with db.read(self._engine) as conn:
-            run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            run = conn.execute(select(runs).where(runs.c.id == run_id)).first()
             if run is None:
                 raise RunNotFound(ref)
             task_rows = conn.execute(select(tasks).where(tasks.c.run_id == run_id)
-                                     .order_by(tasks.c.position, tasks.c.name)).mappings().all()
+                                     .order_by(tasks.c.position, tasks.c.name)).all()
             step_rows = conn.execute(select(steps).where(steps.c.run_id == run_id)
                                      .order_by(steps.c.task, steps.c.attempt, steps.c.position,
-                                               steps.c.started_at, steps.c.name)).mappings().all()
-        return shape.run_dict(run, task_rows, step_rows)
+                                               steps.c.started_at, steps.c.name)).all()
+        by_task: dict[str, list[StepRecord]] = {}
+        for row in step_rows:
+            by_task.setdefault(row.task, []).append(_step_record(row))
+        return RunRecord(**_summary_fields(run), params=dict(run.params or {}),
+                         tasks=tuple(_task_record(t, by_task.get(t.name, ())) for t in task_rows))
 
     def list_runs(self, status: str | None = None, branch: str | None = None, pipeline: str | None = None,
-                  limit: int = 50) -> list[dict[str, Any]]:
+                  limit: int = 50) -> list[RunSummary]:
         """Newest first; each filter narrows, and each combination has an index that serves it."""
         query = select(*_SUMMARY_COLUMNS)
         if status is not None:
@@ -463,5 +473,29 @@ class Store:
             query = query.where(runs.c.pipeline == pipeline)
         query = query.order_by(runs.c.created_at.desc()).limit(max(0, limit))
         with db.read(self._engine) as conn:
-            rows = conn.execute(query).mappings().all()
-        return [shape.run_summary(r) for r in rows]
+            rows = conn.execute(query).all()
+        return [RunSummary(**_summary_fields(r)) for r in rows]
+
+
+def summary_record(row: Any) -> RunSummary:
+    """A ``runs`` row as the record ``list_runs`` returns (also for queries built elsewhere in the store)."""
+    return RunSummary(**_summary_fields(row))
+
+
+def _summary_fields(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "pipeline": row.pipeline, "number": row.number, "status": cast(RunStatus, row.status),
+            "reason": row.reason, "event": row.event, "branch": row.branch, "git": dict(row.git or {}),
+            "created_at": row.created_at, "started_at": row.started_at, "finished_at": row.finished_at}
+
+
+def _step_record(row: Row[Any]) -> StepRecord:
+    return StepRecord(task=row.task, attempt=row.attempt, name=row.name, position=row.position,
+                      exit_code=row.exit_code, started_at=row.started_at, finished_at=row.finished_at,
+                      log_path=row.log_path, truncated=bool(row.truncated), bytes=row.bytes)
+
+
+def _task_record(row: Row[Any], steps: Iterable[StepRecord]) -> TaskRecord:
+    return TaskRecord(name=row.name, base=row.base, is_finally=bool(row.is_finally),
+                      status=cast(TaskStatus, row.status), reason=row.reason, attempts=row.attempts,
+                      exit_code=row.exit_code, results=dict(row.results or {}), started_at=row.started_at,
+                      finished_at=row.finished_at, position=row.position, steps=tuple(steps))

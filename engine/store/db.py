@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from alembic.config import Config
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
+
+from wishstar.engine.store.errors import StoreUnavailable
 
 HEAD = "0006_api_tokens"
 """The newest migration in ``migrations/versions``; a test checks it against Alembic's own idea of head."""
@@ -42,6 +44,37 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+URL_HINT = "(hint: WISHSTAR_DATABASE_URL is sqlite:///PATH or postgresql+psycopg://USER@HOST/DB; see docs/store.md)"
+
+
+def connect(url: str, fix: str = URL_HINT) -> Engine:
+    """``make_engine`` and ``migrate``; ``StoreUnavailable`` (the URL without its password, the reason and
+    ``fix``) when the URL cannot be parsed, its driver is missing or the database refuses."""
+    shown = _shown_url(url)
+    try:
+        engine = make_engine(url)
+    except ArgumentError as exc:
+        raise StoreUnavailable(f"cannot open the run store {shown}: {exc} {fix}") from None
+    except ImportError as exc:
+        raise StoreUnavailable(f"cannot open the run store {shown}: its database driver is not installed "
+                               f"({exc}) {fix}") from None
+    try:
+        migrate(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise StoreUnavailable(f"cannot open the run store {shown}: {reason} {fix}") from None
+    return engine
+
+
+def _shown_url(url: str) -> str:
+    """The URL as it may be printed: never its password (an unparseable URL is not printed at all)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(WISHSTAR_DATABASE_URL is not a URL)"
 
 
 def _enable_wal(cur: Any) -> None:

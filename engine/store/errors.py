@@ -36,6 +36,10 @@ class InvalidStatus(StoreError):
         super().__init__(f'unknown {kind} status "{status}" (expected one of: {", ".join(allowed)})')
 
 
+class StoreUnavailable(StoreError):
+    """The database behind the store cannot be opened (a bad URL, a missing driver, a server that refuses)."""
+
+
 # The database failed or could not be reached. SQLAlchemy's base error, under a store name: code outside the
 # store catches it without importing SQLAlchemy (import-linter keeps SQLAlchemy inside the store).
 DatabaseError = SQLAlchemyError

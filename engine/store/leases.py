@@ -17,13 +17,14 @@ import os
 import secrets
 import socket
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.status import ENDED_RUN_STATUSES, WAITING_LEASE_STATES
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import events, run_leases, runs
@@ -128,7 +129,7 @@ class Leases:
         """Record the event's run, its lease (queued; ``done`` for a run recorded as already finished) and the
         event ``done``, in one transaction. ``LeaseLost`` if the event is no longer this owner's."""
         run_id = secrets.token_hex(6)
-        finished = new.status in ("succeeded", "failed", "cancelled")
+        finished = new.status in ENDED_RUN_STATUSES
         with db.write(self._engine) as conn:
             held = conn.execute(select(events.c.id).where(
                 events.c.id == event_id, events.c.status == "claimed", events.c.lease_owner == owner)).first()
@@ -156,7 +157,7 @@ class Leases:
     @staticmethod
     def _supersede(conn: Connection, group: str, newer_id: str, now: float) -> tuple[str, ...]:
         older = conn.execute(select(run_leases.c.run_id, run_leases.c.state).where(
-            run_leases.c.concurrency_group == group, run_leases.c.state.in_(("queued", "active")),
+            run_leases.c.concurrency_group == group, run_leases.c.state.in_(WAITING_LEASE_STATES),
             run_leases.c.run_id != newer_id)).all()
         reason = f"superseded by run {newer_id} (concurrency group {group!r}, newer: cancel)"
         for run_id, state in older:
@@ -170,9 +171,12 @@ class Leases:
 
     # -- runs -----------------------------------------------------------------------------------------
 
-    def claim_run(self, owner: str, now: float, lease_s: float) -> ClaimedRun | None:
+    def claim_run(self, owner: str, now: float, lease_s: float, *, host: str | None = None,
+                  pid: int | None = None) -> ClaimedRun | None:
         """A run to drive: an active run whose owner's lease expired (takeover) first, else the oldest queued
-        run whose concurrency group has room. None when there is nothing to do."""
+        run whose concurrency group has room. None when there is nothing to do. ``host``/``pid`` (the
+        claiming process) become the run's owner in the same transaction, so an active lease's run always
+        names the process holding it (``recover`` relies on that)."""
         expired = and_(run_leases.c.state == "active", run_leases.c.expires_at < now)
         claimable = or_(run_leases.c.state == "queued", expired)
         with db.write(self._engine) as conn:
@@ -186,6 +190,8 @@ class Leases:
                     continue
                 conn.execute(update(run_leases).where(run_leases.c.run_id == row["run_id"]).values(
                     owner=owner, expires_at=now + lease_s, state="active"))
+                if host is not None and pid is not None:
+                    conn.execute(update(runs).where(runs.c.id == row["run_id"]).values(host=host, pid=pid))
                 return ClaimedRun(row["run_id"], row["event_id"], row["project_id"], takeover,
                                   row["owner"] if takeover else None)
         return None
@@ -243,6 +249,32 @@ class Leases:
             return bool(conn.execute(update(run_leases).where(
                 run_leases.c.run_id == run_id, run_leases.c.owner == owner, run_leases.c.state == "active",
             ).values(expires_at=0.0)).rowcount)
+
+    def recover(self, owner: str, host: str, is_alive: Callable[[str, int], bool]) -> list[tuple[str, str | None]]:
+        """At a replica's start: make the runs a dead engine process left claimable now, instead of after
+        their leases expire; returns their ids. Those are the active run leases held under ``owner`` (a
+        previous process of this replica, e.g. a restarted ``wishstar serve --replica-id``: left alone, its
+        heartbeat would renew them forever) and those whose driving process ran on ``host`` and is gone
+        (``is_alive(host, pid)`` False: a pid reused since counts as alive, so that run simply waits for its
+        lease to expire). Returns (run id, the owner that held it). Their owner is cleared, so no heartbeat
+        renews them; the next ``claim_run`` takes them over. Events this owner had claimed are released the
+        same way."""
+        with db.write(self._engine) as conn:
+            active = conn.execute(select(run_leases.c.run_id, run_leases.c.owner, runs.c.host, runs.c.pid)
+                                  .join(runs, runs.c.id == run_leases.c.run_id)
+                                  .where(run_leases.c.state == "active")).all()
+            dead = []
+            for run_id, held_by, run_host, pid in active:
+                if held_by != owner and (run_host != host or pid is None or is_alive(host, pid)):
+                    continue
+                unchanged = (run_leases.c.owner.is_(None) if held_by is None else run_leases.c.owner == held_by)
+                if conn.execute(update(run_leases).where(  # unless another replica claimed it meanwhile
+                        run_leases.c.run_id == run_id, run_leases.c.state == "active", unchanged,
+                ).values(owner=None, expires_at=0.0)).rowcount:
+                    dead.append((run_id, held_by))
+            conn.execute(update(events).where(events.c.status == "claimed", events.c.lease_owner == owner)
+                         .values(lease_owner=None, lease_expires_at=0.0))
+        return dead
 
     def lease_of(self, run_id: str) -> dict[str, Any] | None:
         with db.read(self._engine) as conn:

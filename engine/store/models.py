@@ -3,6 +3,7 @@
 Why: one schema, described in one place, that Alembic migrations are checked against and that the queries
 in ``engine.store.api`` use as SQLAlchemy Core tables. Must not hold behaviour: no queries, no sessions, no
 clock.
+The status sets the ``status`` columns hold are ``engine.status``'s.
 Timestamps are epoch seconds (double precision) handed in by the caller; the API renders them as ISO-8601.
 """
 
@@ -26,11 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-RUN_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
-ACTIVE_RUN_STATUSES = ("pending", "running")
-ENDED_RUN_STATUSES = ("succeeded", "failed", "cancelled")
-TASK_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "cancelled")
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -132,7 +128,6 @@ pipelines = cast(Table, Pipeline.__table__)
 
 # -- the server (webhooks in, statuses out, several replicas) ------------------------------------------------
 
-EVENT_STATUSES = ("pending", "claimed", "done", "skipped", "failed", "ignored")
 OUTBOX_STATES = ("pending", "sent", "dead")
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.status import EVENT_STATUSES
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
-from wishstar.engine.store.models import EVENT_STATUSES, events, projects
+from wishstar.engine.store.models import events, projects
 
 
 class ProjectNotFound(WishstarError):

@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from wishstar.engine.status import RUN_STATUSES
 from wishstar.engine.store import db, shape
-from wishstar.engine.store.api import Store
+from wishstar.engine.store.api import Store, summary_record
 from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
-from wishstar.engine.store.models import RUN_STATUSES, events, projects, run_leases, runs
+from wishstar.engine.store.models import events, projects, run_leases, runs
 from wishstar.engine.store.server import StoredEvent
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
@@ -74,8 +75,8 @@ def list_runs_of(store: Store, paths: Collection[str], *, status: str | None = N
     if pipeline is not None:
         query = query.where(runs.c.pipeline == pipeline)
     with db.read(store.engine) as conn:
-        rows = conn.execute(query.order_by(runs.c.created_at.desc()).limit(max(0, limit))).mappings().all()
-    return [shape.run_summary(r) for r in rows]
+        rows = conn.execute(query.order_by(runs.c.created_at.desc()).limit(max(0, limit))).all()
+    return [shape.run_summary(summary_record(r)) for r in rows]
 
 
 def event_project(store: Store, event_id: str) -> str | None:

@@ -1,5 +1,6 @@
 """What users trust Wishstar with: hostile git values never reach a shell, secrets never reach logs or results,
-cancellation (Ctrl-C or ``runs cancel``) stops every process and still runs ``finally``, a crash is noticed."""
+cancellation (Ctrl-C or ``runs cancel``) stops every process but an ``interruptible: false`` task's (a second
+Ctrl-C stops those too) and still runs ``finally``, a crash is noticed."""
 
 from __future__ import annotations
 
@@ -163,6 +164,50 @@ def test_ctrl_c_cancels_the_run_and_leaves_no_process_behind(cli, make_repo, tmp
     assert proc.returncode == 130
     assert json.loads(out)["status"] == "cancelled"
     _wait_for(lambda: not _alive(grandchild), timeout=10, what="the background grandchild to die")
+
+
+DEPLOY = """
+    name: deploy
+    tasks:
+      deploy:
+        interruptible: false
+        script: |
+          touch {started}
+          while [ ! -e {go} ]; do sleep 0.05; done
+          echo deployed
+"""
+
+
+def _start_deploy(cli, make_repo, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    started, go = tmp_path / "started", tmp_path / "go"
+    proc = cli.start("run", str(make_repo(DEPLOY.format(started=started, go=go))), "--output", "json",
+                     "--no-progress")
+    _wait_for(started.exists, what="the deploy to start")
+    return proc, go
+
+
+def test_ctrl_c_lets_a_non_interruptible_task_finish_and_the_run_ends_cancelled(cli, make_repo, tmp_path):
+    proc, go = _start_deploy(cli, make_repo, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert proc.poll() is None  # still deploying
+    go.touch()
+    out, err = proc.communicate(timeout=60)
+    run = json.loads(out)
+    assert proc.returncode == 130 and run["status"] == "cancelled"
+    assert run["tasks"][0]["status"] == "succeeded"
+    assert "interruptible: false" in err
+
+
+def test_a_second_ctrl_c_stops_a_non_interruptible_task(cli, make_repo, tmp_path):
+    proc, _ = _start_deploy(cli, make_repo, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    run = json.loads(out)
+    assert proc.returncode == 130 and run["status"] == "cancelled"
+    assert run["tasks"][0]["status"] == "cancelled"
 
 
 def test_a_run_whose_engine_died_is_marked_failed_and_its_steps_killed_on_the_next_start(cli, make_repo, tmp_path):

@@ -10,10 +10,8 @@ import pytest
 from wishstar.engine.compiler.build import compile_pipeline, resolve_params
 from wishstar.engine.compiler.types import Edge, EnvVar, Plan, RunContext
 from wishstar.engine.spec.errors import ValidationFailed
-from wishstar.engine.spec.model import Pipeline
+from wishstar.engine.spec.model import ParamValue, Pipeline
 from wishstar.engine.spec.validate import validate_text
-
-ParamValue = str | list[str] | dict[str, str]
 
 
 def parse(text: str) -> Pipeline:
@@ -83,6 +81,19 @@ def test_bracket_array_param_with_star_expands_too() -> None:
     assert plan.tasks["t"].steps[0].command == ("pytest", "-x", "-q", "-x -q")
 
 
+def test_an_array_element_of_a_pipeline_param_is_substituted_like_in_a_tekton_task() -> None:
+    plan = compile_text("""\
+        name: ci
+        params: {targets: [linux, darwin], image: {default: {repo: app, tag: "1"}, type: object}}
+        tasks:
+          t:
+            steps: [{script: 'build $(params.targets[1]) $(params.image.repo)',
+                     command: [make, '$(params.targets[0])', '$(params["targets"][*])']}]
+        """, {"targets": ["arm", "x86"]})
+    step = plan.tasks["t"].steps[0]
+    assert (step.script, step.command) == ("build x86 app", ("make", "arm", "arm", "x86"))
+
+
 def test_run_time_references_are_left_for_resolve() -> None:
     plan = compile_text(MATRIX)
     assert plan.tasks["image"].steps[0].script == "docker build -t app:$(tasks.version.results.tag) ."
@@ -134,6 +145,16 @@ def test_bad_params_are_reported_together(given: dict[str, ParamValue], expected
     with pytest.raises(ValidationFailed) as info:
         resolve_params(parse(PARAMS), given, ".wishstar.yaml")
     assert [str(p) for p in info.value.problems] == expected
+
+
+def test_one_value_for_an_object_param_is_refused_instead_of_leaving_its_keys_unresolved() -> None:
+    text = "name: ci\nparams:\n  cfg: {type: object, default: {a: '1'}}\ntasks:\n  t: {script: echo $(params.cfg.a)}\n"
+    with pytest.raises(ValidationFailed) as info:
+        resolve_params(parse(text), {"cfg": "3"}, ".wishstar.yaml")
+    assert [str(p) for p in info.value.problems] == [
+        ".wishstar.yaml params.cfg: --param cfg: an object parameter takes a mapping, not one value (set its keys "
+        "under `default:` in the file)"]
+    assert resolve_params(parse(text), {}, ".wishstar.yaml") == {"cfg": {"a": "1"}}
 
 
 def test_params_are_substituted_at_compile_time() -> None:
@@ -191,6 +212,8 @@ def test_task_settings_reach_the_plan() -> None:
             timeout: 90s
             allowFailure: true
             retries: {limit: 3, backoff: 2s, factor: 3, maxBackoff: 1m}
+            interruptible: false
+          u: {script: x}
         finally:
           f: {script: echo $(tasks.status)}
         """)
@@ -198,6 +221,7 @@ def test_task_settings_reach_the_plan() -> None:
     assert (plan.timeout_s, plan.concurrency, plan.on_failure) == (3600.0, 2, "cancel")
     assert (t.timeout_s, t.allow_failure, t.retries.limit, t.retries.backoff_s, t.retries.max_backoff_s) == (
         90.0, True, 3, 2.0, 60.0)
+    assert (t.interruptible, plan.tasks["u"].interruptible) == (False, True)
     assert list(plan.finally_tasks) == ["f"] and plan.finally_tasks["f"].is_finally
 
 

@@ -19,6 +19,7 @@ from wishstar.engine.compiler.placement import apply_placement, chains, result_s
 from wishstar.engine.compiler.pods import task_manifests
 from wishstar.engine.compiler.types import Plan, ResultRef, RunContext
 from wishstar.engine.spec.validate import validate_text
+from wishstar.steps import entrypoint
 
 GOLDEN = Path(__file__).parent / "golden" / "pods"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -210,7 +211,7 @@ def test_a_workspace_only_the_chain_uses_needs_no_claim() -> None:
     group = plan.tasks["build+test+package"]
     assert group.local_workspaces == ("source",)
     assert shared_workspaces(plan) == ()
-    pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline)[1]
+    pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline, entrypoint=entrypoint())[1]
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["ws-source"] == {"name": "ws-source", "emptyDir": {}}
     assert not any("persistentVolumeClaim" in v for v in volumes.values())
@@ -222,14 +223,14 @@ def test_a_workspace_another_pod_uses_keeps_its_claim() -> None:
     group = plan.tasks["build+test+package"]
     assert group.local_workspaces == ()
     assert shared_workspaces(plan) == ("source",)
-    pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline)[1]
+    pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline, entrypoint=entrypoint())[1]
     assert any("persistentVolumeClaim" in v for v in pod["spec"]["volumes"])
 
 
 def test_the_merged_pod_runs_every_member_step_in_order_and_is_valid() -> None:
     plan = apply_placement(compile_text(CHAIN))
     group = plan.tasks["build+test+package"]
-    config_map, pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline)
+    config_map, pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline, entrypoint=entrypoint())
     containers = pod["spec"]["containers"]
     assert [c["args"][1] for c in containers] == ["0", "1", "2"]
     assert [c["args"][3] for c in containers] == ["build.run", "test.run", "package.tar"]
@@ -259,6 +260,6 @@ def test_each_member_keeps_its_own_working_directory() -> None:
           c: {script: "true", needs: [b], workspaces: {out: out}}
         """))
     group = plan.tasks["a+b+c"]
-    pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline)[1]
+    pod = task_manifests(group, plan.workspaces, CTX, pipeline=plan.pipeline, entrypoint=entrypoint())[1]
     assert [c.get("workingDir") for c in pod["spec"]["containers"]] == ["/workspace/source/sub", None,
                                                                         "/workspace/out"]

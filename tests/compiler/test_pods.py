@@ -34,6 +34,7 @@ from wishstar.engine.compiler.types import (
     Toleration,
     WorkspaceBinding,
 )
+from wishstar.steps import entrypoint
 
 GOLDEN = Path(__file__).parent / "golden" / "pods"
 K8S_VERSION = "1.31"
@@ -222,7 +223,7 @@ def dump(manifests: list[dict[str, Any]]) -> str:
 
 def manifests_of(name: str) -> list[dict[str, Any]]:
     plan, workspaces, ctx = CASES[name]
-    return task_manifests(plan, workspaces, ctx, pipeline="shop-api")
+    return task_manifests(plan, workspaces, ctx, pipeline="shop-api", entrypoint=entrypoint())
 
 
 def argv_strings(pod: dict[str, Any]) -> Iterator[str]:
@@ -261,7 +262,7 @@ def test_every_manifest_validates_against_the_kubernetes_schema(name: str) -> No
 def test_hostile_script_appears_only_in_configmap_data() -> None:
     hostile = "echo '; rm -rf /\necho $(touch x)\n"
     plan = task("evil", (step("run", script=hostile), step("again", script='x="$(touch x)"')))
-    config_map, pod = task_manifests(plan, (), CTX, pipeline="p")
+    config_map, pod = task_manifests(plan, (), CTX, pipeline="p", entrypoint=entrypoint())
     assert config_map["data"]["step-0"] == hostile
     assert "$(touch x)" in config_map["data"]["step-1"]
     for text in argv_strings(pod):
@@ -407,7 +408,7 @@ def test_plans_that_cannot_become_a_pod_are_refused_with_the_reason(
     plan: TaskPlan, workspaces: tuple[str, ...], message: str
 ) -> None:
     with pytest.raises(ManifestError, match=re.escape(message)):
-        task_manifests(plan, workspaces, CTX, pipeline="p")
+        task_manifests(plan, workspaces, CTX, pipeline="p", entrypoint=entrypoint())
 
 
 # --- names --------------------------------------------------------------------------------------------------
@@ -451,9 +452,9 @@ def test_any_task_name_gives_valid_object_names_and_label_values(
 @given(task_name=st.text(min_size=1, max_size=100), step_name=st.text(min_size=1, max_size=100))
 def test_any_task_and_step_name_gives_a_pod_kubernetes_accepts(task_name: str, step_name: str) -> None:
     plan = task(task_name, (step(step_name, script="true"),), results=("r",))
-    for manifest in task_manifests(plan, (), CTX, pipeline="pipe"):
+    for manifest in task_manifests(plan, (), CTX, pipeline="pipe", entrypoint=entrypoint()):
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
         assert DNS_LABEL.fullmatch(manifest["metadata"]["name"])
         assert all(LABEL_VALUE.fullmatch(v) for v in manifest["metadata"]["labels"].values())
-    container = task_manifests(plan, (), CTX, pipeline="pipe")[1]["spec"]["containers"][0]
+    container = task_manifests(plan, (), CTX, pipeline="pipe", entrypoint=entrypoint())[1]["spec"]["containers"][0]
     assert DNS_LABEL.fullmatch(container["name"]) and len(container["name"]) <= 63

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from wishstar.engine.compiler.entrypoint import ENTRYPOINT, entrypoint_args
+from wishstar.engine.compiler.entrypoint import entrypoint_args
+from wishstar.steps import entrypoint
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def run_pod(
     """Start every step at once, as Kubernetes starts a Pod's containers, each with its own message file."""
     scripts = tmp_path / "scripts"
     scripts.mkdir()
-    (scripts / "entrypoint").write_text(ENTRYPOINT)
+    (scripts / "entrypoint").write_text(entrypoint())
     env = {
         **os.environ,
         "WISHSTAR_RUN_DIR": str(tmp_path / "run"),

@@ -7,8 +7,9 @@ import textwrap
 import pytest
 
 from wishstar.engine.compiler.build import compile_pipeline
-from wishstar.engine.compiler.resolve import MissingSecret, RuntimeView, resolve_task, secret_refs
-from wishstar.engine.compiler.types import Plan, RunContext
+from wishstar.engine.compiler.resolve import MissingSecret, RuntimeView, reference_lookup, resolve_task, secret_refs
+from wishstar.engine.compiler.types import AttemptPaths, Plan, RunContext, RuntimeValues
+from wishstar.engine.spec.subst import find_refs, substitute
 from wishstar.engine.spec.validate import validate_text
 
 PIPELINE = """\
@@ -45,8 +46,10 @@ def view(**changes: object) -> RuntimeView:
 
 
 def resolve(name: str, v: RuntimeView | None = None, attempt: int = 1):  # type: ignore[no-untyped-def]
-    return resolve_task(plan().task(name), v or view(), attempt=attempt, results_dir="/run/results/x",
-                        workspace_paths={"src": "/ws/src"}, default_cwd="/repo")
+    task = plan().task(name)
+    paths = AttemptPaths(workspaces={b.name: f"/ws/{b.pipeline_workspace}" for b in task.workspaces},
+                         results_dir="/run/results/x")
+    return resolve_task(task, v or view(), attempt=attempt, paths=paths, default_cwd="/repo")
 
 
 def test_results_of_earlier_tasks_are_filled_at_run_time() -> None:
@@ -113,3 +116,25 @@ def test_step_env_overrides_the_base_env() -> None:
     task = resolve("image", view(base_env={"TAG": "from-host", "PATH": "/bin"}))
     assert task.steps[0].env["TAG"] == "1.2.3"
     assert task.steps[0].env["PATH"] == "/bin"
+
+
+# --- one lookup for the runner and the manifests ------------------------------------------------------------
+
+
+def test_the_task_run_namespace_is_local_by_default_and_the_executors_namespace_when_it_says_one() -> None:
+    task = plan().task("image")
+    ref = next(find_refs("$(context.taskRun.namespace)"))
+    local = AttemptPaths(workspaces={}, results_dir="/r")
+    assert reference_lookup(task, local, attempt=1, runtime=RuntimeValues())(ref) == "local"
+    on_cluster = AttemptPaths(workspaces={}, results_dir="/r", namespace="builds")
+    assert reference_lookup(task, on_cluster, attempt=1, runtime=RuntimeValues())(ref) == "builds"
+
+
+def test_without_run_time_values_results_and_statuses_stay_as_written_and_the_rest_is_filled() -> None:
+    task = plan().task("image")
+    paths = AttemptPaths(workspaces={"src": "/workspace/src"}, results_dir="/wishstar/results", namespace="ci")
+    text = "$(tasks.version.results.tag) $(tasks.status) $(tasks.image.status) $(workspaces.src.path) " \
+           "$(workspaces.other.bound) $(results.r.path) $(context.task.attempt)"
+    assert substitute(text, reference_lookup(task, paths, attempt=2, runtime=None)) == \
+        "$(tasks.version.results.tag) $(tasks.status) $(tasks.image.status) /workspace/src false " \
+        "/wishstar/results/r 2"

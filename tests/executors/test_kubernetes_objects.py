@@ -1,7 +1,7 @@
-"""The executor's own objects and how a compiled Pod receives an attempt's run-time values.
+"""The executor's own objects, and an attempt's objects: the plan's manifests with the attempt's run-time values.
 
-The fill step takes scripts, command lines and plain env values from the ResolvedTask (as the runner resolved
-them with this executor's in-Pod paths) and moves secret values into a Secret of the attempt.
+``PlanManifests`` compiles the attempt with the function ``wishstar plan`` uses, filling in earlier results and
+statuses, and moves secret values the run was given into a Secret of the attempt.
 """
 
 from __future__ import annotations
@@ -12,20 +12,29 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from wishstar.engine.compiler.entrypoint import RESULTS_DIR
-from wishstar.engine.compiler.pods import task_manifests
+from wishstar.engine.compiler.pods import attempt_paths, task_manifests
 from wishstar.engine.compiler.resolve import RuntimeView, resolve_task
-from wishstar.engine.compiler.types import EnvVar, RetryPlan, RunContext, StepPlan, TaskPlan, WorkspaceBinding
+from wishstar.engine.compiler.types import (
+    EnvVar,
+    Plan,
+    RetryPlan,
+    RunContext,
+    StepPlan,
+    TaskPlan,
+    WorkspaceBinding,
+)
+from wishstar.engine.executors.base import RunEnv
 from wishstar.engine.executors.kubernetes.objects import (
-    WORKSPACES_ALIAS,
+    PlanManifests,
+    TaskObjects,
     claim_manifest,
-    fill_task,
     owner_manifest,
     owner_name,
     owner_reference,
     run_selector,
     with_run,
 )
+from wishstar.steps import entrypoint
 
 CTX = RunContext(run_id="r-1", number=7, namespace="ci")
 SECRET_VALUE = "s3cr3t-value"
@@ -44,17 +53,24 @@ def task(*steps: StepPlan, results: tuple[str, ...] = (), workspaces: tuple[Work
                     timeout_s=60, retries=RetryPlan(), allow_failure=False)
 
 
-def fill(plan: TaskPlan, results: dict[str, dict[str, str]]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def fill(plan: TaskPlan, results: dict[str, dict[str, str]], attempt: int = 1) -> TaskObjects:
+    """The attempt's objects as the executor builds them: resolved by the runner's function with the executor's
+    paths, compiled by ``PlanManifests``."""
     view = RuntimeView(run_id="r-1", results=results, statuses={}, aggregate_status="",
                        secrets={"TOKEN": SECRET_VALUE}, base_env={"PATH": "/host/only/path", "HOME": "/root"})
-    resolved = resolve_task(plan, view, attempt=1, results_dir=RESULTS_DIR,
-                            workspace_paths={"src": f"{WORKSPACES_ALIAS}/src"}, default_cwd="/local/checkout")
-    config_map, pod = task_manifests(plan, ("src",), CTX, pipeline="shop")
-    return fill_task(plan, resolved, config_map, pod), config_map, pod
+    resolved = resolve_task(plan, view, attempt=attempt, paths=attempt_paths(plan, "r-1", CTX.namespace),
+                            default_cwd="/local/checkout")
+    return PlanManifests(plan_of(plan), CTX, entrypoint())(resolved)
+
+
+def plan_of(task: TaskPlan) -> Plan:
+    return Plan(pipeline="shop", tasks={task.name: task}, finally_tasks={}, edges=(), layers=((task.name,),),
+                params={}, workspaces=("src",), timeout_s=None, concurrency=None, on_failure="wait")
 
 
 PLAN = task(
-    step("pack", script='tar czf "app-$(tasks.version.results.tag).tgz" . > "$(results.out.path)"',
+    step("pack", script='tar czf "app-$(tasks.version.results.tag).tgz" . > "$(results.out.path)"\n'
+                        'ls $(workspaces.source.path) # in $(context.taskRun.namespace), try $(context.task.attempt)',
          env=(EnvVar("VERSION", "v$(tasks.version.results.tag)"), EnvVar("API_TOKEN", secret="TOKEN"))),
     step("push", command=("curl", "-T"), args=("app-$(tasks.version.results.tag).tgz",)),
     results=("out",),
@@ -63,8 +79,9 @@ PLAN = task(
 
 
 def test_run_time_references_are_filled_in_scripts_commands_and_env() -> None:
-    objects, _, _ = fill(PLAN, {"version": {"tag": "1.2.3"}})
-    assert objects.config_map["data"]["step-0"] == 'tar czf "app-1.2.3.tgz" . > "/wishstar/results/out"'
+    objects = fill(PLAN, {"version": {"tag": "1.2.3"}})
+    assert objects.config_map["data"]["step-0"] == ('tar czf "app-1.2.3.tgz" . > "/wishstar/results/out"\n'
+                                                    "ls /workspace/source # in ci, try 1")
     push = objects.pod["spec"]["containers"][1]
     assert push["args"][push["args"].index("--"):] == ["--", "curl", "-T", "app-1.2.3.tgz"]
     env = {e["name"]: e for e in objects.pod["spec"]["containers"][0]["env"]}
@@ -72,13 +89,13 @@ def test_run_time_references_are_filled_in_scripts_commands_and_env() -> None:
 
 
 def test_host_environment_from_the_runner_never_reaches_the_pod() -> None:
-    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    objects = fill(PLAN, {"version": {"tag": "1"}})
     names = {e["name"] for c in objects.pod["spec"]["containers"] for e in c["env"]}
     assert "PATH" not in names and "HOME" not in names
 
 
 def test_secret_values_go_to_the_attempts_secret_and_never_into_the_pod_or_configmap() -> None:
-    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    objects = fill(PLAN, {"version": {"tag": "1"}})
     assert SECRET_VALUE not in json.dumps(objects.pod) + json.dumps(objects.config_map)
     assert objects.secret is not None
     assert objects.secret["stringData"] == {"0.API_TOKEN": SECRET_VALUE}
@@ -87,26 +104,40 @@ def test_secret_values_go_to_the_attempts_secret_and_never_into_the_pod_or_confi
 
 
 def test_a_task_without_secret_env_gets_no_secret() -> None:
-    objects, _, _ = fill(task(step("a", script="true")), {})
+    objects = fill(task(step("a", script="true")), {})
     assert objects.secret is None
 
 
-def test_the_compiled_objects_are_not_changed_and_everything_else_is_kept() -> None:
-    objects, config_map, pod = fill(PLAN, {"version": {"tag": "1"}})
-    assert "$(tasks.version.results.tag)" in config_map["data"]["step-0"]
-    assert objects.pod["spec"]["activeDeadlineSeconds"] == pod["spec"]["activeDeadlineSeconds"]
+def test_without_secrets_or_run_time_references_the_attempt_is_exactly_what_plan_compiles() -> None:
+    plain = task(step("a", script="cd $(workspaces.source.path) && make > $(results.out.path)"),
+                 step("b", command=("ls", "$(workspaces.source.path)")), results=("out",),
+                 workspaces=(WorkspaceBinding("source", "src"),))
+    objects = fill(plain, {})
+    assert [objects.config_map, objects.pod] == task_manifests(plain, ("src",), CTX, pipeline="shop",
+                                                               entrypoint=entrypoint())
+    assert objects.secret is None
+
+
+def test_run_time_values_are_the_only_difference_from_the_plan() -> None:
+    objects = fill(PLAN, {"version": {"tag": "9.9"}}, attempt=2)
+    config_map, pod = task_manifests(PLAN, ("src",), CTX, pipeline="shop", entrypoint=entrypoint(), attempt=2)
+    assert config_map["data"]["step-0"].replace("$(tasks.version.results.tag)", "9.9") == \
+        objects.config_map["data"]["step-0"]
+    assert objects.pod["spec"]["volumes"] == pod["spec"]["volumes"]
+    assert [c["volumeMounts"] for c in objects.pod["spec"]["containers"]] == \
+        [c["volumeMounts"] for c in pod["spec"]["containers"]]
     assert [c["image"] for c in objects.pod["spec"]["containers"]] == ["debian:12", "debian:12"]
 
 
-def test_workspaces_are_also_mounted_where_the_runner_resolved_their_paths() -> None:
-    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
-    mounts = objects.pod["spec"]["containers"][0]["volumeMounts"]
-    assert {"name": "ws-src", "mountPath": f"{WORKSPACES_ALIAS}/src"} in mounts
-    assert {"name": "ws-src", "mountPath": "/workspace/source"} in mounts
+def test_workspace_paths_in_the_pod_are_the_mount_paths_plan_shows() -> None:
+    objects = fill(PLAN, {"version": {"tag": "1"}})
+    mounts = [m["mountPath"] for m in objects.pod["spec"]["containers"][0]["volumeMounts"]]
+    assert mounts == ["/wishstar/scripts", "/wishstar/run", "/wishstar/results", "/workspace/source"]
+    assert "/workspace/source" in objects.config_map["data"]["step-0"]
 
 
 def test_filled_objects_owned_by_the_run_are_valid_kubernetes_objects() -> None:
-    objects, _, _ = fill(PLAN, {"version": {"tag": "1"}})
+    objects = fill(PLAN, {"version": {"tag": "1"}})
     owner = {**owner_manifest("r-1", "ci"), "metadata": {**owner_manifest("r-1", "ci")["metadata"], "uid": "u-1"}}
     with_run(objects, namespace="other", owner=owner_reference(owner), labels={"team": "shop"})
     for obj in (objects.secret, objects.config_map, objects.pod):
@@ -145,22 +176,21 @@ def test_the_owner_object_is_a_valid_configmap_labelled_with_the_run(run_id: str
 
 
 def test_the_factory_puts_manifests_in_the_executors_namespace_with_its_default_image() -> None:
-    from wishstar.engine.compiler.types import Plan
     from wishstar.engine.executors.kubernetes import make_kubernetes_executor
     from wishstar.engine.executors.kubernetes.client import KubeClient
 
-    plan = Plan(pipeline="shop", tasks={"package": PLAN}, finally_tasks={}, edges=(), layers=(("package",),),
-                params={}, workspaces=("src",), timeout_s=None, concurrency=None, on_failure="wait")
     fake_client = KubeClient.__new__(KubeClient)
-    executor = make_kubernetes_executor(plan, CTX, namespace="builds", default_image="busybox:1", qps=5, burst=10,
-                                        client=fake_client, image_pull_grace_s=5)
+    executor = make_kubernetes_executor(plan_of(PLAN), CTX, entrypoint=entrypoint(), namespace="builds",
+                                        default_image="busybox:1", qps=5, burst=10, client=fake_client,
+                                        image_pull_grace_s=5)
     assert (executor.namespace, executor.config.qps, executor.config.burst) == ("builds", 5, 10)
     assert executor.config.attempt.image_pull_grace_s == 5
     view = RuntimeView(run_id="r-1", results={"version": {"tag": "1"}}, statuses={}, aggregate_status="",
                        secrets={"TOKEN": "x"}, base_env={})
-    resolved = resolve_task(PLAN, view, attempt=2, results_dir=executor.results_dir(None, "package", 2),  # type: ignore[arg-type]
-                            workspace_paths={"src": executor.workspace_path(None, "src")},  # type: ignore[arg-type]
-                            default_cwd="/")
+    run = RunEnv("r-1", "/tmp/r-1", None, ("src",))
+    resolved = resolve_task(PLAN, view, attempt=2, paths=executor.reference_paths(run, PLAN, 2), default_cwd="/")
     objects = executor.manifests(resolved)
     assert objects.pod["metadata"]["namespace"] == "builds"
     assert objects.name == "shop-7-package-a2"
+    assert "# in builds, try 2" in objects.config_map["data"]["step-0"]
+    assert resolved.steps[0].script == objects.config_map["data"]["step-0"]

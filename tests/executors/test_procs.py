@@ -85,3 +85,36 @@ class TestStopGroup:
 class TestGroupAlive:
     def test_a_group_that_never_existed_is_not_alive(self) -> None:
         assert not procs.group_alive(2**22 - 7)
+
+
+class TestLeftovers:
+    """What a dead engine's steps left running, found by the run's marker, and nothing else."""
+
+    def test_a_runs_marked_processes_and_their_session_members_are_found_and_killed(self, tmp_path: Path) -> None:
+        pids = tmp_path / "pids"
+        marked_env = {**PATH_ONLY, "WISHSTAR_RUN_ID": "deadbeef0001"}
+        script = f'sleep 1000 & env -i /bin/sleep 1001 & echo "$! $$" > "{pids}.tmp"; mv "{pids}.tmp" "{pids}"; wait'
+
+        async def main() -> tuple[set[int], set[int], int, set[int]]:
+            step = procs.spawn(["/bin/sh", "-c", script], marked_env, "/", os.open(os.devnull, os.O_WRONLY))
+            other_run = procs.spawn(["/bin/sleep", "1002"], {**PATH_ONLY, "WISHSTAR_RUN_ID": "deadbeef0002"}, "/",
+                                    os.open(os.devnull, os.O_WRONLY))
+            unrelated = procs.spawn(["/bin/sleep", "1003"], PATH_ONLY, "/", os.open(os.devnull, os.O_WRONLY))
+            cleared, shell = (int(p) for p in (await wait_for_file(pids)).split())
+            found = procs.leftovers("deadbeef0001")
+            killed = await procs.stop_leftovers("deadbeef0001", timeout_s=10)
+            await step.wait()
+            survivors = {p.popen.pid for p in (other_run, unrelated) if p.popen.poll() is None}
+            for child in (other_run, unrelated):
+                procs.kill_now(child)
+            return found, {shell, cleared}, killed, survivors
+
+        found, expected, killed, survivors = asyncio.run(asyncio.wait_for(main(), 30))
+        # the shell, its marked `sleep 1000`, and `sleep 1001` whose environment was emptied (same session)
+        assert expected <= found and len(found) == 3 and killed == 3
+        assert all(process_gone(pid) for pid in found)
+        assert len(survivors) == 2  # another run's process and an unmarked one are left alone
+
+    def test_a_run_with_nothing_left_has_no_leftovers(self) -> None:
+        assert procs.leftovers("feedface0000") == set()
+        assert asyncio.run(procs.stop_leftovers("feedface0000")) == 0

@@ -18,6 +18,7 @@ from kubernetes import client as k8s
 from tests.k8s.cluster import Cluster
 from tests.k8s.test_executor import Run, apply_role
 from wishstar.engine.executors.kubernetes.objects import run_selector
+from wishstar.engine.store import shape
 
 pytestmark = pytest.mark.kubernetes
 
@@ -55,7 +56,7 @@ def test_a_step_reads_the_namespaces_secret_by_reference_and_its_value_is_masked
     assert "hunter2-xyz" not in str(pod.spec.to_dict())  # (the KWOK annotation above has it, the spec not)
     attempt_secrets = cluster.core.list_namespaced_secret(namespace, label_selector=run_selector(run.run_id)).items
     assert attempt_secrets == []  # no copy of the value in an attempt's Secret
-    stored = str(run.store.get_run(run.run_id))
+    stored = str(shape.run_dict(run.store.get_run(run.run_id)))
     assert "hunter2-xyz" not in stored
     assert "login *** refused" in run.tasks()["push"]["reason"], run.tasks()["push"]
     assert set(run.runner.masker_values) >= {"robot$ci", "hunter2-xyz"}
@@ -71,7 +72,7 @@ def test_missing_secrets_and_keys_fail_the_run_before_any_pod_naming_each(
     """)
     with pytest.raises(Exception, match="does not exist"):
         run.go()
-    data = run.store.get_run(run.run_id)
+    data = shape.run_dict(run.store.get_run(run.run_id))
     assert data["status"] == "failed"
     reason = data["reason"]
     assert 'Secret "harbor" has no key password (its keys: username)' in reason, reason
@@ -101,5 +102,5 @@ def test_without_get_on_secrets_the_run_fails_naming_the_verb(tmp_path: Path, cl
     run = Run(tmp_path, cluster, namespace, PIPELINE, client=client)
     with pytest.raises(Exception, match="secrets"):
         run.go()
-    reason = run.store.get_run(run.run_id)["reason"]
+    reason = run.store.get_run(run.run_id).reason or ""
     assert 'the verb "get" on "secrets"' in reason and f'namespace "{namespace}"' in reason, reason

@@ -23,8 +23,7 @@ from kubernetes import client as k8s
 from tests.executors.support import RecordingSink
 from tests.k8s.cluster import KWOK_NODE_SELECTOR, ROOT, Cluster, wait_until
 from wishstar.engine.compiler.build import compile_pipeline
-from wishstar.engine.compiler.entrypoint import RESULTS_DIR
-from wishstar.engine.compiler.pods import object_name
+from wishstar.engine.compiler.pods import attempt_paths, object_name
 from wishstar.engine.compiler.resolve import RuntimeView, resolve_task
 from wishstar.engine.compiler.types import GitContext, Plan, RunContext
 from wishstar.engine.executors.base import ResolvedTask, RunEnv
@@ -37,12 +36,14 @@ from wishstar.engine.executors.kubernetes import (
     TaskObjects,
 )
 from wishstar.engine.executors.kubernetes.client import KubeClient
-from wishstar.engine.executors.kubernetes.objects import WORKSPACES_ALIAS, run_selector
+from wishstar.engine.executors.kubernetes.objects import run_selector
 from wishstar.engine.executors.kubernetes.ratelimit import TokenBucket
 from wishstar.engine.runner import Runner, RunOptions, base_env
 from wishstar.engine.spec.validate import validate_text
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
+from wishstar.steps import entrypoint
 
 pytestmark = pytest.mark.kubernetes
 
@@ -57,7 +58,7 @@ def results_message(**results: str) -> str:
 def kwok_source(plan: Plan, ctx: RunContext, annotations: Annotations,
                 node_selector: Mapping[str, str] = KWOK_NODE_SELECTOR) -> Callable[[ResolvedTask], TaskObjects]:
     """The plan's objects, placed on KWOK nodes, each task told by annotation how its Pod ends."""
-    inner = PlanManifests(plan, ctx)
+    inner = PlanManifests(plan, ctx, entrypoint())
 
     def build(task: ResolvedTask) -> TaskObjects:
         objects = inner(task)
@@ -114,10 +115,10 @@ class Run:
             await task
 
         asyncio.run(asyncio.wait_for(main(), 120))
-        return self.store.get_run(self.run_id)
+        return shape.run_dict(self.store.get_run(self.run_id))
 
     def tasks(self) -> dict[str, dict[str, Any]]:
-        return {t["name"]: t for t in self.store.get_run(self.run_id)["tasks"]}
+        return {t["name"]: t for t in shape.run_dict(self.store.get_run(self.run_id))["tasks"]}
 
     def leftovers(self) -> list[str]:
         selector = run_selector(self.run_id)
@@ -259,8 +260,8 @@ def test_an_unschedulable_pod_says_why_it_waits_and_the_engine_clock_ends_it(tmp
 def resolved(plan: Plan, run_id: str, name: str, attempt: int = 1) -> ResolvedTask:
     """The attempt as the runner would hand it to this executor."""
     view = RuntimeView(run_id=run_id, results={}, statuses={}, aggregate_status="", secrets={}, base_env={})
-    return resolve_task(plan.task(name), view, attempt=attempt, results_dir=RESULTS_DIR,
-                        workspace_paths={w: f"{WORKSPACES_ALIAS}/{w}" for w in plan.workspaces}, default_cwd="/")
+    task = plan.task(name)
+    return resolve_task(task, view, attempt=attempt, paths=attempt_paths(task, run_id, "unused"), default_cwd="/")
 
 
 def test_a_restarted_engine_reattaches_to_the_running_pod_instead_of_creating_another(

@@ -22,13 +22,14 @@ from wishstar.engine.compiler.types import Plan, ResolvedTask, RunContext
 from wishstar.engine.executors.kubernetes import AttemptOptions, KubernetesConfig, KubernetesExecutor, PlanManifests
 from wishstar.engine.executors.kubernetes.objects import TaskObjects
 from wishstar.engine.store.logs import LogStore
+from wishstar.steps import entrypoint
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(600)]
 
 
 
 def on_node(plan: Plan, ctx: RunContext, node: RealNode) -> Any:
-    inner = PlanManifests(plan, ctx)
+    inner = PlanManifests(plan, ctx, entrypoint())
 
     def build(task: ResolvedTask) -> TaskObjects:
         objects = inner(task)

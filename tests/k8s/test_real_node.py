@@ -23,6 +23,7 @@ from tests.k8s.cluster import Cluster
 from tests.k8s.node import REAL_NODE_LABEL, RealNode
 from wishstar.engine.compiler.pods import task_manifests
 from wishstar.engine.compiler.types import RetryPlan, RunContext, StepPlan, TaskPlan
+from wishstar.steps import entrypoint
 
 POD_TIMEOUT = 180.0
 
@@ -129,7 +130,7 @@ def _task(name: str, steps: tuple[StepPlan, ...], image: str, results: tuple[str
 def _run_compiled(core: Any, ns: str, node: RealNode, task: TaskPlan) -> tuple[Any, dict[str, Any]]:
     """Create the task's ConfigMap and Pod (pinned to this node), wait; the Pod and its per-step states."""
     ctx = RunContext(run_id=f"r-{secrets.token_hex(3)}", number=42, namespace=ns, default_image=node.images["busybox"])
-    config_map, pod = task_manifests(task, (), ctx, pipeline="realnode")
+    config_map, pod = task_manifests(task, (), ctx, pipeline="realnode", entrypoint=entrypoint())
     pod["spec"]["nodeSelector"] = {REAL_NODE_LABEL[0]: REAL_NODE_LABEL[1], "kubernetes.io/hostname": node.name}
     core.create_namespaced_config_map(ns, config_map)
     core.create_namespaced_pod(ns, pod)

@@ -35,11 +35,12 @@ from wishstar.engine.compiler.types import Plan, RunContext
 from wishstar.engine.executors.base import Executor, ResolvedTask
 from wishstar.engine.executors.kubernetes import TaskObjects, make_kubernetes_executor
 from wishstar.engine.executors.kubernetes.objects import run_selector
-from wishstar.engine.store import db
+from wishstar.engine.store import db, shape
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import run_leases
 from wishstar.engine.store.server import Events
 from wishstar.pipelines.settings import Settings
+from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 from wishstar.webhook.worker import Worker
 
@@ -60,7 +61,8 @@ def kwok_executor_for(annotations: Mapping[str, str], *, keep: bool = False, **o
     """An ``ExecutorFor`` (``webhook.worker_drive``): the settings' kubernetes executor, Pods on KWOK nodes."""
 
     def build(plan: Plan, ctx: RunContext, cfg: Settings) -> Executor:
-        executor = make_kubernetes_executor(plan, ctx, namespace=cfg.namespace, kubeconfig=cfg.kubeconfig,
+        executor = make_kubernetes_executor(plan, ctx, entrypoint=entrypoint(), namespace=cfg.namespace,
+                                            kubeconfig=cfg.kubeconfig,
                                             default_image=cfg.default_image, keep=keep, stream_logs=False,
                                             delete_grace_s=0, **options)
         inner = executor.manifests
@@ -100,7 +102,7 @@ def push_and_drive(cluster: Cluster, namespace: str, tmp_path: Path, pipeline: s
         asyncio.run(worker.until_idle(timeout=90))
         event = Events(store).get(event_id)
         assert event.status == "done" and event.run_id
-        return store.get_run(event.run_id)
+        return shape.run_dict(store.get_run(event.run_id))
 
 
 def test_an_event_becomes_a_run_whose_pods_run_on_kwok(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
@@ -214,7 +216,7 @@ def test_a_stopped_replicas_run_is_taken_over_and_reattaches_to_the_same_pod(
                             Counter(conn.execute(select(run_leases.c.owner)).scalars()))
 
             wait_for(lambda: leases()[0] == {"done": 1}, 90, "r1 to finish the run and release it", tmp_path)
-            run = store.get_run(run_id)
+            run = shape.run_dict(store.get_run(run_id))
             lease_states, owners = leases()
         assert run["status"] == "succeeded", run
         assert lease_states == {"done": 1} and owners == {"r1": 1}

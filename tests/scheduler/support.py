@@ -53,8 +53,10 @@ class Run:
 
     def finish(self, name: str, ok: bool = True, results: Mapping[str, str] | None = None,
                cancelled: bool = False) -> None:
+        """End the attempt of ``name``: ok, failed ("exit 1"), or cancelled (the scheduler words the reason)."""
         self.state = finished(self.plan, self.state, name, succeeded=ok, now=self.now, exit_code=0 if ok else 1,
-                              reason=None if ok else "exit 1", results=results or {}, cancelled=cancelled)
+                              reason=None if ok or cancelled else "exit 1", results=results or {},
+                              cancelled=cancelled)
 
     def status(self, name: str) -> str:
         return self.state.task(name).status

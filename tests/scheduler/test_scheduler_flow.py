@@ -72,8 +72,9 @@ def test_on_failure_cancel_cancels_running_tasks_and_still_runs_finally() -> Non
     run = Run(plan_of(WIDE.format(on_failure="cancel")))
     run.started()
     run.finish("fails", ok=False)
-    assert run.decide() == [Cancel("slow", 'task "fails" failed')]
+    assert run.decide() == [Cancel("slow", "cancelled: another task failed (onFailure: cancel)")]
     run.finish("slow", ok=False, cancelled=True)
+    assert run.reason("slow") == "cancelled: another task failed (onFailure: cancel)"
     assert run.started() == ["report"]
     run.finish("report")
     assert run.decide() == [Finish("failed", 'task "fails" failed: exit 1')]
@@ -95,9 +96,10 @@ def test_a_cancel_request_cancels_running_tasks_runs_finally_and_ends_cancelled(
     run = Run(plan_of(CHAIN))
     run.started()
     run.state = request_cancel(run.state)
-    assert run.decide() == [Cancel("a", "the run was cancelled")]
+    assert run.decide() == [Cancel("a", "cancelled: the run was cancelled")]
     assert run.reason("b") == "not started: the run was cancelled"
     run.finish("a", ok=False, cancelled=True)
+    assert run.reason("a") == "cancelled: the run was cancelled"
     assert run.started() == ["f"]
     run.finish("f")
     assert run.decide() == [Finish("cancelled", "the run was cancelled")]

@@ -100,10 +100,11 @@ def test_a_pipeline_timeout_cancels_running_tasks_runs_finally_and_fails_the_run
     run = Run(plan_of(TIMEOUT), now=1000.0)
     run.started()
     run.now = 1060.0
-    assert run.decide() == [Cancel("long", "the pipeline timed out")]
+    assert run.decide() == [Cancel("long", "cancelled: the pipeline timed out")]
     assert run.state.timed_out
     assert run.reason("next") == "not started: the pipeline timed out"
     run.finish("long", ok=False, cancelled=True)
+    assert run.reason("long") == "cancelled: the pipeline timed out"
     assert run.started() == ["cleanup"]
     run.finish("cleanup")
     assert run.decide() == [Finish("failed", "the pipeline timed out")]

@@ -121,6 +121,18 @@ def test_unsupported_yaml_is_a_problem_not_a_crash(text: str, expected: str) -> 
     assert problems_of(text) == [expected]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    (b"name: x\nscript: \xff\xfe\n", "f.yaml:2 <yaml>: not UTF-8 text: byte 0xff cannot be decoded (save the file "
+                                       "as UTF-8)"),
+    ("name: x\nscript: a\x07\n", "f.yaml:2 <yaml>: character U+0007 is not allowed in YAML (remove it, or write "
+                                  "it as an escape in a double-quoted string)"),
+], ids=["not-utf8", "control-character"])
+def test_text_yaml_cannot_read_is_one_problem_with_its_line(text: str | bytes, expected: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        load_yaml(text, "f.yaml")
+    assert [str(p) for p in info.value.problems] == [expected]
+
+
 @pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"], ids=["empty", "blank", "comment"])
 def test_an_empty_file_says_so(text: str) -> None:
     assert problems_of(text) == ["f.yaml:1 <root>: the file is empty (start with `name:`)"]
@@ -151,7 +163,7 @@ def test_deep_nesting_is_a_problem_not_a_recursion_error() -> None:
 
 
 def test_unencodable_text_is_a_problem_not_a_crash() -> None:
-    assert problems_of("a: \ud800")[0].startswith("f.yaml <yaml>: YAML error: unacceptable character #xd800")
+    assert problems_of("a: \ud800")[0].startswith("f.yaml:1 <yaml>: character U+D800 is not allowed in YAML")
 
 
 YAMLISH = st.text(alphabet=st.sampled_from([*"ab:-[]{},&*!?|>'\"#%@`~<=\t\n ", "\ud800", "\x00", "é"]),

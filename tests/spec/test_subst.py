@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wishstar.engine.spec.subst import Ref, find_refs, parse_expr, substitute
+from wishstar.engine.spec.model import ParamValue
+from wishstar.engine.spec.subst import (
+    ParamRef,
+    Ref,
+    expand_argv,
+    find_refs,
+    param_lookup,
+    param_ref,
+    parse_expr,
+    substitute,
+)
 
 
 @pytest.mark.parametrize(("expr", "parts", "star"), [
@@ -79,3 +89,48 @@ def test_find_refs_never_fails_and_spans_point_at_the_reference(text: str) -> No
     for ref in find_refs(text):
         assert text[ref.start:ref.end] == ref.text
         assert ref.text.startswith("$(") and ref.text.endswith(")")
+
+
+# Parameter references: one parsing and one lookup for pipeline tasks and Tekton tasks
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("$(params.flags)", ParamRef("flags")),
+    ("$(params.flags[0])", ParamRef("flags", index=0)),
+    ('$(params["a.b"][12])', ParamRef("a.b", index=12)),
+    ("$(params.flags[*])", ParamRef("flags", star=True)),
+    ("$(params.image.repo)", ParamRef("image", keys=("repo",))),
+    ("$(inputs.params.flags[1])", ParamRef("flags", index=1)),
+    ("$(tasks.a.results.b)", None),
+    ("$(inputs.resources.x)", None),
+], ids=["name", "index", "bracket-index", "star", "object-key", "v1beta1-index", "not-a-param", "v1beta1-other"])
+def test_param_references_are_taken_apart_the_same_way_everywhere(text: str, expected: ParamRef | None) -> None:
+    assert param_ref(next(find_refs(text))) == expected
+
+
+VALUES: dict[str, ParamValue] = {"s": "one", "arr": ["a", "b"], "obj": {"k": "v"}}
+
+
+@pytest.mark.parametrize(("text", "verbatim", "joined"), [
+    ("$(params.s)", "one", "one"),
+    ("$(params.arr[1])", "b", "b"),
+    ("$(params.obj.k)", "v", "v"),
+    ("$(params.arr[2])", "$(params.arr[2])", "$(params.arr[2])"),
+    ("$(params.s[0])", "$(params.s[0])", "$(params.s[0])"),
+    ("$(params.obj.nope)", "$(params.obj.nope)", "$(params.obj.nope)"),
+    ("$(params.arr)", "$(params.arr)", "a b"),
+    ("x$(params.arr[*])", "x$(params.arr[*])", "xa b"),
+    ("$(params.undeclared)", "$(params.undeclared)", "$(params.undeclared)"),
+], ids=["string", "element", "object-key", "index-out-of-range", "index-on-a-string", "missing-key",
+        "whole-array", "star-inside-text", "undeclared"])
+def test_a_param_reference_reads_the_same_value_whatever_reads_the_whole_array(
+        text: str, verbatim: str, joined: str) -> None:
+    assert substitute(text, param_lookup(VALUES)) == verbatim
+    assert substitute(text, param_lookup(VALUES, whole=lambda v: " ".join(v))) == joined
+
+
+def test_only_a_whole_item_array_reference_spreads_over_arguments() -> None:
+    lookup = param_lookup(VALUES)
+    items = ["$(params.arr[*])", "$(params.arr)", "-$(params.arr[0])", "$(params.s[*])"]
+    assert expand_argv(items, VALUES, lookup) == ("a", "b", "$(params.arr)", "-a", "$(params.s[*])")
+    assert expand_argv(items, VALUES, lookup, bare=True) == ("a", "b", "a", "b", "-a", "$(params.s[*])")

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conformance import conformance_dir
-from wishstar.engine.compiler.library import WithValue, expand_library_task
+from wishstar.engine.compiler.library import expand_library_task
 from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.spec.tekton import TektonTask, load_task
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +43,9 @@ def _label(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _dummy_values(task: TektonTask) -> dict[str, WithValue]:
+def _dummy_values(task: TektonTask) -> dict[str, ParamValue]:
     """Values for required params only: the rest come from defaults."""
-    values: dict[str, WithValue] = {}
+    values: dict[str, ParamValue] = {}
     for param in task.spec.params:
         if param.default is None:
             values[param.name] = (["dummy"] if param.kind == "array" else

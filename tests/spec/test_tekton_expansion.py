@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wishstar.engine.compiler.library import DEFAULT_SHEBANG, WithValue, check_with, expand_library_task
+from wishstar.engine.compiler.library import DEFAULT_SHEBANG, check_with, expand_library_task
 from wishstar.engine.compiler.types import EnvVar
 from wishstar.engine.spec.errors import ValidationFailed
+from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.spec.tekton import TektonTask, load_task
 
 TASK = """\
@@ -110,7 +111,7 @@ def test_results_and_workspaces_are_declared(task: TektonTask) -> None:
     assert [(w.name, w.optional) for w in expansion.workspaces] == [("source", True)]
 
 
-WITH_ERRORS: list[tuple[str, dict[str, WithValue], str]] = [
+WITH_ERRORS: list[tuple[str, dict[str, ParamValue], str]] = [
     ("unknown-key-with-hint", {"target": "x", "mdoe": "debug"},
      'pipeline.yaml:7 tasks.b.with.mdoe: task "build" has no param "mdoe" (did you mean "mode"?)'),
     ("missing-required", {},
@@ -130,7 +131,7 @@ WITH_ERRORS: list[tuple[str, dict[str, WithValue], str]] = [
 
 
 @pytest.mark.parametrize(("with_", "expected"), [e[1:] for e in WITH_ERRORS], ids=[e[0] for e in WITH_ERRORS])
-def test_bad_with_values_are_reported_where_they_are_written(task: TektonTask, with_: dict[str, WithValue],
+def test_bad_with_values_are_reported_where_they_are_written(task: TektonTask, with_: dict[str, ParamValue],
                                                              expected: str) -> None:
     def line_of(path: tuple[str | int, ...]) -> int | None:
         return 6 if path == ("tasks", "b", "with") else 7

@@ -165,6 +165,22 @@ REFERENCES = [
                 env: {V: $(params.v)}
         """, ['.wishstar.yaml:6 tasks.a.steps[0].env.V: $(params.v): undeclared parameter "v" (declare it under '
               "params:)"]),
+    ("index-of-a-string-param", """\
+        name: p
+        params: {registry: ghcr.io}
+        tasks:
+          a:
+            script: push $(params.registry[0])
+        """, ['.wishstar.yaml:5 tasks.a.script: $(params.registry[0]): parameter "registry" is string, not an '
+              "array, so it has no element [0] (write $(params.registry))"]),
+    ("index-of-an-undeclared-param", """\
+        name: p
+        params: {targets: [linux]}
+        tasks:
+          a:
+            script: build $(params.target[0])
+        """, ['.wishstar.yaml:5 tasks.a.script: $(params.target[0]): undeclared parameter "target" '
+              '(did you mean "targets"?)']),
 ]
 
 CEL = [
@@ -318,6 +334,18 @@ def test_library_info_is_returned_for_each_uses_task() -> None:
     text = "name: p\nworkspaces: [src]\ntasks:\n  clone: {uses: git-clone}\n  echo: {script: x}\n"
     _, infos = validate_text(text, ".wishstar.yaml", fake_library, ["git-clone"])
     assert infos == {"clone": UsesInfo(("commit",), (("output", False),), ("url",))}
+
+
+def test_array_elements_and_spreads_of_declared_array_params_are_accepted() -> None:
+    validate_text(textwrap.dedent("""\
+        name: p
+        params: {targets: [linux, darwin]}
+        tasks:
+          a:
+            steps:
+              - script: build $(params.targets[0]) $(inputs.params.targets[1])
+              - command: [make, "$(params.targets[*])"]
+        """), ".wishstar.yaml", no_library, ())
 
 
 def test_matrix_values_count_as_params() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wishstar.engine.store import InvalidStatus, Store
+from wishstar.engine.records import RunSummary
+from wishstar.engine.store import InvalidStatus, Store, shape
 
 T0 = 1_700_000_000.0
 
@@ -23,8 +24,8 @@ def runs(store: Store) -> dict[str, str]:
     return ids
 
 
-def _names(rows: list[dict[str, object]]) -> list[str]:
-    return [f"{r['pipeline']}#{r['number']}" for r in rows]
+def _names(rows: list[RunSummary]) -> list[str]:
+    return [f"{r.pipeline}#{r.number}" for r in rows]
 
 
 @pytest.mark.parametrize(("filters", "expected"), [
@@ -41,7 +42,7 @@ def test_filters_narrow_the_list(store: Store, runs: dict[str, str], filters: di
 
 
 def test_a_summary_carries_branch_commit_and_iso_times(store: Store, runs: dict[str, str]) -> None:
-    row = store.list_runs(branch="main", status="succeeded")[0]
+    row = shape.run_summary(store.list_runs(branch="main", status="succeeded")[0])
     assert row == {"id": runs["ci#1"], "pipeline": "ci", "number": 1, "status": "succeeded", "reason": None,
                    "event": None, "branch": "main", "commit": "c0", "created_at": "2023-11-14T22:13:20.000Z",
                    "started_at": None, "finished_at": None}

@@ -26,7 +26,7 @@ def test_migrating_again_changes_nothing(open_store: Callable[[], Store]) -> Non
     run_id, _ = first.create_run("ci")
     db.migrate(first.engine)
     second = open_store()
-    assert second.get_run(run_id)["number"] == 1
+    assert second.get_run(run_id).number == 1
     with db.read(second.engine) as conn:
         assert db.current_revision(conn) == db.HEAD
 

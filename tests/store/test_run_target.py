@@ -37,8 +37,8 @@ def test_the_reaper_fails_a_local_orphan_but_leaves_a_kubernetes_orphan_running(
     store.upsert_tasks(pods, [TaskRow(name="build", status="running", attempts=1), TaskRow(name="test")])
     assert store.reap_orphans(dead, now=T0) == [local]
     run = store.get_run(pods)
-    assert (run["status"], run["reason"]) == ("running", None)
-    assert [t["status"] for t in run["tasks"]] == ["running", "pending"]
+    assert (run.status, run.reason) == ("running", None)
+    assert [t.status for t in run.tasks] == ["running", "pending"]
     assert store.orphans(dead) == [pods]
 
 
@@ -54,7 +54,7 @@ def test_a_kubernetes_run_without_a_target_is_no_orphan_and_is_not_reaped(store:
     served, _ = store.create_run("ci", executor="kubernetes", host="h", pid=8, status="running")
     assert store.reap_orphans(dead) == []
     assert store.orphans(dead) == []
-    assert store.get_run(served)["status"] == "running"
+    assert store.get_run(served).status == "running"
 
 
 def test_of_two_processes_taking_an_orphan_over_only_the_first_wins(open_store: Callable[[], Store]) -> None:
@@ -79,9 +79,8 @@ def test_ending_an_owned_run_cancels_it_with_its_running_and_pending_tasks(store
     assert store.end_owned_run(run_id, "h", 9, "cancelled", "cancelled while orphaned", now=T0) is False
     assert store.end_owned_run(run_id, "h", 8, "cancelled", "cancelled while orphaned", now=T0) is True
     run = store.get_run(run_id)
-    assert (run["status"], run["reason"], run["finished_at"]) == (
-        "cancelled", "cancelled while orphaned", "2023-11-14T22:13:20.000Z")
-    assert [t["status"] for t in run["tasks"]] == ["succeeded", "cancelled", "cancelled"]
+    assert (run.status, run.reason, run.finished_at) == ("cancelled", "cancelled while orphaned", T0)
+    assert [t.status for t in run.tasks] == ["succeeded", "cancelled", "cancelled"]
 
 
 def test_a_run_recorded_before_the_target_column_reads_back_with_none(store_url: str | None,

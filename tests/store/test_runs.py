@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from wishstar.engine.spec.errors import WishstarError
-from wishstar.engine.store import AmbiguousRun, InvalidStatus, RunNotFound, Store, TaskRow
+from wishstar.engine.store import AmbiguousRun, InvalidStatus, RunNotFound, Store, TaskRow, shape
 
 T0 = 1_700_000_000.0
 
@@ -50,7 +50,7 @@ def test_get_run_returns_the_documented_shape(store: Store) -> None:
     store.upsert_tasks(run_id, [build, TaskRow(name="test", status="running", attempts=1, started_at=T0 + 2)])
     store.record_step(run_id, "build", 1, "compile", exit_code=0, started_at=T0 + 1, finished_at=T0 + 2,
                       log_path="/logs/x.log", size=42)
-    run = store.get_run(run_id)
+    run = shape.run_dict(store.get_run(run_id))
     assert run == {
         "id": run_id, "pipeline": "ci", "number": number, "status": "running", "reason": None,
         "event": "push", "git": {"branch": "main", "commit": "abc123", "author": "ada"},
@@ -74,19 +74,19 @@ def test_runs_survive_reopening_the_store(open_store: Callable[[], Store]) -> No
     first.set_run_status(run_id, "succeeded", finished_at=T0)
     first.close()
     again = open_store()
-    assert again.get_run(run_id)["status"] == "succeeded"
+    assert again.get_run(run_id).status == "succeeded"
     assert again.create_run("ci")[1] == 2
 
 
 class TestReferences:
     def test_a_unique_prefix_finds_the_run(self, store: Store) -> None:
         run_id, _ = store.create_run("ci")
-        assert store.get_run(run_id[:5])["id"] == run_id
+        assert store.get_run(run_id[:5]).id == run_id
 
     def test_pipeline_hash_number_finds_the_run(self, store: Store) -> None:
         store.create_run("ci")
         run_id, _ = store.create_run("ci")
-        assert store.get_run("ci#2")["id"] == run_id
+        assert store.get_run("ci#2").id == run_id
 
     def test_an_ambiguous_prefix_names_the_candidates(self, store: Store) -> None:
         ids = {store.create_run("ci")[0] for _ in range(40)}
@@ -124,8 +124,7 @@ class TestStatus:
         store.set_run_status(run_id, "running", started_at=T0)
         store.set_run_status(run_id, "failed", "task build failed", finished_at=T0 + 60)
         run = store.get_run(run_id)
-        assert (run["started_at"], run["finished_at"], run["reason"]) == (
-            "2023-11-14T22:13:20.000Z", "2023-11-14T22:14:20.000Z", "task build failed")
+        assert (run.started_at, run.finished_at, run.reason) == (T0, T0 + 60, "task build failed")
 
 
 class TestTasks:
@@ -134,8 +133,8 @@ class TestTasks:
         store.upsert_tasks(run_id, [TaskRow(name=n) for n in ("lint", "build", "test")])
         store.upsert_tasks(run_id, [TaskRow(name="test", status="failed", reason="exit 1", exit_code=1),
                                     {"name": "notify", "is_finally": True}])
-        tasks = store.get_run(run_id)["tasks"]
-        assert [(t["name"], t["status"]) for t in tasks] == [
+        tasks = store.get_run(run_id).tasks
+        assert [(t.name, t.status) for t in tasks] == [
             ("lint", "pending"), ("build", "pending"), ("test", "failed"), ("notify", "pending")]
 
     def test_tasks_of_an_unknown_run_are_refused(self, store: Store) -> None:
@@ -148,8 +147,8 @@ class TestTasks:
         store.record_step(run_id, "build", 2, "compile", exit_code=0)
         store.record_step(run_id, "build", 1, "compile", exit_code=1)
         store.record_step(run_id, "build", 1, "compile", exit_code=2, truncated=True)
-        steps = store.get_run(run_id)["tasks"][0]["steps"]
-        seen = [(s["attempt"], s["exit_code"], s["truncated"]) for s in steps]
+        steps = store.get_run(run_id).tasks[0].steps
+        seen = [(s.attempt, s.exit_code, s.truncated) for s in steps]
         assert seen == [(1, 2, True), (2, 0, False)]
 
 
@@ -183,11 +182,11 @@ class TestOrphans:
         reaped = store.reap_orphans(lambda host, pid: pid != 4242, now=T0)
         assert reaped == [dead]
         run = store.get_run(dead)
-        assert (run["status"], run["reason"], run["finished_at"]) == (
-            "failed", "the process running it (host ci-1, pid 4242) is gone", "2023-11-14T22:13:20.000Z")
-        assert [t["status"] for t in run["tasks"]] == ["failed", "cancelled"]
-        assert store.get_run(alive)["status"] == "pending"
-        assert store.get_run(done)["status"] == "succeeded"
+        assert (run.status, run.reason, run.finished_at) == (
+            "failed", "the process running it (host ci-1, pid 4242) is gone", T0)
+        assert [t.status for t in run.tasks] == ["failed", "cancelled"]
+        assert store.get_run(alive).status == "pending"
+        assert store.get_run(done).status == "succeeded"
 
     def test_reaping_twice_reaps_nothing_the_second_time(self, store: Store) -> None:
         store.create_run("ci", host="h", pid=7, status="running")

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from wishstar.engine.compiler.library import WithValue, expand_library_task
+from wishstar.engine.compiler.library import expand_library_task
+from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.spec.subst import Ref, substitute
 from wishstar.tasks import Library
 
 
-def _run(name: str, with_: Mapping[str, WithValue], cwd: Path, answers: Mapping[tuple[str, ...], str],
+def _run(name: str, with_: Mapping[str, ParamValue], cwd: Path, answers: Mapping[tuple[str, ...], str],
          ) -> subprocess.CompletedProcess[str]:
     def runtime(ref: Ref) -> str | None:
         return answers.get(ref.parts)

@@ -11,8 +11,9 @@ from pathlib import Path
 import git
 import pytest
 
-from wishstar.engine.compiler.library import WithValue, expand_library_task
+from wishstar.engine.compiler.library import expand_library_task
 from wishstar.engine.compiler.types import StepPlan
+from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.spec.subst import Ref, substitute
 from wishstar.tasks import Library
 
@@ -35,7 +36,7 @@ def repo(tmp_path: Path) -> git.Repo:
     return repo
 
 
-def _run(tmp_path: Path, with_: Mapping[str, WithValue], extra_env: Mapping[str, str] = {},
+def _run(tmp_path: Path, with_: Mapping[str, ParamValue], extra_env: Mapping[str, str] = {},
          ) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
     """Expand the task, fill the run-time references as the runner does, and run the step with sh."""
     workspace, results = tmp_path / "workspace", tmp_path / "results"
@@ -119,7 +120,7 @@ def test_shell_text_in_params_is_never_executed(tmp_path: Path, repo: git.Repo) 
     ({"url": "x", "subdirectory": "../escape"}, "stay inside the workspace"),
     ({"url": "--upload-pack=touch /tmp/x"}, "must not start with '-'"),
 ], ids=["no-url", "bad-depth", "escaping-subdirectory", "option-as-url"])
-def test_bad_inputs_fail_with_a_message(tmp_path: Path, with_: Mapping[str, WithValue], message: str) -> None:
+def test_bad_inputs_fail_with_a_message(tmp_path: Path, with_: Mapping[str, ParamValue], message: str) -> None:
     done, _, _ = _run(tmp_path, with_)
     assert done.returncode == 2
     assert message in done.stderr

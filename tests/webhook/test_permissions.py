@@ -229,7 +229,7 @@ def test_a_token_limited_to_a_project_lists_only_its_runs_and_events(world: Worl
     world.store.create_run("local-run", status="succeeded")  # wishstar run on the machine: no project
     _server_run(world.store, Projects(world.store).resolve(OTHER).id, "other")
     seen = [r["id"] for r in world.client.get("/api/runs", headers=headers).json()]
-    assert world.run_id in seen and all(world.store.get_run(r)["pipeline"] == "app" for r in seen)
+    assert world.run_id in seen and all(world.store.get_run(r).pipeline == "app" for r in seen)
     assert [e["id"] for e in world.client.get("/api/events", headers=headers).json()] == [world.event_id]
     assert world.client.get(f"/api/events/{world.event_id}", headers=headers).status_code == 200
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests import gitlab_standin
 from tests.gitlab_standin import StandIn
-from wishstar.engine.store import Store
+from wishstar.engine.store import Store, shape
 from wishstar.engine.store.outbox import Outbox
 from wishstar.engine.store.server import Project, Projects
 from wishstar.pipelines.settings import Settings
@@ -243,8 +243,9 @@ def test_a_stored_run_as_the_workers_pass_it_queues_its_status(store: Store, git
     project, outbox = _project(store, gitlab, mr_notes=True), Outbox(store)
     run_id, _ = store.create_run("build", git={"commit": SHA_A, "mr_iid": "7"}, event="merge_request",
                                  created_at=1.0)
-    on_run_queued(outbox, project, store.get_run(run_id), public_url=PUBLIC, now=1)
-    on_run_finished(outbox, project, {**store.get_run(run_id), "status": "succeeded"}, public_url=PUBLIC, now=2)
+    on_run_queued(outbox, project, shape.run_dict(store.get_run(run_id)), public_url=PUBLIC, now=1)
+    on_run_finished(outbox, project, {**shape.run_dict(store.get_run(run_id)), "status": "succeeded"},
+                    public_url=PUBLIC, now=2)
     _drain(Sender(store, Settings(), owner="r1"), Clock())
     assert gitlab.states(SHA_A, "wishstar/build") == ["pending", "success"]
     assert len(gitlab.notes[(42, 7)]) == 1

@@ -17,6 +17,7 @@ from tests.webhook.test_worker_support import (
     register,
     settings,
 )
+from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.server import Events, Project
 from wishstar.tasks import Library
@@ -56,7 +57,7 @@ async def two_events(store: Store, worker: Worker, project: Project, repo_sha: l
     while time.monotonic() < deadline:
         ids = [Events(store).get(e).run_id for e in (first, second)]
         runs = [store.get_run(i) for i in ids if i]
-        if len(runs) == 2 and all(r["status"] in ("succeeded", "failed", "cancelled") for r in runs):
+        if len(runs) == 2 and all(r.status in ENDED_RUN_STATUSES for r in runs):
             break
         await asyncio.sleep(0.1)
     stop.set()
@@ -78,14 +79,14 @@ def test_a_newer_run_cancels_the_older_but_lets_its_non_interruptible_task_finis
         project = register(store, str(tmp_path / "repo"))
         older, newer = asyncio.run(two_events(store, Worker(store, cfg, Library(), owner="r1"), project, shas,
                                               markers))
-    assert older["status"] == "cancelled" and newer["status"] == "succeeded"
-    tasks = {t["name"]: t for t in older["tasks"]}
-    assert tasks["deploy"]["status"] == "succeeded"  # finished, not killed mid-way
-    assert tasks["after"]["status"] == "skipped"  # nothing new started
+    assert older.status == "cancelled" and newer.status == "succeeded"
+    tasks = {t.name: t for t in older.tasks}
+    assert tasks["deploy"].status == "succeeded"  # finished, not killed mid-way
+    assert tasks["after"].status == "skipped"  # nothing new started
     seen = [(m[0], m[1], m[2]) for m in read_markers(markers)]
-    assert (older["id"], "deploy", "end") in seen and (older["id"], "after", "start") not in seen
-    older_end = next(float(m[3]) for m in read_markers(markers) if m[0] == older["id"] and m[2] == "end")
-    newer_start = next(float(m[3]) for m in read_markers(markers) if m[0] == newer["id"] and m[2] == "start")
+    assert (older.id, "deploy", "end") in seen and (older.id, "after", "start") not in seen
+    older_end = next(float(m[3]) for m in read_markers(markers) if m[0] == older.id and m[2] == "end")
+    newer_start = next(float(m[3]) for m in read_markers(markers) if m[0] == newer.id and m[2] == "start")
     assert newer_start >= older_end  # limit 1: the newer run waited for the older one to end
 
 
@@ -96,9 +97,9 @@ def test_an_interruptible_task_of_a_superseded_run_is_cancelled(tmp_path: Path) 
         project = register(store, str(tmp_path / "repo"))
         older, newer = asyncio.run(two_events(store, Worker(store, cfg, Library(), owner="r1"), project, shas,
                                               markers))
-    assert older["status"] == "cancelled" and newer["status"] == "succeeded"
-    assert {t["name"]: t["status"] for t in older["tasks"]}["deploy"] == "cancelled"
-    assert "superseded" not in str(newer["reason"])
+    assert older.status == "cancelled" and newer.status == "succeeded"
+    assert {t.name: t.status for t in older.tasks}["deploy"] == "cancelled"
+    assert "superseded" not in str(newer.reason)
 
 
 def test_with_newer_queue_the_second_run_waits_for_the_first(tmp_path: Path) -> None:
@@ -108,8 +109,8 @@ def test_with_newer_queue_the_second_run_waits_for_the_first(tmp_path: Path) -> 
         project = register(store, str(tmp_path / "repo"))
         first, second = asyncio.run(two_events(store, Worker(store, cfg, Library(), owner="r1"), project, shas,
                                                markers))
-    assert first["status"] == second["status"] == "succeeded"
+    assert first.status == second.status == "succeeded"
     marks = read_markers(markers)
-    first_last = max(float(m[3]) for m in marks if m[0] == first["id"])
-    second_first = min(float(m[3]) for m in marks if m[0] == second["id"])
+    first_last = max(float(m[3]) for m in marks if m[0] == first.id)
+    second_first = min(float(m[3]) for m in marks if m[0] == second.id)
     assert second_first >= first_last

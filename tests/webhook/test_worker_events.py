@@ -43,8 +43,8 @@ def test_an_event_for_a_valid_pipeline_becomes_a_succeeded_run(tmp_path: Path, d
         event = Events(store).get(event_id)
         assert event.status == "done" and event.run_id
         run = store.get_run(event.run_id)
-        assert run["status"] == "succeeded", run
-        assert run["git"]["commit"] == repo.head.commit.hexsha and run["git"]["branch"] == "main"
+        assert run.status == "succeeded", run
+        assert run.git["commit"] == repo.head.commit.hexsha and run.git["branch"] == "main"
     assert [m[1:4] for m in read_markers(markers)] == [["build", "1", "r1"], ["build", "1", "r1"]]
 
 
@@ -59,8 +59,8 @@ def test_an_invalid_pipeline_file_is_a_failed_run_with_the_problems(tmp_path: Pa
         event = Events(store).get(event_id)
         run = store.get_run(str(event.run_id))
         assert event.status == "done"
-        assert run["status"] == "failed" and run["pipeline"] == "app"
-        assert "nope" in run["reason"]
+        assert run.status == "failed" and run.pipeline == "app"
+        assert "nope" in run.reason
 
 
 def test_a_commit_that_cannot_be_fetched_is_a_failed_run(tmp_path: Path, db_url: str | None) -> None:
@@ -71,8 +71,8 @@ def test_a_commit_that_cannot_be_fetched_is_a_failed_run(tmp_path: Path, db_url:
         event_id, _ = add_event(store, project, push_payload("1" * 40))
         work(cfg, store)
         run = store.get_run(str(Events(store).get(event_id).run_id))
-        assert run["status"] == "failed"
-        assert "cannot fetch commit 1111111111111111111111111111111111111111" in run["reason"]
+        assert run.status == "failed"
+        assert "cannot fetch commit 1111111111111111111111111111111111111111" in run.reason
 
 
 def test_an_on_rule_that_does_not_match_skips_the_event_with_the_reason(tmp_path: Path, db_url: str | None
@@ -103,7 +103,7 @@ def test_a_tag_event_builds_its_checkout_sha_not_the_branch_tip(tmp_path: Path) 
         event_id, _ = add_event(store, project, tag_payload(tagged, "v1"), header="Tag Push Hook")
         work(cfg, store)
         run = store.get_run(str(Events(store).get(event_id).run_id))
-        assert run["status"] == "succeeded" and run["git"]["tag"] == "v1" and run["git"]["commit"] == tagged
+        assert run.status == "succeeded" and run.git["tag"] == "v1" and run.git["commit"] == tagged
     assert out.read_text() == "v1\n"
 
 
@@ -125,7 +125,7 @@ def test_duplicate_deliveries_and_two_workers_make_one_run(tmp_path: Path, db_ur
 
         asyncio.run(both())
         assert len(store.list_runs()) == 1
-        assert store.list_runs()[0]["status"] == "succeeded"
+        assert store.list_runs()[0].status == "succeeded"
     assert len([m for m in read_markers(markers) if m[-1] == "start"]) == 1
 
 
@@ -140,4 +140,4 @@ def test_an_event_stored_before_a_restart_is_run_by_a_worker_started_later(tmp_p
     with open_store(cfg) as store:
         work(cfg, store)
         run = store.get_run(str(Events(store).get(event_id).run_id))
-        assert run["status"] == "succeeded"
+        assert run.status == "succeeded"

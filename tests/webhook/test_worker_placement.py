@@ -1,5 +1,5 @@
 """The server applies ``placement:`` on Kubernetes as ``wishstar run --executor kubernetes`` does: a chain is one
-task, protected when any member is ``interruptible: false``, and its attempt rows sit where the runner's do.
+task, not interruptible when any member is ``interruptible: false``, and its attempt rows sit where the runner's do.
 
 A worker whose settings say ``executor: kubernetes`` drives the run through the real store and runner; only the
 executor is the scripted ``FakeExecutor`` (the Pods themselves are tests/k8s/test_server_kubernetes.py's).
@@ -25,7 +25,7 @@ from wishstar.pipelines.load import compile_run, validate
 from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 from wishstar.webhook.worker import Worker
-from wishstar.webhook.worker_drive import protected_tasks, row_positions
+from wishstar.webhook.worker_drive import row_positions
 
 CHAIN = """name: app
 placement: one-pod
@@ -56,12 +56,12 @@ def placed_plan(text: str) -> tuple[Plan, Any]:
     return compile_run(loaded, RunContext(run_id="r"), Library(), placement=True), loaded.pipeline
 
 
-def test_a_merged_chain_is_protected_when_one_of_its_members_is_not_interruptible() -> None:
-    plan, pipeline = placed_plan(CHAIN)
+def test_a_merged_chain_is_not_interruptible_when_one_of_its_members_is_not() -> None:
+    plan, _ = placed_plan(CHAIN)
     assert plan.task(GROUP).members == ("a", "b", "c")
-    assert protected_tasks(plan, pipeline) == {GROUP}
-    plan, pipeline = placed_plan(CHAIN.replace("    interruptible: false\n", ""))
-    assert protected_tasks(plan, pipeline) == frozenset()
+    assert [t.name for t in plan.all_tasks() if not t.interruptible] == [GROUP]
+    plan, _ = placed_plan(CHAIN.replace("    interruptible: false\n", ""))
+    assert all(t.interruptible for t in plan.all_tasks())
 
 
 def test_row_positions_count_the_members_of_a_merged_chain() -> None:
@@ -100,9 +100,9 @@ def test_a_chain_on_the_server_with_kubernetes_runs_as_one_task_and_its_attempts
         for task in plan.all_tasks():
             record(ResolvedTask(run_id=fresh, name=task.name, attempt=1, steps=(), results=(), results_dir=""))
         by_recorder = stored_positions(store, fresh)
-    assert run["status"] == "succeeded", run
+    assert run.status == "succeeded", run
     assert sorted(executor.started_order) == sorted([GROUP, "side", "after", "report"])  # one attempt for a, b, c
-    assert {t["name"]: (t["status"], t["attempts"]) for t in run["tasks"]} == {
+    assert {t.name: (t.status, t.attempts) for t in run.tasks} == {
         name: ("succeeded", 1) for name in (GROUP, "a", "b", "c", "side", "after", "report")}
     assert sorted(by_runner.values()) == list(range(7))
     assert by_recorder == {name: by_runner[name] for name in (GROUP, "side", "after", "report")}

@@ -6,12 +6,13 @@ that answer lives in the events table. Must not return payloads here: they are u
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from wishstar.engine.spec.errors import WishstarError
+from wishstar.engine.status import EventStatus
 from wishstar.engine.store.server import Events, StoredEvent
 from wishstar.engine.store.shape import iso
 from wishstar.engine.store.visibility import list_events_of
@@ -19,8 +20,6 @@ from wishstar.webhook.auth import AccessDep
 from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-
-EventStatus = Literal["pending", "claimed", "done", "skipped", "failed", "ignored"]
 
 
 class EventOut(BaseModel):

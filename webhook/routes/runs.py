@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from wishstar.engine.records import RunRecord
 from wishstar.engine.spec.errors import did_you_mean
+from wishstar.engine.status import ENDED_RUN_STATUSES, RunStatus
+from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store
-from wishstar.engine.store.models import ENDED_RUN_STATUSES
 from wishstar.engine.store.visibility import list_runs_of
 from wishstar.webhook.auth import AccessDep
 from wishstar.webhook.deps import StoreDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
-RunStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 RunRef = Annotated[str, PathParam(description="run id, unique id prefix, or PIPELINE#NUMBER (# as %23)")]
 _CHUNK = 64 * 1024
 class RunSummary(BaseModel):
@@ -102,34 +103,35 @@ def list_runs(
     """Recent runs, newest first (the filters of ``wishstar runs list``), of the projects the caller sees."""
     if access.projects is not None:
         return list_runs_of(store, access.projects, status=status, branch=branch, pipeline=pipeline, limit=limit)
-    return store.list_runs(status=status, branch=branch, pipeline=pipeline, limit=limit)
+    return [shape.run_summary(r) for r in store.list_runs(status=status, branch=branch, pipeline=pipeline,
+                                                          limit=limit)]
 
 
 @router.get("/{ref}", response_model=RunOut)
 def show_run(store: StoreDep, ref: RunRef) -> dict[str, Any]:
     """One run with its tasks, results and reasons."""
-    return store.get_run(ref)
+    return shape.run_dict(store.get_run(ref))
 
 
 @router.post("/{ref}/cancel", response_model=CancelOut, status_code=202)
 def cancel_run(store: StoreDep, ref: RunRef) -> CancelOut:
     """Ask the process running the run to stop it; safe to repeat."""
     run_id = store.request_cancel(ref)
-    status = store.get_run(run_id)["status"]
+    status = store.get_run(run_id).status
     return CancelOut(id=run_id, status=status, already_ended=status in ENDED_RUN_STATUSES)
 
 
-def _log_files(store: Store, run: dict[str, Any], task: str, attempt: int | None) -> list[Path]:
-    names = [t["name"] for t in run["tasks"]]
-    if task not in names:
-        hint = did_you_mean(task, names)
-        raise HTTPException(404, f'run {run["id"]} has no task "{task}"' + (f" ({hint})" if hint else ""))
+def _log_files(store: Store, run: RunRecord, task: str, attempt: int | None) -> list[Path]:
+    record = run.task(task)
+    if record is None:
+        hint = did_you_mean(task, run.task_names)
+        raise HTTPException(404, f'run {run.id} has no task "{task}"' + (f" ({hint})" if hint else ""))
     root = store.state_dir.resolve()
     found = []
-    for step in next(t for t in run["tasks"] if t["name"] == task)["steps"]:
-        if attempt is not None and step["attempt"] != attempt:
+    for step in record.steps:
+        if attempt is not None and step.attempt != attempt:
             continue
-        path = Path(step["log"]) if step.get("log") else None
+        path = Path(step.log_path) if step.log_path else None
         if path is not None and path.resolve().is_relative_to(root) and path.is_file():
             found.append(path)
     return found

@@ -7,8 +7,12 @@ store and results read from termination messages. The lifecycle maps as follows:
   ``wishstar-run-<id>``) and one PersistentVolumeClaim per pipeline workspace, owned by it. Repeatable.
 * ``provide_secrets(run, wanted)``: the namespace's Secrets that steps read and the run was not given: checked
   to exist (all problems in one error) and read once, to mask their values in logs (``secrets.py``).
-* ``execute(task, sink)``: build the attempt's objects with the ``ManifestSource``, own them by the run
-  object, and let an ``Attempt`` create or re-attach to the Pod and follow it (``attempt.py``).
+* ``execute(task, sink)``: build the attempt's objects (``attempt_objects``: the ``ManifestSource``, by
+  default the plan's manifests as ``wishstar plan`` prints them, owned by the run object) and let an
+  ``Attempt`` create or re-attach to the Pod and follow it (``attempt.py``).
+* ``reference_paths(run, task, attempt)``: what ``$(workspaces.X.path)``, ``$(results.X.path)`` and
+  ``$(context.taskRun.namespace)`` mean inside the Pod (``engine.compiler.pods.attempt_paths``), so the
+  runner resolves references exactly as the manifests do.
 * ``teardown(run)``: delete the owner object; the garbage collector removes everything the run created.
   Idempotent; ``keep=True`` leaves it all in place for inspection.
 
@@ -22,13 +26,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wishstar.engine.compiler.entrypoint import RESULTS_DIR
+from wishstar.engine.compiler.pods import attempt_paths
+from wishstar.engine.compiler.types import AttemptPaths, TaskPlan
 from wishstar.engine.executors.base import Executor, LogSink, ResolvedTask, RunEnv, TaskOutcome
 from wishstar.engine.executors.kubernetes.attempt import Attempt, AttemptOptions
 from wishstar.engine.executors.kubernetes.client import Json, KubeClient, load_api_client, path_for
 from wishstar.engine.executors.kubernetes.errors import Detached, KubernetesError
 from wishstar.engine.executors.kubernetes.objects import (
-    WORKSPACES_ALIAS,
     ManifestSource,
+    TaskObjects,
     claim_manifest,
     owner_manifest,
     owner_name,
@@ -119,7 +125,7 @@ class KubernetesExecutor(Executor):
         owner = self._owners.get(task.run_id)
         if owner is None or self.watch is None:
             raise RuntimeError(f"KubernetesExecutor: setup() was not called for run {task.run_id!r}")
-        objects = with_run(self.manifests(task), namespace=self.namespace, owner=owner, labels=self.config.labels)
+        objects = self.attempt_objects(task, owner)
         key = (task.run_id, task.name)
 
         def on_waiting(reason: str | None) -> None:
@@ -145,11 +151,16 @@ class KubernetesExecutor(Executor):
             if not self._owners:
                 self.close()
 
-    def workspace_path(self, run: RunEnv, workspace: str) -> str:
-        return f"{WORKSPACES_ALIAS}/{workspace}"
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        return attempt_paths(task, run.run_id, self.namespace)
 
     def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
         return RESULTS_DIR
+
+    def attempt_objects(self, task: ResolvedTask, owner: Json) -> TaskObjects:
+        """Exactly the objects ``execute`` sends to the API for this attempt, in creation order: the
+        ``ManifestSource``'s, in this namespace, owned by ``owner`` (the run object's reference)."""
+        return with_run(self.manifests(task), namespace=self.namespace, owner=owner, labels=self.config.labels)
 
     # -- beyond the contract -------------------------------------------------------------------------------
 

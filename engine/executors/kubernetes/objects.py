@@ -1,15 +1,16 @@
 """The objects the executor creates besides what the compiler decides: the run's owner, workspace claims,
-a task attempt's Secret; and the step of filling a compiled Pod with the attempt's run-time values.
+a task attempt's Secret; and the attempt's ConfigMap and Pod, compiled from the plan.
 
-Why: ``engine.compiler.pods`` decides what a task Pod contains but leaves run-time references
-(``$(tasks.build.results.tag)``, ``$(tasks.status)``) for when the task starts, and it puts pipeline secrets
-in as ``secretKeyRef``. The runner resolves those references into a ``ResolvedTask`` (with the paths this
-executor gives it: ``RESULTS_DIR`` and ``/wishstar/workspaces/<name>``, which are valid inside the Pod), so
-``fill_task`` takes scripts, command lines and env values from the ``ResolvedTask`` and everything else from
-the compiled manifest. Secret values go into a Secret of the attempt, never into the Pod spec.
+Why: what ``wishstar plan --output yaml`` prints must be what runs. So an attempt's ConfigMap and Pod come from
+``engine.compiler.pods.task_manifests``, the function plan uses, with the same run context and entrypoint,
+only with the attempt number and the attempt's run-time values (``ResolvedTask.runtime``: earlier results and
+statuses) that plan cannot know. Two things are added here and nowhere else: secret values the run was given
+(``--secret``) go into a Secret of the attempt, never into the Pod spec (the Pod's ``secretKeyRef`` is pointed
+at it); and ``with_run`` adds ``ownerReferences`` (the run owner's uid exists only once it is created) and the
+executor's extra labels. docs/kubernetes-manifests.md lists this.
 
 Pure: no client, clock or environment. It must not decide images, names, mounts or limits: that is the
-compiler's business (only an extra mount of each workspace at its run-wide path is added).
+compiler's business.
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ from wishstar.engine.compiler.pods import (
     claim_name,
     dns_label,
     label_value,
-    script_key,
     step_container,
     task_manifests,
-    workspace_volume,
 )
 from wishstar.engine.compiler.types import Plan, ResolvedTask, RunContext, TaskPlan
 
@@ -40,8 +39,6 @@ TASK_LABEL = f"{LABEL_PREFIX}task"
 ATTEMPT_LABEL = f"{LABEL_PREFIX}attempt"
 OWNER_LABEL = f"{LABEL_PREFIX}run-owner"
 MANAGED_BY = "app.kubernetes.io/managed-by=wishstar"
-WORKSPACES_ALIAS = "/wishstar/workspaces"
-"""Where each workspace the task binds is also mounted: ``$(workspaces.X.path)`` as the runner resolves it."""
 _SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 
@@ -59,7 +56,7 @@ class TaskObjects:
 
 
 ManifestSource = Callable[[ResolvedTask], TaskObjects]
-"""How the executor gets the objects of a task attempt (the plan's compiled manifests, filled in)."""
+"""How the executor gets the objects of a task attempt (``PlanManifests``: compiled from the plan)."""
 
 
 def run_selector(run_id: str) -> str:
@@ -106,30 +103,19 @@ def secret_key(step_index: int, env_name: str) -> str:
     return f"{step_index}.{hashlib.sha256(env_name.encode()).hexdigest()[:16]}"
 
 
-def fill_task(task: TaskPlan, resolved: ResolvedTask, config_map: Json, pod: Json) -> TaskObjects:
-    """The compiled ConfigMap and Pod with the attempt's run-time values (see the module docstring)."""
-    config_map, pod = copy.deepcopy(config_map), copy.deepcopy(pod)
-    containers = pod["spec"]["containers"]
+def given_secrets(task: TaskPlan, resolved: ResolvedTask, config_map: Json, pod: Json) -> TaskObjects:
+    """The attempt's objects, with each secret value the run was given (in ``resolved``'s env) moved into a
+    Secret of the attempt that the Pod's ``secretKeyRef`` then names; secrets the run was not given stay
+    references to the namespace's Secret, as compiled. Changes ``pod`` in place."""
     secret_data: dict[str, str] = {}
     for index, (plan_step, step) in enumerate(zip(task.steps, resolved.steps, strict=True)):
-        container = containers[index]
-        if step.script is not None:
-            config_map["data"][script_key(index)] = step.script
-        elif step.command:
-            args = container["args"]
-            head = args[:args.index("--")] if "--" in args else args
-            container["args"] = [*head, "--", *step.command, *step.args]
         secret_names = {v.name for v in plan_step.env if v.secret is not None}
-        plain_names = {v.name for v in plan_step.env if v.secret is None}
-        for entry in container.get("env", ()):
+        for entry in pod["spec"]["containers"][index].get("env", ()):
             name = entry["name"]
             if name in secret_names and name in step.env:
                 key = secret_key(index, name)
                 secret_data[key] = step.env[name]
                 entry["valueFrom"] = {"secretKeyRef": {"name": pod["metadata"]["name"], "key": key}}
-            elif name in plain_names and name in step.env:
-                entry["value"] = step.env[name]
-    _alias_workspaces(task, pod)
     secret = None
     if secret_data:
         secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
@@ -138,24 +124,9 @@ def fill_task(task: TaskPlan, resolved: ResolvedTask, config_map: Json, pod: Jso
     return TaskObjects(config_map, pod, secret)
 
 
-def _alias_workspaces(task: TaskPlan, pod: Json) -> None:
-    """Mount each bound pipeline workspace once more at ``/wishstar/workspaces/<name>``, where the runner's
-    resolution of ``$(workspaces.X.path)`` points (read-only only when every binding is)."""
-    read_only: dict[str, bool] = {}
-    for binding in task.workspaces:
-        read_only[binding.pipeline_workspace] = read_only.get(binding.pipeline_workspace, True) and \
-            binding.read_only
-    for container in pod["spec"]["containers"]:
-        for workspace, ro in read_only.items():
-            mount: Json = {"name": workspace_volume(workspace), "mountPath": f"{WORKSPACES_ALIAS}/{workspace}"}
-            if ro:
-                mount["readOnly"] = True
-            container.setdefault("volumeMounts", []).append(mount)
-
-
 def with_run(objects: TaskObjects, *, namespace: str, owner: Json, labels: Mapping[str, str]) -> TaskObjects:
     """Every object of the attempt in the executor's namespace, with its extra labels, owned by the run's
-    owner object (changed in place: ``fill_task`` returns fresh copies)."""
+    owner object (changed in place: ``PlanManifests`` compiles fresh objects for each attempt)."""
     for obj in (objects.secret, objects.config_map, objects.pod):
         if obj is None:
             continue
@@ -167,17 +138,20 @@ def with_run(objects: TaskObjects, *, namespace: str, owner: Json, labels: Mappi
 
 
 class PlanManifests:
-    """The default ``ManifestSource``: compile the attempt's objects from the plan, then fill them in."""
+    """The default ``ManifestSource``: the attempt's objects compiled from the plan by ``task_manifests`` (the
+    function ``wishstar plan`` prints), with the attempt's number and run-time values."""
 
-    def __init__(self, plan: Plan, ctx: RunContext) -> None:
+    def __init__(self, plan: Plan, ctx: RunContext, entrypoint: str) -> None:
         self.plan = plan
         self.ctx = ctx
+        self.entrypoint = entrypoint
 
     def __call__(self, resolved: ResolvedTask) -> TaskObjects:
         task = self.plan.task(resolved.name)
         config_map, pod = task_manifests(task, self.plan.workspaces, self.ctx, pipeline=self.plan.pipeline,
-                                         attempt=resolved.attempt)
-        return fill_task(task, resolved, config_map, pod)
+                                         entrypoint=self.entrypoint, attempt=resolved.attempt,
+                                         runtime=resolved.runtime)
+        return given_secrets(task, resolved, config_map, pod)
 
 
 def step_containers(resolved: ResolvedTask) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Reading a task Pod's status: what each step came to, the task's results, and why a Pod is still waiting.
 
 Pure functions over the Pod and Event dicts the API server returns (camelCase keys), so every rule here is
-tested with plain data. The step entrypoint (``engine.compiler.entrypoint``) writes each container's
+tested with plain data. The step entrypoint (``steps/entrypoint/entrypoint.sh``) writes each container's
 termination message: ``{"exitCode":N}``, ``{"skipped":true}``, and for the last step
 ``{"exitCode":N,"results":{...}}`` or ``{"exitCode":N,"error":"..."}``; only a failing step's container
 exits non-zero. It must not talk to the API server or read the clock.
