@@ -48,11 +48,14 @@ def test_a_server_killed_and_restarted_finishes_every_run_it_had_started(tmp_pat
         for run in runs:
             for task in run.tasks:
                 seen = attempts[(run.id, task.name)]
-                assert sorted(seen) == list(range(1, task.attempts + 1)), (run.id, task, seen)
+                # the last attempt ran to its end; an interrupted one may have left no mark (its engine died
+                # between recording it and spawning its step), so the attempts seen end with the last one
+                assert max(seen) == task.attempts and set(seen) <= set(range(1, task.attempts + 1)), (
+                    run.id, task, seen)
                 last = seen[task.attempts]
                 assert "end" in last, (run.id, task)
-                for n in range(1, task.attempts):
-                    interrupted, replacement = seen[n], seen[n + 1]
+                for n in sorted(a for a in seen if a < task.attempts):
+                    interrupted, replacement = seen[n], seen[min(a for a in seen if a > n)]
                     engine = interrupted["start"][3]
                     # only a killed engine's attempt is run again, by another engine, after the kill
                     assert engine in outcome.kills_at, (run.id, task.name, n)
