@@ -205,7 +205,7 @@ class RunDriver:
                                         flush_each_end=not self.target.on_kubernetes))
         return Drive(prepared.runner, cast(Guarded, prepared.executor), work), start
 
-    def _attempt_recorder(self, run_id: str, plan: Plan, reasons: Mapping[str, str | None]
+    def _attempt_recorder(self, run_id: str, plan: Plan, reasons: Mapping[str, str | None] | None = None
                           ) -> Callable[[ResolvedTask], None]:
         """Record an attempt as running before it executes (the runner batches its writes): a replica that
         takes the run over then never starts an attempt number that already ran. ``reasons``: what a task
@@ -217,7 +217,7 @@ class RunDriver:
             base, is_finally, position = rows[task.name]
             self.store.upsert_tasks(run_id, [TaskRow(name=task.name, status="running", base=base,
                                                      is_finally=is_finally, attempts=task.attempt,
-                                                     reason=reasons.get(task.name), started_at=time.time(),
+                                                     reason=(reasons or {}).get(task.name), started_at=time.time(),
                                                      position=position)])
 
         return record
