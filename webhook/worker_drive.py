@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.types import AttemptPaths, GitContext, Plan, ResolvedTask, RunContext, TaskPlan
-from wishstar.engine.executors.base import Executor, LogSink, RunEnv, TaskOutcome
+from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.executors.base import Delegating, Executor, LogSink, RunEnv, TaskOutcome
 from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
 from wishstar.engine.runner import Runner
@@ -85,7 +85,7 @@ def row_positions(plan: Plan) -> dict[str, int]:
     return {name: i for i, name in enumerate(names)}
 
 
-class Guarded(Executor):
+class Guarded(Delegating):
     """Delegates to an executor, recording each attempt before it starts (``on_start``). With a ``detachable``
     inner executor (Kubernetes, whose Pods outlive this replica) ``force`` (the replica lost the run's lease or
     is shutting down) detaches instead of stopping: attempts are not cancelled (that would delete their Pods)
@@ -95,33 +95,14 @@ class Guarded(Executor):
     name = "guarded"
 
     def __init__(self, inner: Executor, on_start: Callable[[ResolvedTask], None] | None = None) -> None:
-        self.inner, self.force, self.on_start = inner, False, on_start
-        self.detachable = inner.detachable
+        super().__init__(inner)
+        self.force, self.on_start = False, on_start
         self._left: set[asyncio.Future[TaskOutcome]] = set()
-
-    async def setup(self, run: RunEnv) -> None:
-        await self.inner.setup(run)
-
-    async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
-                              ) -> Mapping[str, tuple[str, ...]]:
-        return await self.inner.provide_secrets(run, wanted)
-
-    async def stop_leftovers(self, run: RunEnv) -> int:
-        return await self.inner.stop_leftovers(run)
 
     async def teardown(self, run: RunEnv) -> None:
         if self.force and self.detachable:
             await self._detach()
         await self.inner.teardown(run)
-
-    def workspace_path(self, run: RunEnv, workspace: str) -> str:
-        return self.inner.workspace_path(run, workspace)
-
-    def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
-        return self.inner.results_dir(run, task, attempt)
-
-    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
-        return self.inner.reference_paths(run, task, attempt)
 
     async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
         if self.on_start is not None:

@@ -144,6 +144,53 @@ class Executor(abc.ABC):
                                         for b in task.workspaces},
                             results_dir=self.results_dir(run, task.name, attempt))
 
+
+class Delegating(Executor):
+    """An executor that hands every call of the contract to ``inner``: the base of wrappers that change one or
+    two calls (the server's ``Guarded``), so a method added to the contract reaches the inner executor without
+    each wrapper having to forward it."""
+
+    name = "delegating"
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.detachable = inner.detachable
+
+    async def setup(self, run: RunEnv) -> None:
+        await self.inner.setup(run)
+
+    async def execute(self, task: ResolvedTask, sink: LogSink) -> TaskOutcome:
+        return await self.inner.execute(task, sink)
+
+    async def teardown(self, run: RunEnv) -> None:
+        await self.inner.teardown(run)
+
+    async def stop_leftovers(self, run: RunEnv) -> int:
+        return await self.inner.stop_leftovers(run)
+
+    async def provide_secrets(self, run: RunEnv, wanted: Mapping[str, frozenset[str]]
+                              ) -> Mapping[str, tuple[str, ...]]:
+        return await self.inner.provide_secrets(run, wanted)
+
+    def waiting_reason(self, task: ResolvedTask | str, run_id: str | None = None) -> str | None:
+        return self.inner.waiting_reason(task, run_id)
+
+    def detach(self, reason: str) -> None:
+        self.inner.detach(reason)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def workspace_path(self, run: RunEnv, workspace: str) -> str:
+        return self.inner.workspace_path(run, workspace)
+
+    def results_dir(self, run: RunEnv, task: str, attempt: int) -> str:
+        return self.inner.results_dir(run, task, attempt)
+
+    def reference_paths(self, run: RunEnv, task: TaskPlan, attempt: int) -> AttemptPaths:
+        return self.inner.reference_paths(run, task, attempt)
+
+
 class RunObjects(abc.ABC):
     """What a run left on its platform (Pods, claims, ConfigMaps), found and deleted by run id: for
     ``runs delete``, ``runs prune`` and cancelling an orphaned run, which have no plan to build an executor."""
