@@ -16,7 +16,7 @@ Must stay pure: no I/O, no clock, no environment (callers pass what they know).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from wishstar.engine.compiler.build import resolve_params
@@ -28,7 +28,6 @@ from wishstar.engine.spec.validate import declared_secrets
 
 EventKind = Literal["push", "tag", "merge_request", "manual"]
 EVENT_KINDS: tuple[EventKind, ...] = ("push", "tag", "merge_request", "manual")
-_GIT_KEYS = ("url", "branch", "tag", "commit", "message", "author", "mr_title", "mr_iid", "target_branch")
 
 
 class MissingSecrets(WishstarError):
@@ -110,7 +109,7 @@ def concurrency_group(pipeline: Pipeline, git: GitContext, event: str,
         return None, 1, "queue"
     import cel
 
-    values = dict.fromkeys(_GIT_KEYS, "")
+    values = {f.name: "" for f in fields(GitContext)}  # every git key reads, unset ones as ""
     values.update(git.as_dict())
     try:
         value = cel.compile(spec.group).execute({"git": values, "event": event, "params": dict(params)})

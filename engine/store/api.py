@@ -20,18 +20,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, delete, exists, null, select, text, update
+from sqlalchemy import Connection, Engine, Table, delete, exists, null, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from wishstar.engine.records import RunRecord, RunSummary, StepRecord, TaskRecord
-from wishstar.engine.status import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES, RunStatus, TaskStatus
+from wishstar.engine.records import RunRecord, RunSummary, StepRecord
+from wishstar.engine.status import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES
 from wishstar.engine.store import db
 from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
 from wishstar.engine.store.logs import LogStore
 from wishstar.engine.store.models import pipelines, run_leases, runs, steps, tasks
+from wishstar.engine.store.rows import step_record, summary_fields, summary_record, task_record
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
 _ACTIVE = ACTIVE_RUN_STATUSES
@@ -456,9 +457,9 @@ class Store:
                                                steps.c.started_at, steps.c.name)).all()
         by_task: dict[str, list[StepRecord]] = {}
         for row in step_rows:
-            by_task.setdefault(row.task, []).append(_step_record(row))
-        return RunRecord(**_summary_fields(run), params=dict(run.params or {}),
-                         tasks=tuple(_task_record(t, by_task.get(t.name, ())) for t in task_rows))
+            by_task.setdefault(row.task, []).append(step_record(row))
+        return RunRecord(**summary_fields(run), params=dict(run.params or {}),
+                         tasks=tuple(task_record(t, by_task.get(t.name, ())) for t in task_rows))
 
     def list_runs(self, status: str | None = None, branch: str | None = None, pipeline: str | None = None,
                   limit: int = 50) -> list[RunSummary]:
@@ -474,28 +475,5 @@ class Store:
         query = query.order_by(runs.c.created_at.desc()).limit(max(0, limit))
         with db.read(self._engine) as conn:
             rows = conn.execute(query).all()
-        return [RunSummary(**_summary_fields(r)) for r in rows]
+        return [summary_record(r) for r in rows]
 
-
-def summary_record(row: Any) -> RunSummary:
-    """A ``runs`` row as the record ``list_runs`` returns (also for queries built elsewhere in the store)."""
-    return RunSummary(**_summary_fields(row))
-
-
-def _summary_fields(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "pipeline": row.pipeline, "number": row.number, "status": cast(RunStatus, row.status),
-            "reason": row.reason, "event": row.event, "branch": row.branch, "git": dict(row.git or {}),
-            "created_at": row.created_at, "started_at": row.started_at, "finished_at": row.finished_at}
-
-
-def _step_record(row: Row[Any]) -> StepRecord:
-    return StepRecord(task=row.task, attempt=row.attempt, name=row.name, position=row.position,
-                      exit_code=row.exit_code, started_at=row.started_at, finished_at=row.finished_at,
-                      log_path=row.log_path, truncated=bool(row.truncated), bytes=row.bytes)
-
-
-def _task_record(row: Row[Any], steps: Iterable[StepRecord]) -> TaskRecord:
-    return TaskRecord(name=row.name, base=row.base, is_finally=bool(row.is_finally),
-                      status=cast(TaskStatus, row.status), reason=row.reason, attempts=row.attempts,
-                      exit_code=row.exit_code, results=dict(row.results or {}), started_at=row.started_at,
-                      finished_at=row.finished_at, position=row.position, steps=tuple(steps))

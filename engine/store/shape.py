@@ -22,15 +22,16 @@ def iso(ts: float | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
+def _identity(run: RunSummary) -> dict[str, Any]:
+    """The keys both shapes of a run start with, in their order."""
+    return {"id": run.id, "pipeline": run.pipeline, "number": run.number, "status": run.status,
+            "reason": run.reason, "event": run.event}
+
+
 def run_summary(run: RunSummary) -> dict[str, Any]:
     """One line of ``runs list``."""
     return {
-        "id": run.id,
-        "pipeline": run.pipeline,
-        "number": run.number,
-        "status": run.status,
-        "reason": run.reason,
-        "event": run.event,
+        **_identity(run),
         "branch": run.branch,
         "commit": dict(run.git).get("commit"),
         "created_at": iso(run.created_at),
@@ -69,12 +70,7 @@ def task_dict(task: TaskRecord) -> dict[str, Any]:
 def run_dict(run: RunRecord) -> dict[str, Any]:
     """The full ``runs show --output json`` shape: run fields, then tasks in plan order with their steps."""
     return {
-        "id": run.id,
-        "pipeline": run.pipeline,
-        "number": run.number,
-        "status": run.status,
-        "reason": run.reason,
-        "event": run.event,
+        **_identity(run),
         "git": dict(run.git),
         "params": dict(run.params),
         "started_at": iso(run.started_at),

@@ -19,9 +19,10 @@ from sqlalchemy import Select, select
 
 from wishstar.engine.status import RUN_STATUSES
 from wishstar.engine.store import db, shape
-from wishstar.engine.store.api import Store, summary_record
+from wishstar.engine.store.api import Store
 from wishstar.engine.store.errors import AmbiguousRun, RunNotFound
 from wishstar.engine.store.models import events, projects, run_leases, runs
+from wishstar.engine.store.rows import summary_record
 from wishstar.engine.store.server import StoredEvent
 
 _HEX = re.compile(r"[0-9a-f]{1,32}")
