@@ -56,6 +56,7 @@ class Candidate:
     build tool's templates need (documented per build tool in docs/detection.md), all strings. ``context``:
     files outside the app's directory that its build needs (a workspace root's lockfile, a parent pom).
     ``warnings``: things a user should know (an end-of-life runtime replaced by a supported one).
+    A detector returning several candidates for one directory lists them best first.
     """
 
     language: str
@@ -68,6 +69,9 @@ class Candidate:
     facts: Mapping[str, str] = field(default_factory=dict)
     context: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    rule: str | None = None
+    """When a detector returns several candidates (best first), the first one's ``rule`` is the documented
+    rule that ranked it above the others (``a pnpm-lock.yaml beats a stray package-lock.json``)."""
 
     @property
     def key(self) -> str:
