@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 
 from wishstar.pipelines.detect.evidence import App, Chosen, Detection
-from wishstar.pipelines.detect.runtimes import APP_UID, images, static_images
+from wishstar.pipelines.detect.runtimes import APP_UID, docker_images, images, static_images
 
 TEMPLATES = Path(__file__).parent / "templates"
 PIPELINE_FILE = ".wishstar.yaml"
@@ -77,7 +77,7 @@ def _app_vars(app: App, single: bool, pins: Mapping[str, str]) -> dict[str, obje
     c = app.chosen
     runtime = _runtime_of(c.language, c.versions)
     tags = (images(runtime, c.versions[runtime].value) if runtime else
-            static_images() if c.build == "static" else {})
+            static_images() if c.build == "static" else docker_images() if c.build == "docker" else {})
     return {
         "app": app, "c": c, "facts": c.facts, "task": "test" if single else f"test-{app.name}",
         "suffix": "" if single else f"-{app.name}", "workdir": app.path, "context": app.context,

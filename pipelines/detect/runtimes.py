@@ -73,8 +73,15 @@ def images(runtime: str, release: str) -> dict[str, str]:
 
 
 def static_images() -> dict[str, str]:
-    """A static site is served by unprivileged nginx (listens on 8080, uid 101)."""
-    return {"run": f"nginxinc/nginx-unprivileged:{NGINX_UNPRIVILEGED}"}
+    """A static site is served by unprivileged nginx (listens on 8080, uid 101); ``build``: the small stage that
+    prepares the files (and the image of the site's check task)."""
+    return {"build": f"alpine:{ALPINE}", "run": f"nginxinc/nginx-unprivileged:{NGINX_UNPRIVILEGED}"}
+
+
+def docker_images() -> dict[str, str]:
+    """A repository with only a Dockerfile keeps its own images; ``build``: the image of its pipeline's
+    check task."""
+    return {"build": f"alpine:{ALPINE}"}
 
 
 _NUM = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
