@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from wishstar.pipelines.detect.evidence import Chosen, Evidence
 from wishstar.pipelines.detect.node_manifest import Manifest
-from wishstar.pipelines.detect.tree import Tree, join
+from wishstar.pipelines.detect.tree import Tree, join, line_of
 
 STATIC_PORT = "8080"
 """nginx-unprivileged listens on 8080 (it cannot bind below 1024 as a non-root user)."""
@@ -182,12 +182,13 @@ def _entry_port(tree: Tree, directory: str, manifest: Manifest) -> Chosen | None
     if entry is None:
         return None
     file = join(directory, entry)
-    for pattern, rule in ((_LISTEN_PORT, "listen({})"), (_CONST_PORT, "PORT = process.env.PORT || {}")):
-        text = tree.text(file) or ""
+    text = tree.text(file) or ""
+    for pattern in (_LISTEN_PORT, _CONST_PORT):
         match = pattern.search(text)
         if match:
-            found = tree.find(file, pattern, rule.format(match.group(1)))
-            return Chosen(match.group(1), found)
+            said = " ".join(match.group(0).replace("Number(", "").split())
+            rule = f"listen({match.group(1)})" if pattern is _LISTEN_PORT else said
+            return Chosen(match.group(1), Evidence(file, line_of(text, match.start()), rule))
     return None
 
 
