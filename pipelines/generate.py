@@ -45,9 +45,6 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-_ENV = _environment()
-
-
 def generate(detection: Detection, *, name: str, has_file: Callable[[str], bool],
              pins: Mapping[str, str] | None = None) -> Generated:
     """The files for ``detection``. ``name``: the pipeline's name (the project's); ``has_file``: whether the
@@ -140,3 +137,7 @@ def shell_quote(value: object) -> str:
     import shlex
 
     return shlex.quote(str(value))
+
+
+_ENV = _environment()
+"""Built last: its filters (``yaml_str``, ``shell_quote``) are defined above."""
