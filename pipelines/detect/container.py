@@ -20,7 +20,7 @@ import re
 from wishstar.pipelines.detect.base import Detector
 from wishstar.pipelines.detect.evidence import Candidate, Chosen, Evidence, NearMiss
 from wishstar.pipelines.detect.runtimes import ALPINE
-from wishstar.pipelines.detect.tree import Tree, join, line_of
+from wishstar.pipelines.detect.tree import Tree, join, line_of, norm
 
 DOCKERFILES = ("Dockerfile", "Containerfile")
 SITE_DIRS = ("public", "site", "docs")
@@ -95,7 +95,7 @@ def detect_static(tree: Tree, path: str) -> list[Candidate]:
         directory = join(path, site) if site != "." else path
         index = join(directory, "index.html")
         if tree.is_file(index):
-            evidence = (Evidence(index, None, "index.html" if site == "." else f"index.html in {site}/"),)
+            evidence = (Evidence(index, None, "site index page" if site == "." else f"site index page in {site}/"),)
             return [Candidate(
                 language="static", build="static", evidence=evidence,
                 confidence="medium" if site == "." else "low",
@@ -106,7 +106,10 @@ def detect_static(tree: Tree, path: str) -> list[Candidate]:
 
 
 def static_near_misses(tree: Tree, path: str) -> list[NearMiss]:
-    """A directory of only Markdown (and a licence): documentation, not a site."""
+    """A repository of only Markdown (and a licence): documentation, not a site. Said of the root only (a
+    ``docs/`` of Markdown beside an app is no near miss)."""
+    if norm(path) != ".":
+        return []
     files = [n for n in tree.files(path) if not n.startswith(".") and not INCIDENTAL.match(n)]
     if not files or any(not n.lower().endswith(MARKDOWN) for n in files) or _has_manifest(tree, path) \
             or detect_static(tree, path):

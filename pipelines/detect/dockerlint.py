@@ -154,13 +154,17 @@ def _is_whole_copy(ins: Instruction) -> bool:
 
 
 def _order_problems(stage: Stage) -> Iterator[Problem]:
+    """The stage's first dependency install must not see the sources (a later one may: ``uv sync`` again to
+    install the project itself)."""
     whole: Instruction | None = None
     for ins in stage.body:
         if _is_whole_copy(ins) and whole is None:
             whole = ins
-        elif ins.keyword == "RUN" and INSTALLS.search(ins.args) and whole is not None:
-            yield Problem(ins.line, f"dependencies installed after the sources were copied (line {whole.line}): "
-                                    "COPY the dependency manifests and install first, then COPY the sources")
+        elif ins.keyword == "RUN" and INSTALLS.search(ins.args):
+            if whole is not None:
+                yield Problem(ins.line, f"dependencies installed after the sources were copied (line "
+                                        f"{whole.line}): COPY the dependency manifests and install first, then "
+                                        "COPY the sources")
             return
 
 

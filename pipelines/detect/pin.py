@@ -8,8 +8,9 @@ v2, so a multi-platform image resolves to its index (what ``docker pull`` resolv
 when the registry asks for one. ``localhost``/``127.0.0.1`` registries are spoken to over plain HTTP, as
 Docker does.
 
-Every failure is a ``PinError`` naming the image and the registry (``registry-1.docker.io unreachable: ...``),
-never a stack trace; ``pin_all`` collects them so one unreachable registry does not hide the other results.
+Every failure is a ``PinError`` naming the registry and the reason (``registry-1.docker.io unreachable: ...``),
+never a stack trace; callers prefix the image (``pin_all`` does, collecting them so one unreachable registry
+does not hide the other results).
 Network only through ``urllib``; must not write files or run programs.
 """
 
@@ -54,7 +55,7 @@ def parse(text: str) -> Reference:
     """Split an image reference the way Docker does: the first part is a registry when it has a ``.`` or a
     ``:`` or is ``localhost``; a one-part Docker Hub name is under ``library/``."""
     if "@" in text:
-        raise PinError(f"{text}: already pinned to a digest")
+        raise PinError("already pinned to a digest")
     name, tag = text, "latest"
     last = text.rsplit("/", 1)[-1]
     if ":" in last:
@@ -69,26 +70,33 @@ def parse(text: str) -> Reference:
     if registry == DOCKER_HUB and "/" not in repository:
         repository = f"library/{repository}"
     if not repository or not tag:
-        raise PinError(f"{text}: not an image reference (hint: name:tag)")
+        raise PinError(f"{text!r} is not an image reference (hint: name:tag)")
     return Reference(registry, repository, tag, text)
 
 
-def pin(text: str, *, timeout: float = 10.0) -> str:
-    """``text@sha256:...`` for the image reference ``text`` (kept as written)."""
+def pin_image(text: str, *, mirror: str | None = None, timeout: float = 10.0) -> str:
+    """``text@sha256:...`` for the image reference ``text`` (kept as written). ``mirror``: a registry
+    (``HOST:PORT``) holding the same repositories and tags, asked instead of the image's own registry (a copy
+    made with ``skopeo copy`` keeps the digests)."""
     ref = parse(text)
-    return f"{ref.text}@{digest(ref, timeout=timeout)}"
+    asked = Reference(mirror, ref.repository, ref.tag, text) if mirror else ref
+    return f"{ref.text}@{digest(asked, timeout=timeout)}"
 
 
-def pin_all(images: Iterable[str], *, timeout: float = 10.0) -> tuple[dict[str, str], list[str]]:
+pin = pin_image
+
+
+def pin_all(images: Iterable[str], *, mirror: str | None = None,
+            timeout: float = 10.0) -> tuple[dict[str, str], list[str]]:
     """Pins for every image that resolved (tag to ``tag@digest``, the shape ``generate(pins=...)`` takes) and
-    one message per image that did not."""
+    one message per image that did not (``IMAGE: REASON``)."""
     pins: dict[str, str] = {}
     errors: list[str] = []
     for image in dict.fromkeys(images):
         try:
-            pins[image] = pin(image, timeout=timeout)
+            pins[image] = pin_image(image, mirror=mirror, timeout=timeout)
         except PinError as exc:
-            errors.append(str(exc))
+            errors.append(f"{image}: {exc}")
     return pins, errors
 
 
@@ -103,17 +111,17 @@ def digest(ref: Reference, *, timeout: float = 10.0) -> str:
             token = _token(ref, headers.get("WWW-Authenticate", ""), timeout)
             status, headers, body = _request(ref, url, method, token, timeout)
         if status == 404:
-            raise PinError(f"{ref.text}: no such tag in {ref.registry}/{ref.repository} (manifest unknown)")
+            raise PinError(f"no such tag in {ref.registry}/{ref.repository} (manifest unknown)")
         if status in (401, 403):
-            raise PinError(f"{ref.text}: {ref.registry} refused access ({status}): pinning needs a public image")
+            raise PinError(f"{ref.registry} refused access ({status}): pinning needs a public image")
         if status >= 400:
-            raise PinError(f"{ref.text}: {ref.registry} answered {status}")
+            raise PinError(f"{ref.registry} answered {status}")
         reported = headers.get("Docker-Content-Digest", "")
         if _DIGEST.match(reported):
             return reported
         if method == "GET" and body:
             return "sha256:" + hashlib.sha256(body).hexdigest()
-    raise PinError(f"{ref.text}: {ref.registry} reported no digest")
+    raise PinError(f"{ref.registry} reported no digest")
 
 
 def _request(ref: Reference, url: str, method: str, token: str | None,
@@ -129,7 +137,7 @@ def _request(ref: Reference, url: str, method: str, token: str | None,
         return exc.code, dict(exc.headers.items()), b""
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise PinError(f"{ref.text}: {ref.registry} unreachable: {reason}") from None
+        raise PinError(f"{ref.registry} unreachable: {reason}") from None
 
 
 def _token(ref: Reference, challenge: str, timeout: float) -> str | None:
@@ -148,7 +156,7 @@ def _token(ref: Reference, challenge: str, timeout: float) -> str | None:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             answer = json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise PinError(f"{ref.text}: {urllib.parse.urlsplit(realm).netloc} unreachable: "
+        raise PinError(f"{urllib.parse.urlsplit(realm).netloc} unreachable: "
                        f"{getattr(exc, 'reason', exc)}") from None
     value = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
     return value if isinstance(value, str) else None

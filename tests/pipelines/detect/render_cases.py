@@ -5,10 +5,16 @@ does)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from wishstar.pipelines.detect.base import Detector
-from wishstar.pipelines.detect.evidence import App, Detection
+import git
+
+from wishstar.pipelines.detect import container, golang
+from wishstar.pipelines.detect.evidence import Detection
+from wishstar.pipelines.detect.repo import detect
 from wishstar.pipelines.detect.tree import Tree
 from wishstar.pipelines.generate import Generated, generate
 
@@ -17,15 +23,18 @@ FIXTURES = HERE / "fixtures"
 GOLDEN = HERE / "golden"
 
 
-def single(detector: Detector, case: str) -> App:
-    """The root app of fixture ``case`` as ``detector`` sees it (exactly one candidate expected)."""
-    candidates = detector.detect(Tree(FIXTURES / case), ".")
-    assert len(candidates) == 1, f"{case}: {candidates}"
-    return App(".", candidates[0])
+DETECTORS = (golang.DETECTOR, container.DOCKERFILE, container.STATIC)
+"""The detectors these tests own, through the real repository walk (the registry lists every ecosystem's)."""
 
 
-def render(case: str, apps: tuple[App, ...]) -> Generated:
-    return generate(Detection(root=".", apps=apps), name=case, has_file=lambda path: False)
+def detection_of(root: Path) -> Detection:
+    return detect(root, DETECTORS)
+
+
+def render(case: str, root: Path | None = None) -> Generated:
+    """The files ``wishstar init`` writes for fixture ``case`` (or a copy of it at ``root``)."""
+    root = root or FIXTURES / case
+    return generate(detection_of(root), name=case, has_file=lambda rel: (root / rel).is_file())
 
 
 def golden_mismatches(case: str, generated: Generated) -> list[str]:
@@ -41,3 +50,39 @@ def golden_mismatches(case: str, generated: Generated) -> list[str]:
     problems += [f"{case}/{rel}: golden file not generated any more" for rel in expected
                  if rel not in generated.files]
     return problems
+
+
+def write(root: Path, files: dict[str, str]) -> Tree:
+    """A small repository at ``root`` from path to text; its ``Tree``."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return Tree(root)
+
+
+def checkout(case: str, tmp_path: Path, *, source: Path | None = None) -> Path:
+    """Fixture ``case`` (or an edited copy at ``source``) as a committed git repository named ``case`` with
+    its generated .wishstar.yaml."""
+    repo = tmp_path / case
+    shutil.copytree(source or FIXTURES / case, repo)
+    (repo / ".wishstar.yaml").write_text(render(case, repo).pipeline)
+    handle = git.Repo.init(repo)
+    handle.git.add(A=True)
+    actor = git.Actor("t", "t@example.com")
+    handle.index.commit("fixture", author=actor, committer=actor)
+    return repo
+
+
+def wishstar(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI, with its state under ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
+    env["WISHSTAR_STATE_DIR"] = str(tmp_path / "state")
+    return subprocess.run([str(Path(sys.executable).with_name("wishstar")), *args], capture_output=True,
+                          text=True, env=env, timeout=240)
+
+
+def run_and_log(tmp_path: Path, repo: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``wishstar run`` on ``repo``, and the log of its ``test`` task (run #1 of the pipeline named after it)."""
+    run = wishstar(tmp_path, "run", str(repo))
+    logs = wishstar(tmp_path, "logs", f"{repo.name}#1", "test")
+    return run, logs.stdout + logs.stderr
