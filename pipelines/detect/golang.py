@@ -34,6 +34,9 @@ FRAMEWORKS: tuple[tuple[str, str], ...] = (
 requiring several is named by."""
 
 DEFAULT_PORT = "8080"
+MAX_SOURCES = 64
+"""Files of one main package read for ``package main`` and a listen address (by name; a package is rarely
+larger, and detection must stay bounded)."""
 
 _LISTEN = re.compile(
     r'(?P<call>ListenAndServe(?:TLS)?|\.Run|\.Start|\.Listen|Addr:)\s*\(?\s*(?:"tcp",\s*)?'
@@ -178,7 +181,8 @@ def _main_packages(tree: Tree, path: str) -> list[Main]:
 def _main_in(tree: Tree, path: str, sub: str) -> Main | None:
     """The main package in ``path/sub`` (its non-test ``.go`` files), or None."""
     directory = join(path, sub) if sub != "." else norm(path)
-    sources = [join(directory, n) for n in tree.files(directory) if n.endswith(".go") and not n.endswith("_test.go")]
+    sources = [join(directory, n) for n in tree.files(directory)
+               if n.endswith(".go") and not n.endswith("_test.go")][:MAX_SOURCES]
     declared = next((ev for f in sources for ev in [tree.find(f, _PACKAGE_MAIN, "package main")] if ev), None)
     if declared is None:
         return None

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.pipelines.detect.render_cases import GOLDEN
 from wishstar.pipelines.detect.dockerlint import instructions, lint
@@ -109,3 +111,8 @@ def test_continuation_lines_and_comments_inside_them_are_one_instruction_on_its_
 
 def test_text_without_from_is_reported_not_crashed_on() -> None:
     assert [p.message for p in lint("USER 1\n")] == ["no FROM: not a Dockerfile"]
+
+
+@given(st.text(alphabet=st.sampled_from(list("FROM USER EXPOSE RUN COPY . \\ # \n :@ 0123 latest"))))
+def test_the_lint_reports_problems_and_never_raises_on_any_text(text: str) -> None:
+    assert all(p.line >= 1 for p in lint(text, port=80))

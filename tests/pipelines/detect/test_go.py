@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.pipelines.detect.render_cases import FIXTURES, checkout, golden_mismatches, render, run_and_log, write
 from wishstar.pipelines.detect.evidence import Candidate
@@ -80,6 +82,10 @@ class TestVersionsAndMains:
         c = only("go-workspace", "shared")
         assert c.facts["main"] == "" and c.confidence == "medium"
         assert any("no main package" in w for w in c.warnings)
+
+    @given(st.text())
+    def test_directives_never_raise_on_any_text(self, text: str) -> None:
+        assert all(d.line >= 1 for d in directives(text))
 
     def test_directives_flatten_blocks_and_keep_their_lines(self) -> None:
         text = "module m // the module\n\nrequire (\n\ta v1 // indirect\n\tb v2\n)\n"
