@@ -50,7 +50,7 @@ class TestFixtures:
         assert evidence(pnpm)[0] == "pnpm-lock.yaml lockfile: pnpm"
         assert evidence(npm)[0] == "package-lock.json lockfile: npm"
         assert pnpm.facts["tool_package"] == "pnpm@9.15.9"  # lockfileVersion '9.0'
-        assert pnpm.port is not None and str(pnpm.port.evidence) == "src/server.js:6 listen(4000)"
+        assert pnpm.port is not None and str(pnpm.port.evidence) == "src/server.js:4 listen(4000)"
         assert pnpm.framework == "fastify"
 
     def test_the_package_manager_field_wins_over_every_lockfile(self) -> None:
