@@ -11,7 +11,6 @@ Reads through the ``Tree`` only, never runs a package manager; a malformed packa
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, replace
 
@@ -185,7 +184,7 @@ def for_manager(base: Candidate, tree: Tree, path: str, manifest: Manifest, root
         "root_files": " ".join(f"{prefix}{name}" if member else name for name in root_files),
         "member_files": " ".join(_member_manifests(tree, root_dir, path)) if member else "",
         "app_dir": path if member else ".",
-        "root": posixpath.relpath(root_dir, path) if member else ".",
+        "workspace_root": root_dir if member else "",
         "dockerignore": f"{DOCKERIGNORE[manager]} {DOCKERIGNORE_COMMON}",
     })
     evidence = (signal.evidence, *base.evidence) if signal.evidence else base.evidence

@@ -107,7 +107,7 @@ class TestWorkspaces:
         assert evidence(web)[0] == "package-lock.json lockfile: npm"
         assert web.port is not None and str(web.port.evidence) == "apps/web/package.json:10 scripts.start port 3001"
         assert web.facts["test_script"] == "" and web.facts["build_script"] == "build"  # npm's placeholder
-        assert web.facts["root"] == "../.." and web.facts["app_dir"] == "apps/web"
+        assert web.facts["workspace_root"] == "." and web.facts["app_dir"] == "apps/web"
 
     def test_a_member_without_engines_takes_the_root_nvmrc_and_warns_that_it_is_end_of_life(self) -> None:
         [api] = fixture("npm-workspaces-monorepo", "apps/api")

@@ -52,6 +52,17 @@ def test_the_generated_pipeline_installs_from_the_lockfile_and_the_passing_test_
     assert "# pass 1" in logs.stdout and "# fail 0" in logs.stdout
 
 
+def test_workspace_members_install_once_at_the_root_and_each_runs_its_own_tests(tmp_path: Path) -> None:
+    repo = checkout("yarn-workspaces", tmp_path)
+    run = wishstar(tmp_path, "run", str(repo))
+    assert run.returncode == 0, run.stdout + run.stderr
+    for task, said in (("test-greeter", "greeter test passed"), ("test-cli", "cli test passed")):
+        logs = wishstar(tmp_path, "logs", "yarn-workspaces#1", task)
+        assert said in logs.stdout, logs.stdout + logs.stderr
+    everything = wishstar(tmp_path, "logs", "yarn-workspaces#1").stdout
+    assert everything.count("yarn install v1.22.22") == 1, everything
+
+
 def test_a_failing_node_test_fails_the_run_at_the_test_task_with_its_output_in_the_log(tmp_path: Path) -> None:
     repo = checkout("node-failing-test", tmp_path)
     run = wishstar(tmp_path, "run", str(repo))
