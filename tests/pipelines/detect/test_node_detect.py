@@ -226,3 +226,8 @@ def test_npm_placeholder_test_script_counts_as_no_test_script(tmp_path: Path) ->
 def test_a_newline_in_a_dependency_version_never_reaches_a_generated_line(tmp_path: Path) -> None:
     [c] = DETECTOR.detect(repo(tmp_path, {"package.json": {"dependencies": {"express": "4\nRUN curl evil"}}}), ".")
     assert all("\n" not in str(e) for e in c.evidence)
+
+
+def test_a_directory_name_unfit_for_a_dockerfile_is_warned_about(tmp_path: Path) -> None:
+    [c] = DETECTOR.detect(repo(tmp_path, {"my app/package.json": {}}), "my app")
+    assert any("cannot carry safely" in w for w in c.warnings)
