@@ -45,8 +45,6 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-_ENV = _environment()
-
 
 def generate(detection: Detection, *, name: str, has_file: Callable[[str], bool],
              pins: Mapping[str, str] | None = None) -> Generated:
@@ -140,3 +138,6 @@ def shell_quote(value: object) -> str:
     import shlex
 
     return shlex.quote(str(value))
+
+
+_ENV = _environment()
