@@ -196,14 +196,14 @@ def _gradle_runner(tree: Tree, root: str) -> tuple[str, Evidence | None] | None:
 
 def detect_gradle(tree: Tree, path: str) -> list[Candidate]:
     rel = gradle.build_file(tree, path)
-    build = gradle.read(tree, rel) if rel else None
+    member = _settings_root(tree, path) if rel else None
+    root, project = member if member else (norm(path), "")
+    build = gradle.read(tree, rel, root) if rel else None
     if build is None:
         return []
     settings = gradle.settings_file(tree, path)
     if settings and gradle.includes(tree, settings) and not build.spring:
         return []  # a multi-project root that is not an app itself: its included projects are
-    member = _settings_root(tree, path)
-    root, project = member if member else (norm(path), "")
     runner = _gradle_runner(tree, root)
     if runner is None:
         return []  # a near miss: no wrapper and no Gradle on PATH

@@ -32,6 +32,9 @@ _JAVA_VERSIONS = (
     (re.compile(r"""sourceCompatibility\s*=\s*["']?(\d+(?:\.\d+)?)"""), "sourceCompatibility"),
     (re.compile(r"JavaVersion\.VERSION_(\d+(?:_\d+)?)"), "JavaVersion"),
 )
+_APPLY_FALSE = re.compile(r"^[^;{}]*\bapply\s*\(?\s*false")
+_ALIAS = re.compile(r"alias\s*\(\s*libs\.plugins\.([\w.]+)\s*\)")
+CATALOG = "gradle/libs.versions.toml"
 _INCLUDE = re.compile(r"""^[ \t]*include\s*\(?([^)\n]*)""", re.MULTILINE)
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
 _PROJECT_PATH = re.compile(r"^:?[A-Za-z0-9_][A-Za-z0-9_.\-]*(?::[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$")
@@ -62,23 +65,66 @@ def settings_file(tree: Tree, directory: str) -> str | None:
 
 
 def _first(rel: str, text: str, pattern: re.Pattern[str], rule: str) -> Evidence | None:
-    """Evidence of ``pattern``'s first match; ``{}`` in ``rule`` is replaced by the matched text."""
-    match = pattern.search(text)
-    if match is None:
-        return None
-    return Evidence(rel, text.count("\n", 0, match.start()) + 1, rule.format(match.group(0).strip("\"'")))
+    """Evidence of ``pattern``'s first match that is not ``apply false`` (a plugin declared for subprojects
+    is not applied here); ``{}`` in ``rule`` is replaced by the matched text."""
+    for match in pattern.finditer(text):
+        if _APPLY_FALSE.search(_rest_of_line(text, match.end())):
+            continue
+        return Evidence(rel, text.count("\n", 0, match.start()) + 1, rule.format(match.group(0).strip("\"'")))
+    return None
 
 
-def read(tree: Tree, rel: str) -> Build | None:
+def _rest_of_line(text: str, offset: int) -> str:
+    end = text.find("\n", offset)
+    return text[offset:end if end >= 0 else None]
+
+
+def catalog_plugins(tree: Tree, root: str) -> dict[str, tuple[str, int]]:
+    """``gradle/libs.versions.toml``'s ``[plugins]``: accessor (``spring.boot``) to plugin id and line."""
+    rel = join(root, CATALOG)
+    text = tree.text(rel) or ""
+    found: dict[str, tuple[str, int]] = {}
+    section = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[([\w.-]+)\]", line)
+        if header:
+            section = header.group(1)
+            continue
+        entry = re.match(r"""^\s*([\w.-]+)\s*=\s*(.*)$""", line)
+        if section == "plugins" and entry:
+            plugin = re.search(r"""id\s*=\s*["']([^"']+)["']""", entry.group(2)) or re.match(
+                r"""["']([^"':]+)""", entry.group(2))
+            if plugin:
+                found[re.sub(r"[-_]", ".", entry.group(1))] = (plugin.group(1), number)
+    return found
+
+
+def _aliased(rel: str, text: str, catalog: dict[str, tuple[str, int]], plugin_id: str,
+             root: str) -> Evidence | None:
+    """``alias(libs.plugins.X)`` where the catalog maps X to ``plugin_id``."""
+    for match in _ALIAS.finditer(text):
+        entry = catalog.get(match.group(1))
+        if entry and entry[0] == plugin_id and not _APPLY_FALSE.search(_rest_of_line(text, match.end())):
+            return Evidence(rel, text.count("\n", 0, match.start()) + 1,
+                            f"plugin {plugin_id} (alias libs.plugins.{match.group(1)}, "
+                            f"{join(root, CATALOG)}:{entry[1]})")
+    return None
+
+
+def read(tree: Tree, rel: str, root: str = ".") -> Build | None:
+    """The build file ``rel``; ``root``: the settings root, where the version catalog is."""
     raw = tree.text(rel)
     if raw is None:
         return None
     text = blank_comments(raw)
+    catalog = catalog_plugins(tree, root) if _ALIAS.search(text) else {}
     spring = [ev for ev in (
-        _first(rel, text, _SPRING_PLUGIN, "plugin org.springframework.boot"),
+        _first(rel, text, _SPRING_PLUGIN, "plugin org.springframework.boot")
+        or _aliased(rel, text, catalog, "org.springframework.boot", root),
         _first(rel, text, _SPRING_STARTER, "dependency {}"),
     ) if ev is not None]
-    kotlin = _first(rel, text, _KOTLIN_PLUGIN, "Kotlin JVM plugin")
+    kotlin = (_first(rel, text, _KOTLIN_PLUGIN, "Kotlin JVM plugin")
+              or _aliased(rel, text, catalog, "org.jetbrains.kotlin.jvm", root))
     if kotlin is None and tree.is_dir(join(rel.rpartition("/")[0] or ".", "src/main/kotlin")):
         kotlin = Evidence(join(rel.rpartition("/")[0] or ".", "src/main/kotlin"), None, "Kotlin sources directory")
     dsl = "Kotlin DSL" if rel.endswith(".kts") else "Groovy DSL"

@@ -115,3 +115,27 @@ def test_a_directory_with_a_pom_and_a_gradle_build_lists_maven_first_by_a_docume
     first, second = DETECTOR.detect(t, ".")
     assert (first.build, second.build) == ("maven", "gradle")
     assert first.rule == "a pom.xml beats a build.gradle in the same directory"
+
+
+def test_a_plugin_declared_with_apply_false_is_not_applied_so_the_root_is_not_an_app(tmp_path: Path) -> None:
+    t = write_tree(tmp_path, {
+        "settings.gradle.kts": 'include("web")\n', "gradlew": "",
+        "build.gradle.kts": 'plugins {\n    id("org.springframework.boot") version "3.5.7" apply false\n}\n',
+        "web/build.gradle.kts": 'plugins {\n    id("org.springframework.boot")\n}\n',
+    })
+    assert DETECTOR.detect(t, ".") == []
+    [web] = DETECTOR.detect(t, "web")
+    assert web.framework == "spring-boot"
+    assert str(web.evidence[1]) == "web/build.gradle.kts:2 plugin org.springframework.boot"
+
+
+def test_spring_boot_and_kotlin_applied_through_the_version_catalog_are_evidence(tmp_path: Path) -> None:
+    catalog = ('[versions]\nboot = "3.5.7"\n\n[plugins]\nkotlin-jvm = { id = "org.jetbrains.kotlin.jvm", '
+               'version = "2.1.21" }\nspring-boot = { id = "org.springframework.boot", version.ref = "boot" }\n')
+    t = write_tree(tmp_path, {"gradle/libs.versions.toml": catalog, "gradlew": "",
+                              "build.gradle.kts": "plugins {\n    alias(libs.plugins.kotlin.jvm)\n"
+                                                  "    alias(libs.plugins.spring.boot)\n}\n"})
+    [c] = DETECTOR.detect(t, ".")
+    assert (c.language, c.framework) == ("kotlin", "spring-boot")
+    assert str(c.evidence[1]) == ("build.gradle.kts:3 plugin org.springframework.boot "
+                                  "(alias libs.plugins.spring.boot, gradle/libs.versions.toml:6)")
