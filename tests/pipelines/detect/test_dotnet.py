@@ -8,9 +8,12 @@ the golden files and the validation of the generated pipeline only; ``dotnet tes
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.pipelines.detect.jvm_dotnet_golden import compare, dockerfile_problems, render, tree, write_tree
 from wishstar.pipelines.detect.dotnet import DETECTOR
@@ -124,3 +127,13 @@ def test_an_end_of_life_target_runs_on_the_supported_runtime_by_rolling_forward(
     assert "DOTNET_ROLL_FORWARD: Major" in generated.pipeline
     assert "ENV DOTNET_ROLL_FORWARD=Major\n" in generated.files["Dockerfile"]
     assert "dotnet build WeatherApi.csproj" in generated.pipeline  # no test project: build only
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_any_solution_or_project_text_gives_an_answer_not_an_exception(sln: str, csproj: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        t = write_tree(Path(tmp), {"A.sln": sln + '\nProject("{X}") = "W", "W\\\\W.csproj", "{1}"\n',
+                                   "W/W.csproj": csproj, "B.csproj": csproj, "W/appsettings.json": sln})
+        DETECTOR.detect(t, ".")
+        DETECTOR.near_misses(t, ".")
