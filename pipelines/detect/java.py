@@ -12,6 +12,7 @@ Reads only through the ``Tree``; never raises for a malformed build file (it bec
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from wishstar.pipelines.detect import java_gradle as gradle
 from wishstar.pipelines.detect import java_maven as maven
@@ -258,8 +259,6 @@ def detect(tree: Tree, path: str) -> list[Candidate]:
 
 
 def _ranked(candidate: Candidate) -> Candidate:
-    from dataclasses import replace
-
     return replace(candidate, rule="a pom.xml beats a build.gradle in the same directory")
 
 

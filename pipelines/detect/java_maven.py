@@ -124,7 +124,8 @@ def read(tree: Tree, rel: str) -> Pom | None:
     packaging = project.value("packaging") or "jar"
     return Pom(
         file=rel, manifest=Evidence(rel, None, "Maven project (pom.xml)"), packaging=packaging,
-        spring=_spring(rel, project, deps, plugins), hints=_hints(rel, project, deps, plugins),
+        spring=_spring(rel, project, deps, project.all("build", "plugins", "plugin")),
+        hints=_hints(rel, project, deps, plugins),
         kotlin=_kotlin(tree, rel, plugins), java=_java(rel, project, plugins, resolve),
         modules=tuple((m.text.strip(), m.line) for m in project.all("modules", "module") if m.text.strip()),
         modules_line=next((m.line for m in project.all("modules")), 0),

@@ -197,3 +197,9 @@ def test_a_module_outside_the_repository_is_not_a_member(tmp_path: Path) -> None
     (tmp_path / "elsewhere" / "pom.xml").write_text(pom())
     layout = DETECTOR.members(t, ".")
     assert layout is not None and layout.paths == ("lib",)
+
+
+def test_the_spring_boot_plugin_only_in_plugin_management_is_not_evidence(tmp_path: Path) -> None:
+    body = ("  <build><pluginManagement><plugins><plugin><groupId>org.springframework.boot</groupId>"
+            "<artifactId>spring-boot-maven-plugin</artifactId></plugin></plugins></pluginManagement></build>\n")
+    assert only(write_tree(tmp_path, {"pom.xml": pom(body)})).framework is None
