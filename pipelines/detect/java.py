@@ -212,9 +212,12 @@ def detect_gradle(tree: Tree, path: str) -> list[Candidate]:
     framework = "spring-boot" if build.spring else None
     evidence = [build.manifest, *build.spring, *([build.kotlin] if build.kotlin else []),
                 *([wrapper] if wrapper else [])]
+    copies = _gradle_copies(tree, root, path if member else None)
     facts = {"command": command, "root": root, "project": project, "spring_boot": "true" if framework else "",
-             **_gradle_copies(tree, root, path if member else None)}
-    context = (root,) if member else ()
+             **copies}
+    outside = [f for f in copies["build_files"].split() + copies["sources"].split()
+               if not join(root, f).startswith(norm(path) + "/")]
+    context = tuple(join(root, f.removesuffix("/src")) for f in outside) if member else ()
     return [_candidate(language_ev=build.kotlin, build="gradle", evidence=evidence, framework=framework,
                        port=port_of(tree, path, framework), java=build.java, facts=facts, context=context,
                        strong=bool(build.spring or wrapper))]

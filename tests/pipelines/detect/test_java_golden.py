@@ -3,10 +3,14 @@ pipelines for the real validator, and Dockerfiles that pass the checks that matt
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.pipelines.detect.jvm_dotnet_golden import compare, dockerfile_problems, render
+from tests.pipelines.detect.jvm_dotnet_golden import compare, dockerfile_problems, render, write_tree
+from wishstar.pipelines.detect.evidence import App, Detection
 from wishstar.pipelines.detect.java import DETECTOR
+from wishstar.pipelines.generate import generate
 from wishstar.pipelines.load import validate
 from wishstar.tasks import Library
 
@@ -84,3 +88,14 @@ def test_the_dockerfile_check_catches_latest_root_and_a_missing_port() -> None:
         "the final stage does not run as a numeric non-root USER", "EXPOSE 8080 missing",
         "no dependency step between copying the manifests and copying the sources",
     ]
+
+
+def test_an_app_in_a_subdirectory_runs_there_and_still_validates(tmp_path: Path) -> None:
+    t = write_tree(tmp_path, {"services/shop/pom.xml": "<project><artifactId>shop</artifactId></project>\n",
+                              "services/tool/build.gradle": "plugins { id 'java' }\n"}, gradle_on_path=True)
+    apps = tuple(App(p, DETECTOR.detect(t, p)[0], context=p) for p in ("services/shop", "services/tool"))
+    generated = generate(Detection(root=".", apps=apps), name="mono", has_file=lambda p: False)
+    assert generated.pipeline.count('workingDir: "services/') == 2
+    validate(generated.pipeline, ".wishstar.yaml", Library())
+    assert set(generated.files) == {".wishstar.yaml", "services/shop/Dockerfile", "services/shop/.dockerignore",
+                                    "services/tool/Dockerfile", "services/tool/.dockerignore"}

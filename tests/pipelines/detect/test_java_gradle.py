@@ -93,7 +93,7 @@ def test_settings_includes_are_members_and_a_member_runs_from_the_settings_root(
     [api] = DETECTOR.detect(t, "services/api")
     assert (api.language, api.facts["command"], api.facts["root"], api.facts["project"]) == (
         "kotlin", "./gradlew", ".", ":services:api")
-    assert api.context == (".",)
+    assert api.context == ("gradlew", "settings.gradle", "web/build.gradle")
 
 
 def test_a_kotlin_dsl_include_call_lists_every_project(tmp_path: Path) -> None:
