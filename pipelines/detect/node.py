@@ -11,7 +11,6 @@ Reads through the ``Tree`` only, never runs a package manager; a malformed packa
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, replace
 
@@ -67,6 +66,8 @@ class Signal:
     manager: str
     evidence: Evidence | None
     version: str | None = None
+    field: bool = False
+    """From the packageManager field (not a lockfile)."""
 
 
 def detect(tree: Tree, path: str) -> list[Candidate]:
@@ -103,7 +104,7 @@ def manager_signals(tree: Tree, directory: str, manifest: Manifest) -> tuple[lis
                 warnings.append(f"{evidence.file}: packageManager version {version!r} is not exact; pinned "
                                 "Wishstar's default instead")
                 version = ""
-            signals.append(Signal(name, evidence, version or None))
+            signals.append(Signal(name, evidence, version or None, field=True))
         else:
             warnings.append(f"{evidence}: unknown package manager {name!r}; ignored")
     for lockfile, manager in LOCKFILES:
@@ -121,7 +122,7 @@ def rank(signals: list[Signal]) -> tuple[list[Signal], str | None]:
     by_manager: dict[str, list[Signal]] = {}
     for signal in signals:
         by_manager.setdefault(signal.manager, []).append(signal)
-    field = next((s for s in signals if s.evidence and s.evidence.rule.startswith("packageManager")), None)
+    field = next((s for s in signals if s.field), None)
     order = sorted(by_manager, key=MANAGERS.index)
     if field is not None:
         order.remove(field.manager)
@@ -136,7 +137,7 @@ def rank(signals: list[Signal]) -> tuple[list[Signal], str | None]:
 
 def _merge(signals: list[Signal]) -> Signal:
     """The signals of one manager as one: the first's evidence and version (the field comes first)."""
-    return Signal(signals[0].manager, signals[0].evidence, next((s.version for s in signals if s.version), None))
+    return replace(signals[0], version=next((s.version for s in signals if s.version), None))
 
 
 def base_candidate(tree: Tree, path: str, manifest: Manifest, root_dir: str, warnings: list[str]) -> Candidate:
@@ -171,8 +172,8 @@ def for_manager(base: Candidate, tree: Tree, path: str, manifest: Manifest, root
     version = signal.version or default_version(tree, root_dir, manager, flavor)
     package = "" if manager == "npm" else (f"@yarnpkg/cli-dist@{version}" if flavor == "berry"
                                            else f"{manager}@{version}")
-    runner = ("npm", "run") if manager == "npm" or (manager in ("pnpm", "yarn") and flavor != "berry") \
-        else (("yarn", "run") if manager == "yarn" else ("bun", "run"))
+    in_image = manager == "bun" or flavor == "berry"  # the others' installs run under plain node and npm
+    runner = (manager, "run") if in_image else ("npm", "run")
     member = root_dir != path
     prefix = "" if root_dir == "." else root_dir + "/"
     extras = [name for name in (".npmrc", "pnpm-workspace.yaml", ".yarnrc.yml") if tree.is_file(join(root_dir, name))]
@@ -180,17 +181,21 @@ def for_manager(base: Candidate, tree: Tree, path: str, manifest: Manifest, root
     facts = dict(base.facts)
     facts.update({
         "lockfile": lockfile, "yarn_flavor": flavor, "tool_package": package,
-        "tool_bin": "yarn" if flavor == "berry" else manager, "tool_in_image": "yes" if runner[0] != "npm" else "",
+        "tool_in_image": "yes" if in_image else "",
         "cmd": start_command(tree, path, manifest, runner),
         "root_files": " ".join(f"{prefix}{name}" if member else name for name in root_files),
         "member_files": " ".join(_member_manifests(tree, root_dir, path)) if member else "",
         "app_dir": path if member else ".",
-        "root": posixpath.relpath(root_dir, path) if member else ".",
+        "workspace_root": root_dir if member else "",
         "dockerignore": f"{DOCKERIGNORE[manager]} {DOCKERIGNORE_COMMON}",
     })
+    warnings = base.warnings
+    if not SAFE_ARG.match(path) or not SAFE_ARG.match(root_dir):
+        warnings += (f"{path}: the directory name has characters the generated Dockerfile cannot carry safely; "
+                     "edit its COPY and WORKDIR lines",)
     evidence = (signal.evidence, *base.evidence) if signal.evidence else base.evidence
     confidence: Confidence = "high" if signal.evidence else "medium"
-    return replace(base, build=manager, evidence=evidence, confidence=confidence, facts=facts)
+    return replace(base, build=manager, evidence=evidence, confidence=confidence, facts=facts, warnings=warnings)
 
 
 def _member_manifests(tree: Tree, root_dir: str, path: str) -> list[str]:

@@ -60,8 +60,24 @@ def globs_of(tree: Tree, directory: str) -> tuple[list[str], Evidence] | None:
     return globs, manifest.evidence("workspaces", None, f"workspaces {', '.join(globs)}")
 
 
+_memo: tuple[Tree, dict[str, Members | None]] | None = None
+"""The last tree's answers: every member of a 50-app monorepo asks for its root's members (read-only trees,
+so remembering is safe; one tree at a time, so nothing accumulates)."""
+
+
 def workspace_members(tree: Tree, directory: str) -> Members | None:
     """The members declared at ``directory`` (sorted, repository-relative), or None when none is declared."""
+    global _memo
+    if _memo is None or _memo[0] is not tree:
+        _memo = (tree, {})
+    answers = _memo[1]
+    key = norm(directory)
+    if key not in answers:
+        answers[key] = _declared_members(tree, key)
+    return answers[key]
+
+
+def _declared_members(tree: Tree, directory: str) -> Members | None:
     declared = globs_of(tree, directory)
     if declared is None:
         return None

@@ -50,7 +50,7 @@ class TestFixtures:
         assert evidence(pnpm)[0] == "pnpm-lock.yaml lockfile: pnpm"
         assert evidence(npm)[0] == "package-lock.json lockfile: npm"
         assert pnpm.facts["tool_package"] == "pnpm@9.15.9"  # lockfileVersion '9.0'
-        assert pnpm.port is not None and str(pnpm.port.evidence) == "src/server.js:6 listen(4000)"
+        assert pnpm.port is not None and str(pnpm.port.evidence) == "src/server.js:4 listen(4000)"
         assert pnpm.framework == "fastify"
 
     def test_the_package_manager_field_wins_over_every_lockfile(self) -> None:
@@ -107,7 +107,7 @@ class TestWorkspaces:
         assert evidence(web)[0] == "package-lock.json lockfile: npm"
         assert web.port is not None and str(web.port.evidence) == "apps/web/package.json:10 scripts.start port 3001"
         assert web.facts["test_script"] == "" and web.facts["build_script"] == "build"  # npm's placeholder
-        assert web.facts["root"] == "../.." and web.facts["app_dir"] == "apps/web"
+        assert web.facts["workspace_root"] == "." and web.facts["app_dir"] == "apps/web"
 
     def test_a_member_without_engines_takes_the_root_nvmrc_and_warns_that_it_is_end_of_life(self) -> None:
         [api] = fixture("npm-workspaces-monorepo", "apps/api")
@@ -226,3 +226,8 @@ def test_npm_placeholder_test_script_counts_as_no_test_script(tmp_path: Path) ->
 def test_a_newline_in_a_dependency_version_never_reaches_a_generated_line(tmp_path: Path) -> None:
     [c] = DETECTOR.detect(repo(tmp_path, {"package.json": {"dependencies": {"express": "4\nRUN curl evil"}}}), ".")
     assert all("\n" not in str(e) for e in c.evidence)
+
+
+def test_a_directory_name_unfit_for_a_dockerfile_is_warned_about(tmp_path: Path) -> None:
+    [c] = DETECTOR.detect(repo(tmp_path, {"my app/package.json": {}}), "my app")
+    assert any("cannot carry safely" in w for w in c.warnings)

@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
 GOLDEN = HERE / "golden"
 CASES = ("node-express", "node-failing-test", "node-dockerfile-only-build", "pnpm-stray-lockfile", "ts-nest",
-         "ts-vite", "yarn-berry-field", "npm-workspaces-monorepo")
+         "ts-vite", "yarn-berry-field", "npm-workspaces-monorepo", "yarn-workspaces")
 """The fixtures that generate files (node-bad-json is a near miss: nothing is generated)."""
 
 
