@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wishstar.pipelines.detect.registry import detect_repository  # noqa: E402
+from wishstar.pipelines.detect.registry import detect_repository
 
 
 def write(root: Path, rel: str, text: str = "") -> None:
@@ -36,8 +36,8 @@ def node_app(root: Path, files: int) -> None:
     write(root, "server.js", "require('express')().listen(8080)\n")
     made = 3
     for i in range(files - made):
-        bucket = ("node_modules/pkg%d/lib" % (i % 300), ".git/objects/%02x" % (i % 256), "src/mod%d" % (i % 40),
-                  "build/out%d" % (i % 20))[i % 4]
+        bucket = (f"node_modules/pkg{i % 300}/lib", f".git/objects/{i % 256:02x}", f"src/mod{i % 40}",
+                  f"build/out{i % 20}")[i % 4]
         write(root, f"{bucket}/f{i}.js", "x")
 
 

@@ -16,10 +16,14 @@ from wishstar.pipelines.detect.tree import Tree
 
 
 def detectors() -> tuple[Detector, ...]:
-    from wishstar.pipelines.detect import container, dotnet, golang, java, node, python
+    from wishstar.pipelines.detect.container import DOCKERFILE, STATIC
+    from wishstar.pipelines.detect.dotnet import DETECTOR as DOTNET
+    from wishstar.pipelines.detect.golang import DETECTOR as GO
+    from wishstar.pipelines.detect.java import DETECTOR as JAVA
+    from wishstar.pipelines.detect.node import DETECTOR as NODE
+    from wishstar.pipelines.detect.python import DETECTOR as PYTHON
 
-    return (java.DETECTOR, dotnet.DETECTOR, golang.DETECTOR, python.DETECTOR, node.DETECTOR,
-            container.DOCKERFILE, container.STATIC)
+    return (JAVA, DOTNET, GO, PYTHON, NODE, DOCKERFILE, STATIC)
 
 
 def detect_repository(root: Path, *, which: Callable[[str], bool] | None = None) -> Detection:

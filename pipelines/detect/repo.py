@@ -51,7 +51,7 @@ def detect(root: Path, detectors: Sequence[Detector], *, tree: Tree | None = Non
         for path in (".", *tree.dirs(".")):
             for detector in detectors:
                 misses.extend(detector.near_misses(tree, path))
-    found = tuple(e.name + ("/" if e.is_dir else "") for e in tree.listing("."))[:FOUND_SHOWN]
+    found = tuple(e.name + ("/" if e.is_dir else "") for e in tree.listing(".") if e.name != ".git")[:FOUND_SHOWN]
     return Detection(root=str(root), apps=tuple(apps), looked_for={d.language: d.looked_for for d in detectors},
                      found=found, near_misses=tuple(_unique(misses)))
 

@@ -88,12 +88,12 @@ class TestRunWithoutAPipelineFile:
         result = cli("run", str(path), timeout=300)
         assert result.code == 0, result.stderr
         assert "no .wishstar.yaml in" in result.stderr and "wishstar init" in result.stderr
-        logs = cli("logs", "latest")
+        logs = cli("logs", "hello#1")
         assert "ok  \texample.com/hello" in logs.stdout
 
     def test_a_failing_test_fails_the_test_task_with_its_output(self, cli: Cli, tmp_path: Path) -> None:
         broken = {**GO_PROJECT, "hello.go": "package hello\n\nfunc Hello() string { return \"bye\" }\n"}
         result = cli("run", str(repo(tmp_path / "hello", broken)), timeout=300)
         assert result.code == 1
-        logs = cli("logs", "latest")
+        logs = cli("logs", "hello#1")
         assert "wrong greeting" in logs.stdout and "FAIL" in logs.stdout
