@@ -131,3 +131,15 @@ def test_the_pytest_fixtures_are_plain_pip_projects_that_run_pytest() -> None:
         [c] = candidates(case)
         assert (c.build, c.facts["tests"], c.port) == ("pip", "pytest", None)
         assert "requirements.txt:1 requirement pytest>=8: runs pytest" in evidence(c)
+
+
+def test_real_lockfiles_name_their_build_tool_and_the_dev_group_pytest() -> None:
+    expected = {"uv": ("uv.lock", "pyproject.toml:8 dependency pytest>=8"),
+                "poetry": ("poetry.lock", "pyproject.toml:12 dependency pytest"),
+                "pdm": ("pdm.lock", "pyproject.toml:11 dependency pytest>=8"),
+                "pipenv": ("Pipfile.lock", "Pipfile:9 [dev-packages] pytest")}
+    for tool, (lock, pytest_line) in expected.items():
+        [c] = candidates(f"python-{tool}-pytest")
+        assert (c.build, c.facts["lock"], c.facts["tests"]) == (tool, "yes", "pytest")
+        assert str(c.evidence[0]) == f"{lock} {lock} present"
+        assert str(c.evidence[-1]) == f"{pytest_line}: runs pytest"
