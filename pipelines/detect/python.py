@@ -49,7 +49,7 @@ def detect(tree: Tree, path: str) -> list[Candidate]:
     shared = _shared(tree, found)
     candidates = [_candidate(tree, found, build, signals, shared) for build, signals in builds]
     if len(candidates) > 1:
-        first, second = builds[0][1][0].rule, builds[1][1][0].rule
+        first, second = builds[0][1][0], builds[1][1][0]
         rule = (f"Python: {_signal_name(first)} beats {_signal_name(second)} (a build tool's lockfile beats its "
                 "pyproject.toml table, which beats a plain requirements.txt, usually exported from the lock)")
         candidates[0] = replace(candidates[0], rule=rule)
@@ -85,8 +85,10 @@ def _builds(found: pm.Manifests) -> list[tuple[str, list[Evidence]]]:
     return list(by_build.items())
 
 
-def _signal_name(rule: str) -> str:
-    return rule.removesuffix(" present").removesuffix(" table")
+def _signal_name(evidence: Evidence) -> str:
+    """``uv.lock``, ``[tool.poetry]``, ``requirements.txt``: how the ranking rule names a build tool's signal."""
+    return evidence.rule.removesuffix(" table") if evidence.rule.endswith(" table") else evidence.file.rsplit(
+        "/", 1)[-1]
 
 
 def _is_docs_only(found: pm.Manifests) -> bool:

@@ -94,7 +94,7 @@ def _django(tree: Tree, found: Manifests) -> Framework:
         return Framework("django", (dep,), "", "", False)
     text = tree.text(manage) or ""
     match = re.search(r"DJANGO_SETTINGS_MODULE[\"']\s*,\s*[\"']([\w.]+)[\"']", text)
-    evidence = [dep, Evidence(manage, None, "manage.py present")]
+    evidence = [dep, Evidence(manage, None, "Django management script")]
     entry = ""
     if match:
         module = match.group(1)
@@ -158,9 +158,9 @@ def detect_tests(tree: Tree, found: Manifests) -> Evidence | None:
     if "pytest" in found.deps:
         return found.deps["pytest"]
     path = found.path
-    for name in ("pytest.ini", "conftest.py"):
+    for name, rule in (("pytest.ini", "pytest configuration"), ("conftest.py", "pytest conftest")):
         if tree.is_file(join(path, name)):
-            return Evidence(join(path, name), None, f"{name} present")
+            return Evidence(join(path, name), None, rule)
     for name, pattern in (("pyproject.toml", r"^[ \t]*\[tool\.pytest\.ini_options\]"),
                           ("setup.cfg", r"^[ \t]*\[tool:pytest\]"), ("tox.ini", r"^[ \t]*\[pytest\]")):
         hit = tree.find(join(path, name), pattern, "pytest configuration") if tree.is_file(join(path, name)) \
@@ -169,7 +169,7 @@ def detect_tests(tree: Tree, found: Manifests) -> Evidence | None:
             return hit
     for directory in ("tests", "test"):
         if tree.is_dir(join(path, directory)):
-            return Evidence(join(path, directory), None, f"{directory}/ directory")
+            return Evidence(join(path, directory), None, "test directory")
     for name in tree.files(path):
         if re.fullmatch(r"test_\w+\.py|\w+_test\.py", name):
             return Evidence(join(path, name), None, "test file at the top")

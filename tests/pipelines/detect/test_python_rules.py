@@ -3,9 +3,12 @@ ranking, the version sources, the port forms, test discovery, near misses and wh
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.pipelines.detect.python_cases import candidates, render
 from wishstar.pipelines.detect.python import DETECTOR
@@ -49,7 +52,7 @@ def test_build_tools_are_ranked_lockfile_then_table_then_requirements(
 
 def test_project_table_is_the_evidence_of_the_tool_that_reads_it_not_a_second_candidate(tmp_path: Path) -> None:
     [c] = candidates(write(tmp_path, {"pyproject.toml": PROJECT, "uv.lock": ""}))
-    assert [str(e) for e in c.evidence] == ["uv.lock uv.lock present", "pyproject.toml:1 [project] table"]
+    assert [str(e) for e in c.evidence] == ["uv.lock uv lockfile", "pyproject.toml:1 [project] table"]
 
 
 @pytest.mark.parametrize(("files", "value", "where"), [
@@ -86,9 +89,9 @@ def test_flask_port_has_evidence_or_is_marked_default(tmp_path: Path, files: dic
 
 
 @pytest.mark.parametrize(("files", "tests"), [
-    ({"pytest.ini": "[pytest]\n"}, "pytest.ini pytest.ini present: runs pytest"),
+    ({"pytest.ini": "[pytest]\n"}, "pytest.ini pytest configuration: runs pytest"),
     ({"test_thing.py": "def test_x(): pass\n"}, "test_thing.py test file at the top: runs pytest"),
-    ({"tests/test_a.py": ""}, "tests tests/ directory: runs pytest"),
+    ({"tests/test_a.py": ""}, "tests test directory: runs pytest"),
     ({"setup.cfg": "[metadata]\nname = x\n\n[tool:pytest]\n"}, "setup.cfg:4 pytest configuration: runs pytest"),
     ({}, None),
 ], ids=["pytest.ini", "top-level-test-file", "tests-dir", "setup.cfg", "none"])
@@ -148,3 +151,49 @@ def test_an_application_object_in_a_module_that_is_not_importable_is_not_an_entr
 
 def test_a_directory_without_python_manifests_gives_nothing(tmp_path: Path) -> None:
     assert candidates(write(tmp_path, {"main.py": "print('hi')\n", "README.md": "# x\n"})) == []
+
+
+@pytest.mark.parametrize("pyproject", [
+    '[project]\nname = 3\ndependencies = "flask"\noptional-dependencies = []\n',
+    'project = "x"\n[tool]\npoetry = 1\n',
+    '[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\nflask = 3\n[tool.poetry.group.dev]\ndependencies = []\n',
+    '[project]\nname = "x"\n[dependency-groups]\ndev = [{include-group = "test"}]\ntest = ["pytest"]\n',
+    '[project]\nname = "x"\nrequires-python = 3.12\n[tool.pdm.dev-dependencies]\ntest = "pytest"\n',
+], ids=["wrong-types", "tables-as-scalars", "poetry-odd-values", "include-group", "non-string-version"])
+def test_odd_but_valid_toml_never_raises_and_still_names_the_tool(tmp_path: Path, pyproject: str) -> None:
+    found = candidates(write(tmp_path, {"pyproject.toml": pyproject, "requirements.txt": "flask\n"}))
+    assert found and found[-1].build == "pip"
+    assert render(tmp_path) is not None
+
+
+def test_setup_cfg_install_requires_declares_the_framework(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.py": "from setuptools import setup\nsetup()\n",
+                     "setup.cfg": "[metadata]\nname = shop\n\n[options]\ninstall_requires =\n    Flask>=3\n"
+                                  "    gunicorn\n",
+                     "shop/__init__.py": "from flask import Flask\n\napp = Flask(__name__)\n"})
+    [c] = candidates(tmp_path)
+    assert (c.build, c.framework, c.facts["entry"]) == ("pip", "flask", "shop:app")
+    assert "setup.cfg:6 install_requires Flask>=3" in [str(e) for e in c.evidence]
+    assert c.facts["cmd"] == '["gunicorn", "--bind", "0.0.0.0:5000", "shop:app"]'
+
+
+MANIFEST_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(['[project]', '[tool.poetry]', '[tool.poetry.dependencies]', 'python = "^3.9"',
+                              'dependencies = ["flask", "django>=5"]', 'requires-python = ">=3.8"', '[packages]',
+                              'fastapi = "*"', "flask==3", "-r other.txt", "[tool.pdm]", 'name = "x"', "= 1",
+                              '"unclosed', "[requires]", 'python_version = "2.7"']), max_size=8).map("\n".join))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pyproject=MANIFEST_TEXT, pipfile=MANIFEST_TEXT, requirements=MANIFEST_TEXT)
+def test_any_manifest_text_gives_candidates_or_near_misses_never_an_exception(
+        pyproject: str, pipfile: str, requirements: str) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = write(Path(directory), {"pyproject.toml": pyproject, "Pipfile": pipfile,
+                                       "requirements.txt": requirements})
+        tree = Tree(root)
+        found = DETECTOR.detect(tree, ".")
+        DETECTOR.near_misses(tree, ".")
+        assert found, "requirements.txt and Pipfile are always there"
+        assert render(root) is not None
