@@ -99,10 +99,21 @@ def _django(tree: Tree, found: Manifests) -> Framework:
     if match:
         module = match.group(1)
         evidence.append(Evidence(manage, line_of(text, match.start()), f"settings module {module}"))
-        package = module.rsplit(".", 1)[0] if "." in module else module
-        if all(_IDENT.match(p) for p in package.split(".")):
+        package = _wsgi_package(tree, found.path, module)
+        if package and all(_IDENT.match(p) for p in package.split(".")):
             entry = f"{package}.wsgi:application"
     return Framework("django", tuple(evidence), entry, "", True, manage)
+
+
+def _wsgi_package(tree: Tree, path: str, settings: str) -> str | None:
+    """The package holding ``wsgi.py`` for settings module ``settings``: the settings' package or the
+    nearest one above it (``config.settings.production`` -> ``config`` when ``config/wsgi.py`` exists), else
+    the settings' own package."""
+    parts = settings.split(".")[:-1] or settings.split(".")
+    for end in range(len(parts), 0, -1):
+        if tree.is_file(join(path, "/".join(parts[:end]) + "/wsgi.py")):
+            return ".".join(parts[:end])
+    return ".".join(parts)
 
 
 def _app_object(tree: Tree, found: Manifests, name: str, pattern: str) -> Framework:

@@ -197,3 +197,15 @@ def test_any_manifest_text_gives_candidates_or_near_misses_never_an_exception(
         DETECTOR.near_misses(tree, ".")
         assert found, "requirements.txt and Pipfile are always there"
         assert render(root) is not None
+
+
+def test_django_split_settings_find_the_wsgi_module_in_the_package_above(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements/base.txt": "django>=5\ngunicorn\n", "requirements/local.txt": "-r base.txt\n",
+                     "manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", '
+                                  '"config.settings.local")\n',
+                     "config/__init__.py": "", "config/wsgi.py": "", "config/settings/__init__.py": ""})
+    [c] = candidates(tmp_path)
+    assert c.facts["entry"] == "config.wsgi:application"
+    assert c.facts["runtime_requirements"] == "requirements/base.txt"
+    assert c.facts["requirements"] == "requirements/base.txt requirements/local.txt"
+    assert "manage.py:2 settings module config.settings.local" in [str(e) for e in c.evidence]
