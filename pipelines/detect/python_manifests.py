@@ -208,10 +208,18 @@ def _read_requirements(tree: Tree, found: Manifests, names: set[str]) -> None:
 
 
 def _read_setup(tree: Tree, found: Manifests, setup: str) -> None:
+    """setup.py, or a setup.cfg with ``[metadata]``/``[options]`` (one holding only flake8 or pytest settings
+    is no project)."""
     rel = join(found.path, setup)
-    found.signals.setdefault("setup.py", Evidence(rel, None, "setuptools " + (
-        "script" if setup == "setup.py" else "configuration")))
     text = tree.text(rel) or ""
+    if setup == "setup.cfg":
+        section = re.search(r"^\[(?:metadata|options)\]", text, re.MULTILINE)
+        if section is None:
+            return
+        found.signals.setdefault("setup.py", Evidence(rel, line_of(text, section.start()),
+                                                      "setuptools configuration"))
+    else:
+        found.signals.setdefault("setup.py", Evidence(rel, None, "setuptools script"))
     block = re.search(r"install_requires\s*=\s*(\[[^\]]*\]|(?:.*\n)(?:[ \t]+\S.*\n?)*)", text)
     if block is None:
         return

@@ -209,3 +209,9 @@ def test_django_split_settings_find_the_wsgi_module_in_the_package_above(tmp_pat
     assert c.facts["runtime_requirements"] == "requirements/base.txt"
     assert c.facts["requirements"] == "requirements/base.txt requirements/local.txt"
     assert "manage.py:2 settings module config.settings.local" in [str(e) for e in c.evidence]
+
+
+def test_a_setup_cfg_of_only_tool_settings_is_not_a_python_project(tmp_path: Path) -> None:
+    assert candidates(write(tmp_path, {"setup.cfg": "[flake8]\nmax-line-length = 100\n", "package.json": "{}"})) == []
+    [c] = candidates(write(tmp_path, {"setup.cfg": "[flake8]\nx = 1\n\n[metadata]\nname = x\n"}))
+    assert [str(e) for e in c.evidence] == ["setup.cfg:4 setuptools configuration"]
