@@ -194,16 +194,16 @@ def start_command(tree: Tree, found: Manifests, framework: Framework | None, por
     deps = found.deps
     uvicorn = "uvicorn" in deps or "standard" in found.extras.get("fastapi", set())
     p = port.value if port else "8000"
+    if framework is not None and framework.name == "django" and framework.confirmed:
+        wsgi, asgi = framework.entry, framework.entry.replace(".wsgi:", ".asgi:")
+        if wsgi and "gunicorn" in deps:
+            return _cmd("gunicorn", "--bind", f"0.0.0.0:{p}", wsgi), ""
+        if asgi and uvicorn:
+            return _cmd("uvicorn", "--host", "0.0.0.0", "--port", p, asgi), ""
+        return _cmd("python", "manage.py", "runserver", f"0.0.0.0:{p}"), (
+            "Django's development server: no gunicorn or uvicorn dependency (or no settings module) was found; "
+            "for production add gunicorn and run PROJECT.wsgi:application with it")
     if framework is not None and framework.entry:
-        if framework.name == "django":
-            wsgi, asgi = framework.entry, framework.entry.replace(".wsgi:", ".asgi:")
-            if "gunicorn" in deps:
-                return _cmd("gunicorn", "--bind", f"0.0.0.0:{p}", wsgi), ""
-            if uvicorn:
-                return _cmd("uvicorn", "--host", "0.0.0.0", "--port", p, asgi), ""
-            return _cmd("python", "manage.py", "runserver", f"0.0.0.0:{p}"), (
-                "Django's development server: no gunicorn or uvicorn dependency is declared (add gunicorn and use "
-                f'CMD ["gunicorn", "--bind", "0.0.0.0:{p}", "{wsgi}"])')
         if framework.name == "fastapi":
             if uvicorn:
                 return _cmd("uvicorn", "--host", "0.0.0.0", "--port", p, framework.entry), ""

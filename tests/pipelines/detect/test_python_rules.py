@@ -215,3 +215,10 @@ def test_a_setup_cfg_of_only_tool_settings_is_not_a_python_project(tmp_path: Pat
     assert candidates(write(tmp_path, {"setup.cfg": "[flake8]\nmax-line-length = 100\n", "package.json": "{}"})) == []
     [c] = candidates(write(tmp_path, {"setup.cfg": "[flake8]\nx = 1\n\n[metadata]\nname = x\n"}))
     assert [str(e) for e in c.evidence] == ["setup.cfg:4 setuptools configuration"]
+
+
+def test_django_without_a_settings_module_in_manage_py_still_starts_with_runserver(tmp_path: Path) -> None:
+    [c] = candidates(write(tmp_path, {"requirements.txt": "Django\ngunicorn\n", "manage.py": "import sys\n"}))
+    assert (c.framework, c.confidence, c.facts["entry"]) == ("django", "high", "")
+    assert c.facts["cmd"] == '["python", "manage.py", "runserver", "0.0.0.0:8000"]'
+    assert "Django's development server" in c.facts["cmd_note"]
