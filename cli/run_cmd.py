@@ -128,11 +128,23 @@ def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source,
     try:
         project = clone(src, work / "checkout")
         where = f"{without_password(req.source)} at {src.commit[:12]}"
-        loaded = road.read_pipeline(project, req.file, library, where=where)
+        loaded = road.read_pipeline(project, req.file, library, where=where, name=_project_name(req.source, src))
+        if loaded.detected:
+            err.print(f"note: {loaded.detected}", highlight=False)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return src, work, project, loaded
+
+
+def _project_name(source: str, src: Source) -> str:
+    """What a generated pipeline is named after: the project directory, else the repository."""
+    if src.subdir:
+        return src.subdir.rstrip("/").rsplit("/", 1)[-1]
+    base = source.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    if "://" in source or source.startswith("git@"):
+        return base.rsplit(":", 1)[-1] or "app"
+    return Path(source).resolve().name or "app"
 
 
 def _notices(plan: Plan, *, local: bool) -> None:

@@ -117,7 +117,11 @@ def app_header(app: App) -> list[str]:
     if app.rule:
         lines.append(f"  chosen by rule: {app.rule}")
     lines += [f"  warning: {w}" for w in c.warnings]
-    return lines
+    return [_CONTROL.sub("?", line) for line in lines]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+"""Repository text quoted in a comment header must stay on its comment line (no newline ends the comment)."""
 
 
 def pipeline_name(name: str) -> str:

@@ -25,10 +25,18 @@ from wishstar.tasks import Library
 DEFAULT_FILE = ".wishstar.yaml"
 
 
+GENERATED = ".wishstar.yaml (generated)"
+"""The file name a run records when its pipeline was generated from detection (read again by detecting)."""
+
+
 @dataclass(frozen=True)
 class Loaded:
     pipeline: Pipeline
     file: str
+    generated: str | None = None
+    """When the project has no pipeline file: the generated text (``wishstar init`` writes the same)."""
+    detected: str | None = None
+    """When generated: one line saying what was detected, for the caller to show."""
 
 
 def validate(text: str | bytes, file: str, library: Library) -> Loaded:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wishstar.engine.compiler.placement import shared_workspaces
@@ -33,7 +33,16 @@ from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
 from wishstar.pipelines.admission import EventKind
-from wishstar.pipelines.load import Loaded, compile_run, find_pipeline_file, validate, with_manifests
+from wishstar.pipelines.load import (
+    DEFAULT_FILE,
+    GENERATED,
+    Loaded,
+    NoPipelineFile,
+    compile_run,
+    find_pipeline_file,
+    validate,
+    with_manifests,
+)
 from wishstar.pipelines.settings import Settings
 from wishstar.pipelines.source import read_capped
 from wishstar.steps import entrypoint
@@ -89,14 +98,42 @@ def _unknown(target: Target) -> TargetError:
 # -- reading and compiling -----------------------------------------------------------------------------------
 
 def read_pipeline(project_dir: Path, file: str | None, library: Library, *, shown: str | None = None,
-                  where: str | None = None) -> Loaded:
+                  where: str | None = None, name: str | None = None) -> Loaded:
     """The project's pipeline file (``file`` relative to the project, default ``.wishstar.yaml``) read with the
     size cap and validated (``ValidationFailed`` lists every problem). ``shown``: the file's name in messages
     (default: the path relative to the project); ``where``: the project's (a checkout is a temporary directory
-    the user never named)."""
+    the user never named).
+
+    Zero-config: with no ``file`` named (or the recorded ``GENERATED``) and no ``.wishstar.yaml``, the project
+    is detected and its pipeline generated in memory, exactly what ``wishstar init`` would write; ``name`` is
+    the generated pipeline's name (default: the project directory's). Nothing detected: ``NoPipelineFile``
+    with what was looked for and found."""
+    if file == GENERATED or (file is None and not (project_dir / DEFAULT_FILE).exists()):
+        return generated_pipeline(project_dir, library, where=where, name=name)
     path = find_pipeline_file(project_dir, file, shown=where)
     name = shown or (os.path.relpath(path, project_dir) if path.is_relative_to(project_dir) else str(path))
     return validate(read_capped(path), name, library)
+
+
+def generated_pipeline(project_dir: Path, library: Library, *, where: str | None = None,
+                       name: str | None = None) -> Loaded:
+    """Detect the project and validate its generated pipeline (the same validator as a hand-written file)."""
+    from wishstar.pipelines.detect.registry import detect_repository
+    from wishstar.pipelines.detect.report import nothing_text
+    from wishstar.pipelines.generate import generate
+
+    detection = detect_repository(project_dir)
+    shown_where = where or str(project_dir)
+    if not detection.matched:
+        lines = nothing_text(detection, shown_where)
+        raise NoPipelineFile(f"no {DEFAULT_FILE} in {shown_where}, and " + lines[0].split(": ", 1)[1] + "\n"
+                             + "\n".join(lines[1:]))
+    files = generate(detection, name=name or project_dir.name, has_file=lambda rel: (project_dir / rel).exists())
+    loaded = validate(files.pipeline, GENERATED, library)
+    apps = ", ".join(f"{a.path} ({a.chosen.language}/{a.chosen.build})" for a in detection.apps)
+    said = (f"no {DEFAULT_FILE} in {shown_where}: detected {apps}; running the generated pipeline (`wishstar "
+            f"init` writes it as a file you can edit, `wishstar detect` says why)")
+    return replace(loaded, generated=files.pipeline, detected=said)
 
 
 def run_context(run_id: str, number: int, event: EventKind, git: GitContext,

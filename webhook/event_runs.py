@@ -101,10 +101,13 @@ def fallback_name(text: bytes | None, project_path: str) -> str:
 # -- I/O -----------------------------------------------------------------------------------------------------
 
 def checkout_event(ev: GitEvent, url: str, token: str | None, work: Path, library: Library,
-                   file: str | None = None) -> Checkout:
-    """Fetch the event's commit and validate its pipeline file (``ValidationFailed`` lists every problem)."""
+                   file: str | None = None, *, project: str | None = None) -> Checkout:
+    """Fetch the event's commit and validate its pipeline file (``ValidationFailed`` lists every problem); a
+    commit with no pipeline file is detected and gets the generated pipeline, named after ``project`` (the
+    project's path; its last part)."""
     project_dir = fetch_commit(url, ev.sha, work / "checkout", token)
-    return Checkout(work, project_dir, road.read_pipeline(project_dir, file, library))
+    name = project.rsplit("/", 1)[-1] if project else None
+    return Checkout(work, project_dir, road.read_pipeline(project_dir, file, library, where=project, name=name))
 
 
 def trigger_of(ev: GitEvent, url: str) -> Trigger:
@@ -160,7 +163,7 @@ class EventRuns:
         git_ctx, event = trigger.git, trigger.event
         work = self.state_dir / "work" / f"ev-{stored.id}"
         try:
-            checkout = checkout_event(ev, url, project.api_token, work, self.library)
+            checkout = checkout_event(ev, url, project.api_token, work, self.library, project=project.path)
         except WishstarError as exc:
             text = _file_text(work / "checkout")
             shutil.rmtree(work, ignore_errors=True)

@@ -164,7 +164,7 @@ class RunDriver:
         work = self.cfg.state_dir / "work" / claim.run_id
         if checkout is None or not checkout.work.exists():
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, None)  # get_run never held "file": see Store.origin
+                                      self.library, None, project=project.path)  # see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)

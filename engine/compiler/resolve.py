@@ -10,6 +10,7 @@ hostile branch names away from shells.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -103,7 +104,7 @@ def _env(env: tuple[EnvVar, ...], view: RuntimeView, lookup: Lookup, where: str)
 def _step(step: StepPlan, task: TaskPlan, view: RuntimeView, lookup: Lookup, cwd: str) -> ResolvedStep:
     env = dict(view.base_env)
     env.update(_env(step.env, view, lookup, f"task {task.name}, step {step.name}"))
-    workdir = substitute(step.working_dir, lookup) if step.working_dir else cwd
+    workdir = posixpath.join(cwd, substitute(step.working_dir, lookup)) if step.working_dir else cwd
     return ResolvedStep(
         name=step.name, image=step.image or task.image,
         script=substitute(step.script, lookup) if step.script is not None else None,
@@ -130,8 +131,8 @@ def resolve_task(task: TaskPlan, view: RuntimeView, *, attempt: int, paths: Atte
     runtime = RuntimeValues(results=view.results, statuses=view.statuses, aggregate_status=view.aggregate_status)
     lookup = reference_lookup(task, paths, attempt=attempt, runtime=runtime)
     cwd = default_cwd
-    if task.working_dir:
-        cwd = substitute(task.working_dir, lookup)
+    if task.working_dir:  # a relative workingDir is inside the working copy, never the engine's own cwd
+        cwd = posixpath.join(default_cwd, substitute(task.working_dir, lookup))
     else:
         explicit = [b.name for b in task.workspaces if not b.implicit and b.name in paths.workspaces]
         if explicit and not task.uses:

@@ -214,3 +214,26 @@ def test_the_pipeline_concurrency_key_limits_tasks_at_once(cli, make_repo, tmp_p
     result = cli("run", str(repo), "--output", "json")
     assert result.code == 0, result.stderr
     assert log.read_text().split() == ["start", "end"] * 3
+
+
+def test_a_relative_working_dir_is_inside_the_working_copy_not_the_callers_directory(cli, make_repo,
+                                                                                      tmp_path: Path):
+    repo = make_repo("""
+        name: wd
+        tasks:
+          where:
+            workingDir: app
+            steps:
+              - name: task-dir
+                script: pwd > "$(results.dir.path)"; test -f marker.txt
+              - name: step-dir
+                workingDir: sub
+                script: test -f inner.txt
+            results: [dir]
+    """, {"app/marker.txt": "x", "app/sub/inner.txt": "y"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = cli("run", str(repo), "--output", "json", env={"PWD": str(elsewhere)})
+    assert result.code == 0, result.stderr
+    assert not (elsewhere / "app").exists() and not (ROOT / "app").exists()
+    assert result.json()["tasks"][0]["results"]["dir"].endswith("/checkout/app")
