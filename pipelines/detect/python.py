@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from wishstar.pipelines.detect import python_frameworks as fw
 from wishstar.pipelines.detect import python_manifests as pm
 from wishstar.pipelines.detect.base import Detector
-from wishstar.pipelines.detect.evidence import Candidate, Chosen, Evidence, NearMiss
+from wishstar.pipelines.detect.evidence import Candidate, Chosen, Confidence, Evidence, NearMiss
 from wishstar.pipelines.detect.runtimes import choose
 from wishstar.pipelines.detect.tree import Tree, join, norm
 
@@ -133,9 +133,16 @@ def _candidate(tree: Tree, found: pm.Manifests, build: str, signals: list[Eviden
         evidence.append(Evidence(tests.file, tests.line, f"{tests.rule}: runs pytest"))
     return Candidate(
         language="python", build=build, evidence=tuple(evidence),
-        confidence="medium" if framework is not None and not framework.confirmed else "high",
+        confidence=_confidence(tree, found, build, framework),
         framework=framework.name if framework else None, port=shared.port,
         versions={"python": shared.python}, facts=_facts(tree, found, build, shared), warnings=shared.warnings)
+
+
+def _confidence(tree: Tree, found: pm.Manifests, build: str, framework: fw.Framework | None) -> Confidence:
+    """``high`` when the build tool's lockfile or a confirmed framework (dependency plus entry file) backs the
+    manifest, ``medium`` for a manifest alone (docs/detection.md "When two candidates match")."""
+    locked = build in LOCKS and tree.is_file(join(found.path, LOCKS[build]))
+    return "high" if locked or (framework is not None and framework.confirmed) else "medium"
 
 
 def _facts(tree: Tree, found: pm.Manifests, build: str, shared: Shared) -> dict[str, str]:

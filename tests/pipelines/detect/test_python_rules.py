@@ -222,3 +222,17 @@ def test_django_without_a_settings_module_in_manage_py_still_starts_with_runserv
     assert (c.framework, c.confidence, c.facts["entry"]) == ("django", "high", "")
     assert c.facts["cmd"] == '["python", "manage.py", "runserver", "0.0.0.0:8000"]'
     assert "Django's development server" in c.facts["cmd_note"]
+
+
+@pytest.mark.parametrize(("files", "confidence"), [
+    ({"requirements.txt": "requests\n"}, ["medium"]),
+    ({"pyproject.toml": PROJECT, "requirements.txt": ""}, ["medium", "medium"]),
+    ({"pyproject.toml": PROJECT, "uv.lock": "", "requirements.txt": ""}, ["high", "medium"]),
+    ({"Pipfile": "[packages]\n", "Pipfile.lock": "{}"}, ["high"]),
+    ({"requirements.txt": "flask\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"}, ["high"]),
+    ({"requirements.txt": "flask\n"}, ["medium"]),
+], ids=["manifest-alone", "two-manifests", "lockfile-backs-uv-only", "pipenv-lock", "confirmed-framework",
+        "framework-dependency-only"])
+def test_confidence_is_high_only_when_a_lockfile_or_a_confirmed_framework_backs_the_manifest(
+        tmp_path: Path, files: dict[str, str], confidence: list[str]) -> None:
+    assert [c.confidence for c in candidates(write(tmp_path, files))] == confidence
