@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from wishstar.pipelines.detect import python_frameworks as fw
 from wishstar.pipelines.detect import python_manifests as pm
 from wishstar.pipelines.detect.base import Detector
-from wishstar.pipelines.detect.evidence import Candidate, Chosen, Evidence, NearMiss
+from wishstar.pipelines.detect.evidence import Candidate, Chosen, Confidence, Evidence, NearMiss
 from wishstar.pipelines.detect.runtimes import choose
 from wishstar.pipelines.detect.tree import Tree, join, norm
 
@@ -49,7 +49,7 @@ def detect(tree: Tree, path: str) -> list[Candidate]:
     shared = _shared(tree, found)
     candidates = [_candidate(tree, found, build, signals, shared) for build, signals in builds]
     if len(candidates) > 1:
-        first, second = builds[0][1][0].rule, builds[1][1][0].rule
+        first, second = builds[0][1][0], builds[1][1][0]
         rule = (f"Python: {_signal_name(first)} beats {_signal_name(second)} (a build tool's lockfile beats its "
                 "pyproject.toml table, which beats a plain requirements.txt, usually exported from the lock)")
         candidates[0] = replace(candidates[0], rule=rule)
@@ -85,8 +85,10 @@ def _builds(found: pm.Manifests) -> list[tuple[str, list[Evidence]]]:
     return list(by_build.items())
 
 
-def _signal_name(rule: str) -> str:
-    return rule.removesuffix(" present").removesuffix(" table")
+def _signal_name(evidence: Evidence) -> str:
+    """``uv.lock``, ``[tool.poetry]``, ``requirements.txt``: how the ranking rule names a build tool's signal."""
+    return evidence.rule.removesuffix(" table") if evidence.rule.endswith(" table") else evidence.file.rsplit(
+        "/", 1)[-1]
 
 
 def _is_docs_only(found: pm.Manifests) -> bool:
@@ -131,9 +133,16 @@ def _candidate(tree: Tree, found: pm.Manifests, build: str, signals: list[Eviden
         evidence.append(Evidence(tests.file, tests.line, f"{tests.rule}: runs pytest"))
     return Candidate(
         language="python", build=build, evidence=tuple(evidence),
-        confidence="medium" if framework is not None and not framework.confirmed else "high",
+        confidence=_confidence(tree, found, build, framework),
         framework=framework.name if framework else None, port=shared.port,
         versions={"python": shared.python}, facts=_facts(tree, found, build, shared), warnings=shared.warnings)
+
+
+def _confidence(tree: Tree, found: pm.Manifests, build: str, framework: fw.Framework | None) -> Confidence:
+    """``high`` when the build tool's lockfile or a confirmed framework (dependency plus entry file) backs the
+    manifest, ``medium`` for a manifest alone (docs/detection.md "When two candidates match")."""
+    locked = build in LOCKS and tree.is_file(join(found.path, LOCKS[build]))
+    return "high" if locked or (framework is not None and framework.confirmed) else "medium"
 
 
 def _facts(tree: Tree, found: pm.Manifests, build: str, shared: Shared) -> dict[str, str]:

@@ -94,15 +94,26 @@ def _django(tree: Tree, found: Manifests) -> Framework:
         return Framework("django", (dep,), "", "", False)
     text = tree.text(manage) or ""
     match = re.search(r"DJANGO_SETTINGS_MODULE[\"']\s*,\s*[\"']([\w.]+)[\"']", text)
-    evidence = [dep, Evidence(manage, None, "manage.py present")]
+    evidence = [dep, Evidence(manage, None, "Django management script")]
     entry = ""
     if match:
         module = match.group(1)
         evidence.append(Evidence(manage, line_of(text, match.start()), f"settings module {module}"))
-        package = module.rsplit(".", 1)[0] if "." in module else module
-        if all(_IDENT.match(p) for p in package.split(".")):
+        package = _wsgi_package(tree, found.path, module)
+        if package and all(_IDENT.match(p) for p in package.split(".")):
             entry = f"{package}.wsgi:application"
     return Framework("django", tuple(evidence), entry, "", True, manage)
+
+
+def _wsgi_package(tree: Tree, path: str, settings: str) -> str | None:
+    """The package holding ``wsgi.py`` for settings module ``settings``: the settings' package or the
+    nearest one above it (``config.settings.production`` -> ``config`` when ``config/wsgi.py`` exists), else
+    the settings' own package."""
+    parts = settings.split(".")[:-1] or settings.split(".")
+    for end in range(len(parts), 0, -1):
+        if tree.is_file(join(path, "/".join(parts[:end]) + "/wsgi.py")):
+            return ".".join(parts[:end])
+    return ".".join(parts)
 
 
 def _app_object(tree: Tree, found: Manifests, name: str, pattern: str) -> Framework:
@@ -158,9 +169,9 @@ def detect_tests(tree: Tree, found: Manifests) -> Evidence | None:
     if "pytest" in found.deps:
         return found.deps["pytest"]
     path = found.path
-    for name in ("pytest.ini", "conftest.py"):
+    for name, rule in (("pytest.ini", "pytest configuration"), ("conftest.py", "pytest conftest")):
         if tree.is_file(join(path, name)):
-            return Evidence(join(path, name), None, f"{name} present")
+            return Evidence(join(path, name), None, rule)
     for name, pattern in (("pyproject.toml", r"^[ \t]*\[tool\.pytest\.ini_options\]"),
                           ("setup.cfg", r"^[ \t]*\[tool:pytest\]"), ("tox.ini", r"^[ \t]*\[pytest\]")):
         hit = tree.find(join(path, name), pattern, "pytest configuration") if tree.is_file(join(path, name)) \
@@ -169,7 +180,7 @@ def detect_tests(tree: Tree, found: Manifests) -> Evidence | None:
             return hit
     for directory in ("tests", "test"):
         if tree.is_dir(join(path, directory)):
-            return Evidence(join(path, directory), None, f"{directory}/ directory")
+            return Evidence(join(path, directory), None, "test directory")
     for name in tree.files(path):
         if re.fullmatch(r"test_\w+\.py|\w+_test\.py", name):
             return Evidence(join(path, name), None, "test file at the top")
@@ -183,16 +194,16 @@ def start_command(tree: Tree, found: Manifests, framework: Framework | None, por
     deps = found.deps
     uvicorn = "uvicorn" in deps or "standard" in found.extras.get("fastapi", set())
     p = port.value if port else "8000"
+    if framework is not None and framework.name == "django" and framework.confirmed:
+        wsgi, asgi = framework.entry, framework.entry.replace(".wsgi:", ".asgi:")
+        if wsgi and "gunicorn" in deps:
+            return _cmd("gunicorn", "--bind", f"0.0.0.0:{p}", wsgi), ""
+        if asgi and uvicorn:
+            return _cmd("uvicorn", "--host", "0.0.0.0", "--port", p, asgi), ""
+        return _cmd("python", "manage.py", "runserver", f"0.0.0.0:{p}"), (
+            "Django's development server: no gunicorn or uvicorn dependency (or no settings module) was found; "
+            "for production add gunicorn and run PROJECT.wsgi:application with it")
     if framework is not None and framework.entry:
-        if framework.name == "django":
-            wsgi, asgi = framework.entry, framework.entry.replace(".wsgi:", ".asgi:")
-            if "gunicorn" in deps:
-                return _cmd("gunicorn", "--bind", f"0.0.0.0:{p}", wsgi), ""
-            if uvicorn:
-                return _cmd("uvicorn", "--host", "0.0.0.0", "--port", p, asgi), ""
-            return _cmd("python", "manage.py", "runserver", f"0.0.0.0:{p}"), (
-                "Django's development server: no gunicorn or uvicorn dependency is declared (add gunicorn and use "
-                f'CMD ["gunicorn", "--bind", "0.0.0.0:{p}", "{wsgi}"])')
         if framework.name == "fastapi":
             if uvicorn:
                 return _cmd("uvicorn", "--host", "0.0.0.0", "--port", p, framework.entry), ""

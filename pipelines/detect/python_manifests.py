@@ -60,9 +60,9 @@ def read(tree: Tree, path: str) -> Manifests:
     """Every Python manifest at ``path``."""
     found = Manifests(path)
     names = set(tree.files(path))
-    for lock in ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock"):
+    for lock, tool in (("uv.lock", "uv"), ("poetry.lock", "Poetry"), ("pdm.lock", "pdm"), ("Pipfile.lock", "pipenv")):
         if lock in names:
-            found.signals[lock] = Evidence(join(path, lock), None, f"{lock} present")
+            found.signals[lock] = Evidence(join(path, lock), None, f"{tool} lockfile")
     if "pyproject.toml" in names:
         _read_pyproject(tree, found)
     if "Pipfile" in names:
@@ -176,7 +176,7 @@ def _strings(value: object) -> list[str]:
 
 def _read_pipfile(tree: Tree, found: Manifests) -> None:
     rel = join(found.path, "Pipfile")
-    found.signals["Pipfile"] = Evidence(rel, None, "Pipfile present")
+    found.signals["Pipfile"] = Evidence(rel, None, "pipenv manifest")
     data = parse_toml(tree, rel, found.problems)
     if data is None:
         return
@@ -200,7 +200,7 @@ def _read_requirements(tree: Tree, found: Manifests, names: set[str]) -> None:
             continue
         found.requirements.append(name)
         if name == "requirements.txt" or "requirements.txt" not in found.signals:
-            found.signals["requirements.txt"] = Evidence(rel, None, f"{name} present")
+            found.signals["requirements.txt"] = Evidence(rel, None, "pip requirements file")
         for number, line in enumerate((tree.text(rel) or "").splitlines(), start=1):
             stripped = line.split("#", 1)[0].strip()
             if stripped and not stripped.startswith("-"):
@@ -208,9 +208,18 @@ def _read_requirements(tree: Tree, found: Manifests, names: set[str]) -> None:
 
 
 def _read_setup(tree: Tree, found: Manifests, setup: str) -> None:
+    """setup.py, or a setup.cfg with ``[metadata]``/``[options]`` (one holding only flake8 or pytest settings
+    is no project)."""
     rel = join(found.path, setup)
-    found.signals.setdefault("setup.py", Evidence(rel, None, f"{setup} present"))
     text = tree.text(rel) or ""
+    if setup == "setup.cfg":
+        section = re.search(r"^\[(?:metadata|options)\]", text, re.MULTILINE)
+        if section is None:
+            return
+        found.signals.setdefault("setup.py", Evidence(rel, line_of(text, section.start()),
+                                                      "setuptools configuration"))
+    else:
+        found.signals.setdefault("setup.py", Evidence(rel, None, "setuptools script"))
     block = re.search(r"install_requires\s*=\s*(\[[^\]]*\]|(?:.*\n)(?:[ \t]+\S.*\n?)*)", text)
     if block is None:
         return

@@ -18,7 +18,7 @@ def test_pip_flask_app_is_found_from_requirements_and_flask_name_with_the_run_po
     assert (c.language, c.build, c.framework, c.confidence) == ("python", "pip", "flask", "high")
     assert c.port is not None and c.port.value == "8080"
     assert c.port.evidence == Evidence("app.py", 14, "run(port=8080)")
-    assert evidence(c)[:3] == ["requirements.txt requirements.txt present",
+    assert evidence(c)[:3] == ["requirements.txt pip requirements file",
                                "requirements.txt:2 requirement Flask>=3.0,<4",
                                "app.py:5 Flask(__name__) application object"]
     assert "requirements-dev.txt:2 requirement pytest>=8: runs pytest" in evidence(c)
@@ -35,7 +35,7 @@ def test_pyproject_beats_requirements_txt_and_both_evidences_are_shown() -> None
     assert (best.build, alt.build) == ("pyproject", "pip")
     assert best.rule is not None and best.rule.startswith("Python: [project] beats requirements.txt")
     assert "pyproject.toml:5 [project] table" in evidence(best)
-    assert "requirements.txt requirements.txt present" in evidence(alt)
+    assert "requirements.txt pip requirements file" in evidence(alt)
     assert best.framework is None and best.port is None
     assert best.versions["python"].value == "3.13"
     assert str(best.versions["python"].evidence) == "pyproject.toml:9 requires-python >=3.12"
@@ -47,7 +47,7 @@ def test_uv_lock_beats_the_exported_requirements_txt() -> None:
     best, alt = candidates("python-uv-and-requirements")
     assert (best.build, alt.build) == ("uv", "pip")
     assert best.rule is not None and best.rule.startswith("Python: uv.lock beats requirements.txt")
-    assert evidence(best)[:3] == ["uv.lock uv.lock present", "pyproject.toml:13 [tool.uv] table",
+    assert evidence(best)[:3] == ["uv.lock uv lockfile", "pyproject.toml:13 [tool.uv] table",
                                   "pyproject.toml:1 [project] table"]
     assert "app/main.py:3 FastAPI( application object" in evidence(best)
     assert best.framework == "fastapi" and best.facts["entry"] == "app.main:app"
@@ -61,8 +61,8 @@ def test_uv_lock_beats_the_exported_requirements_txt() -> None:
 def test_poetry_django_takes_the_settings_module_and_the_procfile_bind_port() -> None:
     [c] = candidates("python-poetry-django")
     assert (c.build, c.framework, c.confidence) == ("poetry", "django", "high")
-    assert evidence(c)[:5] == ["poetry.lock poetry.lock present", "pyproject.toml:1 [tool.poetry] table",
-                               "pyproject.toml:10 dependency Django", "manage.py manage.py present",
+    assert evidence(c)[:5] == ["poetry.lock Poetry lockfile", "pyproject.toml:1 [tool.poetry] table",
+                               "pyproject.toml:10 dependency Django", "manage.py Django management script",
                                "manage.py:9 settings module mysite.settings"]
     assert c.port is not None and str(c.port.evidence) == "Procfile:2 command --bind 0.0.0.0:8001"
     assert c.versions["python"].value == "3.12"
@@ -102,7 +102,7 @@ def test_pdm_flask_factory_uses_create_app_and_the_pdm_script_port() -> None:
 
 def test_an_end_of_life_pipfile_python_gets_the_oldest_supported_release_and_a_warning() -> None:
     [c] = candidates("python-pipenv-eol")
-    assert c.build == "pipenv" and evidence(c) == ["Pipfile.lock Pipfile.lock present", "Pipfile Pipfile present"]
+    assert c.build == "pipenv" and evidence(c) == ["Pipfile.lock pipenv lockfile", "Pipfile pipenv manifest"]
     assert c.versions["python"].value == "3.11"
     assert str(c.versions["python"].evidence) == "Pipfile:14 [requires] python_version 3.8"
     assert any("end-of-life" in w for w in c.warnings)
@@ -115,7 +115,7 @@ def test_django_from_the_dependency_alone_is_medium_confidence_with_a_warning() 
     assert (c.build, c.framework, c.confidence) == ("pip", "django", "medium")
     assert c.port is not None and c.port.value == "8000" and c.port.is_default
     assert any("no application was found" in w for w in c.warnings)
-    assert evidence(c) == ["requirements.txt requirements.txt present",
+    assert evidence(c) == ["requirements.txt pip requirements file",
                            "requirements.txt:1 requirement django==5.1.4"]
 
 
@@ -131,3 +131,15 @@ def test_the_pytest_fixtures_are_plain_pip_projects_that_run_pytest() -> None:
         [c] = candidates(case)
         assert (c.build, c.facts["tests"], c.port) == ("pip", "pytest", None)
         assert "requirements.txt:1 requirement pytest>=8: runs pytest" in evidence(c)
+
+
+def test_real_lockfiles_name_their_build_tool_and_the_dev_group_pytest() -> None:
+    expected = {"uv": ("uv.lock uv lockfile", "pyproject.toml:8 dependency pytest>=8"),
+                "poetry": ("poetry.lock Poetry lockfile", "pyproject.toml:12 dependency pytest"),
+                "pdm": ("pdm.lock pdm lockfile", "pyproject.toml:11 dependency pytest>=8"),
+                "pipenv": ("Pipfile.lock pipenv lockfile", "Pipfile:9 [dev-packages] pytest")}
+    for tool, (lock, pytest_line) in expected.items():
+        [c] = candidates(f"python-{tool}-pytest")
+        assert (c.build, c.facts["lock"], c.facts["tests"]) == (tool, "yes", "pytest")
+        assert str(c.evidence[0]) == lock
+        assert str(c.evidence[-1]) == f"{pytest_line}: runs pytest"

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
 from tests.pipelines.detect.python_cases import CASES, FIXTURES, GOLDEN, candidates, render
+from wishstar.pipelines.detect.evidence import App, Detection
 from wishstar.pipelines.detect.python import DETECTOR
 from wishstar.pipelines.detect.runtimes import APP_UID
 from wishstar.pipelines.detect.tree import Tree
+from wishstar.pipelines.generate import generate
 from wishstar.pipelines.load import validate
 from wishstar.tasks import Library
 
@@ -74,3 +78,22 @@ def test_the_generated_dockerignore_carries_the_python_patterns() -> None:
     assert generated is not None
     assert {".venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"} <= set(
         generated.files[".dockerignore"].splitlines())
+
+
+@pytest.mark.parametrize(("context", "copies"), [
+    ("services/api", ["COPY pyproject.toml pyproject.toml", "COPY uv.lock uv.lock", "COPY . ."]),
+    (".", ["COPY services/api/pyproject.toml pyproject.toml", "COPY services/api/uv.lock uv.lock",
+           "COPY services/api/ ."]),
+], ids=["context-is-the-app", "context-is-the-root"])
+def test_an_app_in_a_subdirectory_copies_from_its_path_in_the_build_context(
+        tmp_path: Path, context: str, copies: list[str]) -> None:
+    app_dir = tmp_path / "services" / "api"
+    shutil.copytree(FIXTURES / "python-uv-pytest", app_dir)
+    [c] = DETECTOR.detect(Tree(tmp_path), "services/api")
+    generated = generate(Detection(root=".", apps=(App("services/api", c, context=context),)), name="shop",
+                         has_file=lambda rel: False)
+    dockerfile = generated.files["services/api/Dockerfile"]
+    assert [line for line in dockerfile.splitlines() if line.startswith("COPY ") and "--from" not in line] == [
+        *copies, copies[-1]]
+    assert "    workingDir: \"services/api\"\n" in generated.pipeline
+    validate(generated.pipeline, ".wishstar.yaml", Library())

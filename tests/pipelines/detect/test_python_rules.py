@@ -3,9 +3,12 @@ ranking, the version sources, the port forms, test discovery, near misses and wh
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.pipelines.detect.python_cases import candidates, render
 from wishstar.pipelines.detect.python import DETECTOR
@@ -49,7 +52,7 @@ def test_build_tools_are_ranked_lockfile_then_table_then_requirements(
 
 def test_project_table_is_the_evidence_of_the_tool_that_reads_it_not_a_second_candidate(tmp_path: Path) -> None:
     [c] = candidates(write(tmp_path, {"pyproject.toml": PROJECT, "uv.lock": ""}))
-    assert [str(e) for e in c.evidence] == ["uv.lock uv.lock present", "pyproject.toml:1 [project] table"]
+    assert [str(e) for e in c.evidence] == ["uv.lock uv lockfile", "pyproject.toml:1 [project] table"]
 
 
 @pytest.mark.parametrize(("files", "value", "where"), [
@@ -86,9 +89,9 @@ def test_flask_port_has_evidence_or_is_marked_default(tmp_path: Path, files: dic
 
 
 @pytest.mark.parametrize(("files", "tests"), [
-    ({"pytest.ini": "[pytest]\n"}, "pytest.ini pytest.ini present: runs pytest"),
+    ({"pytest.ini": "[pytest]\n"}, "pytest.ini pytest configuration: runs pytest"),
     ({"test_thing.py": "def test_x(): pass\n"}, "test_thing.py test file at the top: runs pytest"),
-    ({"tests/test_a.py": ""}, "tests tests/ directory: runs pytest"),
+    ({"tests/test_a.py": ""}, "tests test directory: runs pytest"),
     ({"setup.cfg": "[metadata]\nname = x\n\n[tool:pytest]\n"}, "setup.cfg:4 pytest configuration: runs pytest"),
     ({}, None),
 ], ids=["pytest.ini", "top-level-test-file", "tests-dir", "setup.cfg", "none"])
@@ -148,3 +151,88 @@ def test_an_application_object_in_a_module_that_is_not_importable_is_not_an_entr
 
 def test_a_directory_without_python_manifests_gives_nothing(tmp_path: Path) -> None:
     assert candidates(write(tmp_path, {"main.py": "print('hi')\n", "README.md": "# x\n"})) == []
+
+
+@pytest.mark.parametrize("pyproject", [
+    '[project]\nname = 3\ndependencies = "flask"\noptional-dependencies = []\n',
+    'project = "x"\n[tool]\npoetry = 1\n',
+    '[tool.poetry]\nname = "x"\n[tool.poetry.dependencies]\nflask = 3\n[tool.poetry.group.dev]\ndependencies = []\n',
+    '[project]\nname = "x"\n[dependency-groups]\ndev = [{include-group = "test"}]\ntest = ["pytest"]\n',
+    '[project]\nname = "x"\nrequires-python = 3.12\n[tool.pdm.dev-dependencies]\ntest = "pytest"\n',
+], ids=["wrong-types", "tables-as-scalars", "poetry-odd-values", "include-group", "non-string-version"])
+def test_odd_but_valid_toml_never_raises_and_still_names_the_tool(tmp_path: Path, pyproject: str) -> None:
+    found = candidates(write(tmp_path, {"pyproject.toml": pyproject, "requirements.txt": "flask\n"}))
+    assert found and found[-1].build == "pip"
+    assert render(tmp_path) is not None
+
+
+def test_setup_cfg_install_requires_declares_the_framework(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.py": "from setuptools import setup\nsetup()\n",
+                     "setup.cfg": "[metadata]\nname = shop\n\n[options]\ninstall_requires =\n    Flask>=3\n"
+                                  "    gunicorn\n",
+                     "shop/__init__.py": "from flask import Flask\n\napp = Flask(__name__)\n"})
+    [c] = candidates(tmp_path)
+    assert (c.build, c.framework, c.facts["entry"]) == ("pip", "flask", "shop:app")
+    assert "setup.cfg:6 install_requires Flask>=3" in [str(e) for e in c.evidence]
+    assert c.facts["cmd"] == '["gunicorn", "--bind", "0.0.0.0:5000", "shop:app"]'
+
+
+MANIFEST_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(['[project]', '[tool.poetry]', '[tool.poetry.dependencies]', 'python = "^3.9"',
+                              'dependencies = ["flask", "django>=5"]', 'requires-python = ">=3.8"', '[packages]',
+                              'fastapi = "*"', "flask==3", "-r other.txt", "[tool.pdm]", 'name = "x"', "= 1",
+                              '"unclosed', "[requires]", 'python_version = "2.7"']), max_size=8).map("\n".join))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pyproject=MANIFEST_TEXT, pipfile=MANIFEST_TEXT, requirements=MANIFEST_TEXT)
+def test_any_manifest_text_gives_candidates_or_near_misses_never_an_exception(
+        pyproject: str, pipfile: str, requirements: str) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = write(Path(directory), {"pyproject.toml": pyproject, "Pipfile": pipfile,
+                                       "requirements.txt": requirements})
+        tree = Tree(root)
+        found = DETECTOR.detect(tree, ".")
+        DETECTOR.near_misses(tree, ".")
+        assert found, "requirements.txt and Pipfile are always there"
+        assert render(root) is not None
+
+
+def test_django_split_settings_find_the_wsgi_module_in_the_package_above(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements/base.txt": "django>=5\ngunicorn\n", "requirements/local.txt": "-r base.txt\n",
+                     "manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", '
+                                  '"config.settings.local")\n',
+                     "config/__init__.py": "", "config/wsgi.py": "", "config/settings/__init__.py": ""})
+    [c] = candidates(tmp_path)
+    assert c.facts["entry"] == "config.wsgi:application"
+    assert c.facts["runtime_requirements"] == "requirements/base.txt"
+    assert c.facts["requirements"] == "requirements/base.txt requirements/local.txt"
+    assert "manage.py:2 settings module config.settings.local" in [str(e) for e in c.evidence]
+
+
+def test_a_setup_cfg_of_only_tool_settings_is_not_a_python_project(tmp_path: Path) -> None:
+    assert candidates(write(tmp_path, {"setup.cfg": "[flake8]\nmax-line-length = 100\n", "package.json": "{}"})) == []
+    [c] = candidates(write(tmp_path, {"setup.cfg": "[flake8]\nx = 1\n\n[metadata]\nname = x\n"}))
+    assert [str(e) for e in c.evidence] == ["setup.cfg:4 setuptools configuration"]
+
+
+def test_django_without_a_settings_module_in_manage_py_still_starts_with_runserver(tmp_path: Path) -> None:
+    [c] = candidates(write(tmp_path, {"requirements.txt": "Django\ngunicorn\n", "manage.py": "import sys\n"}))
+    assert (c.framework, c.confidence, c.facts["entry"]) == ("django", "high", "")
+    assert c.facts["cmd"] == '["python", "manage.py", "runserver", "0.0.0.0:8000"]'
+    assert "Django's development server" in c.facts["cmd_note"]
+
+
+@pytest.mark.parametrize(("files", "confidence"), [
+    ({"requirements.txt": "requests\n"}, ["medium"]),
+    ({"pyproject.toml": PROJECT, "requirements.txt": ""}, ["medium", "medium"]),
+    ({"pyproject.toml": PROJECT, "uv.lock": "", "requirements.txt": ""}, ["high", "medium"]),
+    ({"Pipfile": "[packages]\n", "Pipfile.lock": "{}"}, ["high"]),
+    ({"requirements.txt": "flask\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"}, ["high"]),
+    ({"requirements.txt": "flask\n"}, ["medium"]),
+], ids=["manifest-alone", "two-manifests", "lockfile-backs-uv-only", "pipenv-lock", "confirmed-framework",
+        "framework-dependency-only"])
+def test_confidence_is_high_only_when_a_lockfile_or_a_confirmed_framework_backs_the_manifest(
+        tmp_path: Path, files: dict[str, str], confidence: list[str]) -> None:
+    assert [c.confidence for c in candidates(write(tmp_path, files))] == confidence
