@@ -16,7 +16,6 @@ from wishstar.pipelines.detect.dockerlint import instructions, lint
 GOLDEN_DOCKERFILES = sorted(GOLDEN.rglob("Dockerfile"))
 
 KNOWN = {
-    "python-fastapi-src-layout/Dockerfile": "pip install . after COPY . . (no dependency layer)",
     "python-setup-py-cli/Dockerfile": "pip install . after COPY . . (no dependency layer)",
 }
 """Goldens that break a check today, with why; strict: when one is fixed, its entry must go."""
