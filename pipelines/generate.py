@@ -56,6 +56,7 @@ def generate(detection: Detection, *, name: str, has_file: Callable[[str], bool]
     fragments = [_render(f"{app.chosen.build}/tasks.yaml.j2", _app_vars(app, single, pins)) for app in apps]
     files = {PIPELINE_FILE: _render("pipeline.yaml.j2", {
         "name": pipeline_name(name), "apps": apps, "fragments": fragments, "header": header_lines(detection),
+        "described": ", ".join(name if app.path == "." else app.path for app in apps),
     })}
     for app in apps:
         docker_dir = app.path if app.path != "." else ""
