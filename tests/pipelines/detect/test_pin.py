@@ -167,3 +167,27 @@ def test_a_pin_replaces_the_tag_in_the_generated_dockerfile(registry: str, tmp_p
     files = generate(detection, name="gin", has_file=lambda rel: False,
                      pins={"golang:1.25.4-bookworm": pins[image]}).files
     assert f"FROM {image}@{digest} AS build" in files["Dockerfile"]
+
+
+def test_init_pin_asks_the_mirror_for_every_base_image_and_writes_the_digests(registry: str, tmp_path: Path
+                                                                               ) -> None:
+    import subprocess
+    import sys
+
+    from tests.webhook.test_worker_zero_config import GO_PROJECT
+
+    for rel, text in GO_PROJECT.items():
+        (tmp_path / rel).write_text(text)
+    argv = [sys.executable, "-m", "wishstar.cli", "init", str(tmp_path), "--pin"]
+    refused = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "nothing written" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "Dockerfile").exists()
+    digests = {ref: push_image(registry, f"library/{ref.split(':')[0]}", ref.split(":")[1])
+               for ref in ("golang:1.26.8-bookworm", "alpine:3.22.2")}
+    done = subprocess.run([*argv, "--mirror", registry], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    dockerfile = (tmp_path / "Dockerfile").read_text()
+    for ref, digest in digests.items():
+        assert f"{ref}@{digest}" in dockerfile
+    assert f"image: \"golang:1.26.8-bookworm@{digests['golang:1.26.8-bookworm']}\"" in (
+        tmp_path / ".wishstar.yaml").read_text()
