@@ -21,6 +21,8 @@ HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
 EXPECTED = HERE / "expected"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+NOTHING = {"markdown-only", "node-bad-json", "python-bad-pyproject", "go-malformed", "gradle-no-wrapper"}
+"""Fixtures where nothing matches on purpose (a test below checks each really matches nothing)."""
 
 
 def no_gradle(name: str) -> bool:
@@ -42,13 +44,19 @@ def test_a_fixture_repository_detects_as_expected(case: str) -> None:
     assert got == json.loads(expected.read_text())
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", sorted(set(CASES) - NOTHING))
 def test_what_a_fixture_generates_passes_the_validator(case: str) -> None:
     detection = detect_repository(FIXTURES / case, which=no_gradle)
-    if not detection.matched:
-        pytest.skip(f"{case} is a nothing-matched fixture: nothing is generated")
+    assert detection.matched
     files = generate(detection, name=case, has_file=lambda rel: (FIXTURES / case / rel).exists())
     validate(files.pipeline, f"{case}/.wishstar.yaml", Library())
+
+
+@pytest.mark.parametrize("case", sorted(NOTHING))
+def test_a_nothing_fixture_matches_nothing_and_names_a_near_miss_or_the_files(case: str) -> None:
+    assert case in CASES, f"no fixture {case}"
+    got = shaped(case)
+    assert got["apps"] == [] and (got["near_misses"] or got["found"])
 
 
 def test_the_mixed_monorepo_has_one_app_per_service_with_its_own_language() -> None:
