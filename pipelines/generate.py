@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jinja2
 
-from wishstar.pipelines.detect.evidence import App, Chosen, Detection
+from wishstar.pipelines.detect.evidence import App, Chosen, Detection, printable
 from wishstar.pipelines.detect.runtimes import APP_UID, docker_images, images, static_images
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -53,17 +53,17 @@ def generate(detection: Detection, *, name: str, has_file: Callable[[str], bool]
     apps = detection.apps
     single = len(apps) == 1
     pins = dict(pins or {})
-    fragments = [_render(f"{app.chosen.build}/tasks.yaml.j2", _app_vars(app, single, pins)) for app in apps]
+    per_app = [(app, _app_vars(app, single, pins)) for app in apps]
+    fragments = [_render(f"{app.chosen.build}/tasks.yaml.j2", variables) for app, variables in per_app]
     files = {PIPELINE_FILE: _render("pipeline.yaml.j2", {
         "name": pipeline_name(name), "apps": apps, "fragments": fragments, "header": header_lines(detection),
         "described": ", ".join(name if app.path == "." else app.path for app in apps),
     })}
-    for app in apps:
+    for app, variables in per_app:
         docker_dir = app.path if app.path != "." else ""
         dockerfile = f"{docker_dir}/Dockerfile" if docker_dir else "Dockerfile"
         if has_file(dockerfile) or app.chosen.build == "docker":
             continue
-        variables = _app_vars(app, single, pins)
         files[dockerfile] = _render(f"{app.chosen.build}/Dockerfile.j2", variables)
         ignore = f"{docker_dir}/.dockerignore" if docker_dir else ".dockerignore"
         if not has_file(ignore):
@@ -118,11 +118,7 @@ def app_header(app: App) -> list[str]:
     if app.rule:
         lines.append(f"  chosen by rule: {app.rule}")
     lines += [f"  warning: {w}" for w in c.warnings]
-    return [_CONTROL.sub("?", line) for line in lines]
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-"""Repository text quoted in a comment header must stay on its comment line (no newline ends the comment)."""
+    return [printable(line) for line in lines]  # repository text must stay on its comment line
 
 
 def pipeline_name(name: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from wishstar.pipelines.detect.base import Detector
 from wishstar.pipelines.detect.evidence import Candidate, Chosen, Evidence, NearMiss
 from wishstar.pipelines.detect.runtimes import choose
-from wishstar.pipelines.detect.tree import Tree, join, norm
+from wishstar.pipelines.detect.tree import Tree, join, line_of, norm
 
 PROJECT_SUFFIXES = (".csproj", ".fsproj")
 SOLUTION_SUFFIXES = (".sln", ".slnx")
@@ -71,7 +71,7 @@ def _target(tree: Tree, rel: str) -> tuple[str, Evidence] | None:
     frameworks = [f.strip() for f in match.group(1).split(";") if f.strip()]
     modern = sorted((f for f in frameworks if _MODERN.match(f)), key=_framework_key)
     best = modern[-1] if modern else frameworks[0] if frameworks else ""
-    line = text.count("\n", 0, match.start()) + 1
+    line = line_of(text, match.start())
     return best, Evidence(rel, line, f"TargetFramework {best}")
 
 
@@ -121,7 +121,7 @@ def _port(tree: Tree, directory: str) -> Chosen:
         text = tree.text(rel)
         match = pattern.search(text) if text else None
         if text is not None and match:
-            return Chosen(match.group(1), Evidence(rel, text.count("\n", 0, match.start()) + 1,
+            return Chosen(match.group(1), Evidence(rel, line_of(text, match.start()),
                                                   f"{rule} {match.group(1)}"))
     return DEFAULT_PORT
 

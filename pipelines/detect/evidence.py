@@ -9,9 +9,19 @@ Plain frozen data: no I/O here, no detector logic, no JSON (``detect.report`` sh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (and Unicode line separators) replaced: repository text quoted in
+    evidence ends up in comment lines of generated files, where a newline would start a line of its own."""
+    return _CONTROL.sub("?", text)
+
 
 Confidence = Literal["high", "medium", "low"]
 CONFIDENCES: tuple[Confidence, ...] = ("high", "medium", "low")

@@ -19,7 +19,7 @@ from wishstar.pipelines.detect import java_maven as maven
 from wishstar.pipelines.detect.base import Detector, Members
 from wishstar.pipelines.detect.evidence import Candidate, Chosen, Evidence, NearMiss
 from wishstar.pipelines.detect.runtimes import choose
-from wishstar.pipelines.detect.tree import Tree, join, norm
+from wishstar.pipelines.detect.tree import Tree, join, line_of, norm
 
 DOCKERIGNORE = {"maven": "target .mvn/wrapper/*.jar", "gradle": "build .gradle"}
 SPRING_DEFAULT_PORT = Chosen("8080", default="Spring Boot's default port")
@@ -73,7 +73,7 @@ def port_of(tree: Tree, directory: str, framework: str | None) -> Chosen | None:
             return None
         match = _PROPERTIES_PORT.search(text)
         if match:
-            ev = Evidence(props, text.count("\n", 0, match.start()) + 1, f"{match.group(1)}.port {match.group(2)}")
+            ev = Evidence(props, line_of(text, match.start()), f"{match.group(1)}.port {match.group(2)}")
             return Chosen(match.group(2), ev)
     for name in ("application.yml", "application.yaml"):
         found = _yaml_port(tree, join(resources, name))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from wishstar.pipelines.detect.evidence import Evidence
-from wishstar.pipelines.detect.tree import Tree, join, norm
+from wishstar.pipelines.detect.tree import Tree, join, line_of, norm
 
 BUILD_FILES = ("build.gradle.kts", "build.gradle")
 SETTINGS_FILES = ("settings.gradle.kts", "settings.gradle")
@@ -70,7 +70,7 @@ def _first(rel: str, text: str, pattern: re.Pattern[str], rule: str) -> Evidence
     for match in pattern.finditer(text):
         if _APPLY_FALSE.search(_rest_of_line(text, match.end())):
             continue
-        return Evidence(rel, text.count("\n", 0, match.start()) + 1, rule.format(match.group(0).strip("\"'")))
+        return Evidence(rel, line_of(text, match.start()), rule.format(match.group(0).strip("\"'")))
     return None
 
 
@@ -105,7 +105,7 @@ def _aliased(rel: str, text: str, catalog: dict[str, tuple[str, int]], plugin_id
     for match in _ALIAS.finditer(text):
         entry = catalog.get(match.group(1))
         if entry and entry[0] == plugin_id and not _APPLY_FALSE.search(_rest_of_line(text, match.end())):
-            return Evidence(rel, text.count("\n", 0, match.start()) + 1,
+            return Evidence(rel, line_of(text, match.start()),
                             f"plugin {plugin_id} (alias libs.plugins.{match.group(1)}, "
                             f"{join(root, CATALOG)}:{entry[1]})")
     return None
@@ -138,7 +138,7 @@ def _java(rel: str, text: str) -> tuple[str, Evidence] | None:
         if match:
             value = match.group(1).replace("_", ".")
             value = value.removeprefix("1.") if value.startswith("1.") else value
-            return value, Evidence(rel, text.count("\n", 0, match.start()) + 1, f"{rule} {value}")
+            return value, Evidence(rel, line_of(text, match.start()), f"{rule} {value}")
     return None
 
 
@@ -152,7 +152,7 @@ def includes(tree: Tree, settings: str) -> list[tuple[str, int]]:
     root = settings.rpartition("/")[0] or "."
     found: list[tuple[str, int]] = []
     for match in _INCLUDE.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
+        line = line_of(text, match.start())
         for name in _QUOTED.findall(match.group(1)):
             if _PROJECT_PATH.match(name):
                 found.append((norm(join(root, name.strip(":").replace(":", "/"))), line))

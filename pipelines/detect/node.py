@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 
 from wishstar.pipelines.detect.base import Detector, Members
-from wishstar.pipelines.detect.evidence import Candidate, Chosen, Confidence, Evidence, NearMiss
+from wishstar.pipelines.detect.evidence import Candidate, Chosen, Confidence, Evidence, NearMiss, printable
 from wishstar.pipelines.detect.node_frameworks import (
     SAFE_ARG,
     framework_name,
@@ -23,7 +23,7 @@ from wishstar.pipelines.detect.node_frameworks import (
     start_command,
     typescript_evidence,
 )
-from wishstar.pipelines.detect.node_manifest import Malformed, Manifest, printable, read_manifest
+from wishstar.pipelines.detect.node_manifest import Malformed, Manifest, read_manifest
 from wishstar.pipelines.detect.node_workspaces import find_root, workspace_members
 from wishstar.pipelines.detect.runtimes import choose, static_images
 from wishstar.pipelines.detect.tree import Tree, join

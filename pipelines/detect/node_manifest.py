@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wishstar.pipelines.detect.evidence import Evidence
+from wishstar.pipelines.detect.evidence import Evidence, printable
 from wishstar.pipelines.detect.tree import Tree, join, line_of
 
 
@@ -67,12 +67,6 @@ class Manifest:
             if name in self.section(section):
                 return self.evidence(name, section, f"{section} {name} {self.section(section)[name]}")
         return Evidence(self.file, None, f"dependency {name}")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters replaced: evidence ends up in comment lines of generated files, where
-    a newline from a repository's JSON string would start a line of its own."""
-    return re.sub(r"[\x00-\x1f\x7f]", "?", text)
 
 
 @dataclass(frozen=True)
