@@ -65,20 +65,27 @@ def checkout(case: str, tmp_path: Path, *, source: Path | None = None) -> Path:
     its generated .wishstar.yaml."""
     repo = tmp_path / case
     shutil.copytree(source or FIXTURES / case, repo)
-    (repo / ".wishstar.yaml").write_text(render(case, repo).pipeline)
-    handle = git.Repo.init(repo)
+    return commit_with_pipeline(repo, render(case, repo).pipeline)
+
+
+def commit_with_pipeline(repo: Path, pipeline: str) -> Path:
+    """``repo`` (a copied fixture) with ``pipeline`` as its .wishstar.yaml, all committed on ``main``; every
+    toolchain test's repository is made here."""
+    (repo / ".wishstar.yaml").write_text(pipeline)
+    handle = git.Repo.init(repo, initial_branch="main")
     handle.git.add(A=True)
     actor = git.Actor("t", "t@example.com")
     handle.index.commit("fixture", author=actor, committer=actor)
     return repo
 
 
-def wishstar(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI, with its state under ``tmp_path``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
-    env["WISHSTAR_STATE_DIR"] = str(tmp_path / "state")
+def wishstar(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 540) -> subprocess.CompletedProcess[str]:
+    """The real CLI, with its state under ``tmp_path`` (and ``env`` added to the host's, WISHSTAR_* left out)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
+    full.update(WISHSTAR_STATE_DIR=str(tmp_path / "state"), COLUMNS="200", **(env or {}))
     return subprocess.run([str(Path(sys.executable).with_name("wishstar")), *args], capture_output=True,
-                          text=True, env=env, timeout=240)
+                          text=True, env=full, timeout=timeout, cwd=tmp_path)
 
 
 def run_and_log(tmp_path: Path, repo: Path) -> tuple[subprocess.CompletedProcess[str], str]:

@@ -5,15 +5,14 @@ A project whose test fails fails at the test task, with the test's own output in
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import git
 import pytest
 
+from tests.pipelines.detect.render_cases import commit_with_pipeline
+from tests.pipelines.detect.render_cases import wishstar as run_cli
 from tests.pipelines.detect.test_node_golden import FIXTURES, detection_of
 from wishstar.pipelines.generate import generate
 
@@ -25,19 +24,11 @@ def checkout(case: str, tmp_path: Path) -> Path:
     repo = tmp_path / case
     shutil.copytree(FIXTURES / case, repo)
     files = generate(detection_of(repo), name=case, has_file=lambda rel: (repo / rel).is_file()).files
-    (repo / ".wishstar.yaml").write_text(files[".wishstar.yaml"])
-    handle = git.Repo.init(repo)
-    handle.git.add(A=True)
-    handle.index.commit("fixture", author=git.Actor("t", "t@example.com"), committer=git.Actor("t", "t@example.com"))
-    return repo
+    return commit_with_pipeline(repo, files[".wishstar.yaml"])
 
 
 def wishstar(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
-    env["WISHSTAR_STATE_DIR"] = str(tmp_path / "state")
-    env["npm_config_cache"] = str(tmp_path / "npm-cache")
-    wishstar_bin = Path(sys.executable).with_name("wishstar")
-    return subprocess.run([str(wishstar_bin), *args], capture_output=True, text=True, env=env, timeout=240)
+    return run_cli(tmp_path, *args, env={"npm_config_cache": str(tmp_path / "npm-cache")}, timeout=240)
 
 
 @pytest.mark.parametrize(("case", "said"), [("node-express", "shop-api health check passed"),

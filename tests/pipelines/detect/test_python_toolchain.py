@@ -10,17 +10,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import git
 import pytest
 
 from tests.pipelines.detect.python_cases import FIXTURES, render
+from tests.pipelines.detect.render_cases import commit_with_pipeline, wishstar
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600)]
 
-WISHSTAR = Path(sys.executable).parent / "wishstar"
 
 
 def committed_copy(case: str, tmp_path: Path, *, fallback: bool = True) -> Path:
@@ -37,12 +35,7 @@ def committed_copy(case: str, tmp_path: Path, *, fallback: bool = True) -> Path:
         kept = [line for line in lines if "-m pytest --version" not in line]
         assert len(kept) == len(lines) - 1
         pipeline = "".join(kept)
-    (root / ".wishstar.yaml").write_text(with_machine_ca(pipeline))
-    repo = git.Repo.init(root, initial_branch="main")
-    repo.git.add(A=True)
-    author = git.Actor("Test Author", "author@example.com")
-    repo.index.commit("initial commit", author=author, committer=author)
-    return root
+    return commit_with_pipeline(root, with_machine_ca(pipeline))
 
 
 def with_machine_ca(pipeline: str) -> str:
@@ -55,13 +48,6 @@ def with_machine_ca(pipeline: str) -> str:
     env = (f"env:\n  SSL_CERT_FILE: {bundle}\n  REQUESTS_CA_BUNDLE: {bundle}\n  UV_NATIVE_TLS: \"1\"\n"
            "  UV_SYSTEM_CERTS: \"1\"\n\n")
     return pipeline.replace("\ntasks:\n", f"\n{env}tasks:\n", 1)
-
-
-def wishstar(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
-    env.update(WISHSTAR_STATE_DIR=str(tmp_path / "state"), COLUMNS="200")
-    return subprocess.run([str(WISHSTAR), *args], capture_output=True, text=True, timeout=540, env=env,
-                          cwd=tmp_path)
 
 
 def run(tmp_path: Path, case: str, *, fallback: bool = True
