@@ -148,7 +148,7 @@ def plan(
     # The manifests are the objects the Kubernetes executor creates for attempt 1 of each task in this namespace
     # (run id "dry-run", build number 0) but for run-time values (earlier results, statuses), secrets given to
     # the run and ownerReferences; tests/executors/test_plan_is_what_runs.py checks it.
-    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan
+    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan, print_resolutions
     from wishstar.cli.run_cmd import parse_pairs
     from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
@@ -164,12 +164,14 @@ def plan(
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
     compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
+    resolved = [r.as_dict() for r in library.resolutions()]
     if output is PlanOutput.yaml:
         sys.stdout.write(manifests_yaml(compiled))
     elif output is PlanOutput.json:
-        print_json(plan_dict(compiled, with_manifests=manifests))
+        print_json({**plan_dict(compiled, with_manifests=manifests), "library": resolved})
     else:
         print_plan(compiled)
+        print_resolutions(resolved)
         print_placement(compiled)
 
 
