@@ -75,7 +75,10 @@ class Resolved:
     name: str
     version: str
     file: str
+    """The file as messages and records show it (inside a project or git catalog: relative to it)."""
     catalog: Catalog
+    entry: Traversable
+    """The file itself (to read it)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"uses": self.uses, "task": f"{self.name}@{self.version}", "file": self.file,
@@ -148,13 +151,13 @@ class Library:
             return {}
         found = dict(entries.versioned)
         if entries.flat is not None:
-            found.setdefault(self._flat_version(entries.flat, name), entries.flat)
+            found.setdefault(self._flat_version(index, entries.flat, name), entries.flat)
         return found
 
-    def _flat_version(self, entry: Traversable, name: str) -> str:
+    def _flat_version(self, index: int, entry: Traversable, name: str) -> str:
         key = str(entry)
         if key not in self._flat_versions:
-            task = self.get_file(entry, name, None)
+            task = self.get_file(entry, name, None, shown(self._catalogs[index], entry))
             self._flat_versions[key] = task.metadata.labels.get(VERSION_LABEL, FLAT_VERSION)
         return self._flat_versions[key]
 
@@ -186,8 +189,9 @@ class Library:
         if picked is None:
             raise UnknownVersion(ref.name, str(ref.version), self.versions(ref.name))
         index, version, entry = picked
-        resolved = Resolved(uses, ref.name, version, str(entry), self._catalogs[index])
-        self.get_file(entry, ref.name, self._dir_version(index, ref.name, entry))
+        catalog = self._catalogs[index]
+        resolved = Resolved(uses, ref.name, version, shown(catalog, entry), catalog, entry)
+        self.get_file(entry, ref.name, self._dir_version(index, ref.name, entry), resolved.file)
         self._resolved[uses] = resolved
         return resolved
 
@@ -207,15 +211,16 @@ class Library:
         """The parsed task; ``UnknownTask``/``UnknownVersion`` name what exists, ``ValidationFailed`` a bad
         file's lines."""
         resolved = self.resolve(uses)
-        return self._parsed[resolved.file]
+        return self._parsed[str(resolved.entry)]
 
     # -- reading files ---------------------------------------------------------------------------------------
 
-    def get_file(self, entry: Traversable, name: str, dir_version: str | None) -> TektonTask:
-        """A task file parsed and checked against where it lives (name, version label), cached."""
+    def get_file(self, entry: Traversable, name: str, dir_version: str | None, file: str) -> TektonTask:
+        """A task file parsed and checked against where it lives (name, version label), cached; ``file``
+        names it in messages."""
         key = str(entry)
         if key not in self._parsed:
-            doc, task = _read(entry)
+            doc, task = _read(entry, file)
             problems = _identity_problems(doc, task, name, dir_version)
             if problems:
                 raise ValidationFailed(problems)
@@ -226,12 +231,12 @@ class Library:
         """Every problem of every task file of every catalog, shadowed ones too (for linting a library): bad
         files, names and version labels that disagree with where the file is, and a missing description."""
         problems: list[Problem] = []
-        for i in range(len(self._catalogs)):
+        for i, catalog in enumerate(self._catalogs):
             for name, entries in self._scan(i).items():
                 files: list[tuple[Traversable, str | None]] = [(e, v) for v, e in entries.versioned.items()]
                 files += [(entries.flat, None)] if entries.flat is not None else []
                 for entry, dir_version in files:
-                    problems += _file_problems(entry, name, dir_version)
+                    problems += _file_problems(entry, name, dir_version, shown(catalog, entry))
         return problems
 
     # -- what validation and the compiler need -----------------------------------------------------------
@@ -267,8 +272,20 @@ class Library:
         return expand
 
 
-def _read(entry: Traversable) -> tuple[YamlDocument, TektonTask]:
-    doc = load_yaml(entry.read_text(encoding="utf-8"), str(entry))
+def shown(catalog: Catalog, entry: Traversable) -> str:
+    """How messages name a task file: inside the project or a git catalog relative to it (a checkout or a
+    cache directory means nothing to the reader), elsewhere its path."""
+    if catalog.kind not in ("project", "git") or not isinstance(entry, Path) or not isinstance(catalog.root, Path):
+        return str(entry)
+    rel = entry.relative_to(catalog.root).as_posix()
+    if catalog.kind == "project":
+        return f"{PROJECT_DIR.as_posix()}/{rel}"
+    inside = f"{catalog.path.strip('/')}/{rel}" if catalog.path else rel
+    return f"{catalog.describe()}:{inside}"
+
+
+def _read(entry: Traversable, file: str) -> tuple[YamlDocument, TektonTask]:
+    doc = load_yaml(entry.read_text(encoding="utf-8"), file)
     return doc, parse_task(doc)
 
 
@@ -287,9 +304,9 @@ def _identity_problems(doc: YamlDocument, task: TektonTask, name: str, dir_versi
     return problems
 
 
-def _file_problems(entry: Traversable, name: str, dir_version: str | None) -> list[Problem]:
+def _file_problems(entry: Traversable, name: str, dir_version: str | None, file: str) -> list[Problem]:
     try:
-        doc, task = _read(entry)
+        doc, task = _read(entry, file)
     except ValidationFailed as exc:
         return list(exc.problems)
     problems = _identity_problems(doc, task, name, dir_version)

@@ -36,6 +36,8 @@ class Catalog:
     """A git catalog's commit (resolved once when the run started); None for a plain directory."""
     ref: str | None = None
     """The branch, tag or commit asked for (git catalogs)."""
+    path: str | None = None
+    """The tasks' directory inside a git catalog's repository (None: its root)."""
     kind: str = "dir"
     """"builtin", "project", "dir" or "git"."""
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.compiler.types import Plan, ResolvedTask, RunContext
 from wishstar.engine.executors.base import Delegating, Executor, LogSink, RunEnv, TaskOutcome
 from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
@@ -167,11 +167,12 @@ class RunDriver:
                                       self.library, None, project=project.path)  # see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
-            checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
+            checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded,
+                                checkout.library)
         loaded = checkout.loaded
         ctx = road.run_context(claim.run_id, run.number, cast(Any, run.event),
-                               GitContext(**run.git), run.params, self.target, self.cfg)
-        plan = road.compile_plan(loaded, ctx, self.library, self.target)
+                               road.git_context(run.git), run.params, self.target, self.cfg)
+        plan = road.compile_plan(loaded, ctx, checkout.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
         start = (resume_state(plan, run, time.time(), reattach=self.target.on_kubernetes)
                  if claim.takeover and run.tasks else None)
