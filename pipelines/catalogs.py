@@ -188,8 +188,8 @@ def _tree(repo: git.Repo, sha: str, trees: Path) -> Path:
 
 def record(library: Library) -> dict[str, Any]:
     """The catalogs a run read (git ones with their commit) and what each ``uses`` resolved to."""
-    catalogs = [{"kind": c.kind, "source": c.origin or c.label, "ref": c.ref, "path": c.path,
-                 "commit": c.commit} for c in library.catalogs if c.kind != "builtin"]
+    catalogs = [{"kind": c.kind, "source": c.label if c.kind == "project" else c.origin, "ref": c.ref,
+                 "path": c.path, "commit": c.commit} for c in library.catalogs if c.kind != "builtin"]
     return {"catalogs": catalogs, "tasks": [r.as_dict() for r in library.resolutions()]}
 
 

@@ -23,7 +23,7 @@ spec:
       description: what was said
   steps:
     - image: docker.io/library/busybox:1.36
-      script: echo {name} {version}
+      script: echo {name} {version} > $(results.said.path)
 """
 
 
