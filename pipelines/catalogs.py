@@ -184,6 +184,16 @@ def _tree(repo: git.Repo, sha: str, trees: Path) -> Path:
     return target
 
 
+def refresh(library: Library, state_dir: Path) -> Library:
+    """``library`` with each git catalog resolved again (its ref's commit now): what a long-lived process (a
+    server replica) calls once per run. The same library when it has no git catalog."""
+    if not any(c.kind == "git" for c in library.catalogs):
+        return library
+    fresh = [_git_catalog(CatalogSource(c.origin or c.label, "catalogs setting", c.ref, c.path), state_dir)
+             if c.kind == "git" else c for c in library.catalogs if c.kind != "builtin"]
+    return Library(catalogs=fresh, builtin=any(c.kind == "builtin" for c in library.catalogs))
+
+
 # -- what a run records ----------------------------------------------------------------------------------
 
 def record(library: Library) -> dict[str, Any]:

@@ -166,8 +166,9 @@ class EventRuns:
         trigger = trigger_of(ev, url)
         git_ctx, event = trigger.git, trigger.event
         work = self.state_dir / "work" / f"ev-{stored.id}"
-        try:
-            checkout = checkout_event(ev, url, project.api_token, work, self.library, project=project.path)
+        try:  # git catalogs resolved once per run: their refs' commits now
+            library = catalogs.refresh(self.library, self.state_dir)
+            checkout = checkout_event(ev, url, project.api_token, work, library, project=project.path)
         except WishstarError as exc:
             text = _file_text(work / "checkout")
             shutil.rmtree(work, ignore_errors=True)

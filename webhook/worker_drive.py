@@ -41,7 +41,7 @@ from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
-from wishstar.pipelines import road
+from wishstar.pipelines import catalogs, road
 from wishstar.pipelines.road import Extras, RunPlace
 from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
@@ -162,9 +162,11 @@ class RunDriver:
         if not isinstance(found, GitEvent):
             raise WishstarError(f"its event no longer classifies as a build: {found.reason}")
         work = self.cfg.state_dir / "work" / claim.run_id
-        if checkout is None or not checkout.work.exists():
+        if checkout is None or not checkout.work.exists():  # a takeover: the catalogs at the recorded commits
+            recorded = run.git.get("library")
+            library = catalogs.from_record(recorded, self.cfg) if recorded else self.library
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, None, project=project.path)  # see Store.origin
+                                      library, None, project=project.path)  # see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
             checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded,

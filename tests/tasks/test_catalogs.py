@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli.conftest import Cli
 from tests.tasks.catalogs import flat, versioned
-from wishstar.pipelines.catalogs import CatalogError, from_record, open_library, record
+from wishstar.pipelines.catalogs import CatalogError, from_record, open_library, record, refresh
 from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
 
@@ -60,6 +60,20 @@ def test_a_catalog_pushed_to_after_the_run_started_does_not_change_it(tmp_path: 
     assert again.get("greet").spec.description == "Greet, first edition."
     fresh = open_library(cfg(tmp_path), [url])  # a new run sees the new commit
     assert (fresh.catalogs[0].commit, fresh.resolve("greet").version) == (second, "2")
+
+
+def test_a_long_lived_library_is_refreshed_to_the_new_commit_for_the_next_run(tmp_path: Path) -> None:
+    url, first = git_catalog(tmp_path / "team")
+    flat(tmp_path / "dir", "plain")
+    library = open_library(cfg(tmp_path, [str(tmp_path / "dir"), url]))
+    versioned(tmp_path / "team", "greet", "2")
+    second = commit_all(tmp_path / "team", "greet 2")
+    fresh = refresh(library, tmp_path / "state")
+    assert [(c.kind, c.commit) for c in fresh.catalogs] == [("dir", None), ("git", second), ("builtin", None)]
+    assert (fresh.resolve("greet").version, library.resolve("greet").version) == ("2", "1")
+    assert library.catalogs[1].commit == first
+    plain = Library([tmp_path / "dir"])
+    assert refresh(plain, tmp_path / "state") is plain
 
 
 def test_a_git_catalog_ref_may_be_a_tag_a_branch_or_a_commit(tmp_path: Path) -> None:

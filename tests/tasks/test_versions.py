@@ -151,3 +151,21 @@ def test_every_builtin_task_is_in_the_versioned_layout_with_a_matching_label() -
             file = Path(library.resolve(f"{name}@{version}").file)
             assert file.parts[-3:] == (name, version, f"{name}.yaml")
             assert library.get(f"{name}@{version}").metadata.labels["app.kubernetes.io/version"] == version
+
+
+def test_public_catalog_tasks_work_flat_and_in_the_tekton_layout(tmp_path: Path) -> None:
+    from tests.conformance import require_conformance
+
+    flat_dir = require_conformance() / "tekton" / "catalog"
+    flat_library = Library([flat_dir], builtin=False)
+    for name in flat_library.names():
+        version = flat_library.get(name).metadata.labels["app.kubernetes.io/version"]
+        assert flat_library.resolve(name).version == version
+        (tmp_path / name / version).mkdir(parents=True)
+        (tmp_path / name / version / f"{name}.yaml").write_bytes((flat_dir / f"{name}.yaml").read_bytes())
+        (tmp_path / name / version / "README.md").write_text("not a task")
+    layout = Library([tmp_path], builtin=False)
+    assert layout.names() == flat_library.names()
+    assert [layout.resolve(n).version for n in layout.names()] == [flat_library.resolve(n).version
+                                                                    for n in flat_library.names()]
+    assert layout.check() == []
