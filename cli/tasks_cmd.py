@@ -52,18 +52,19 @@ def _one_line(text: str | None) -> str:
 
 
 def _row(library: Library, name: str) -> dict[str, Any]:
-    found = library.versions(name)
-    first = found[0][1]
-    mine = [v for v, c in found if c == first]
-    data: dict[str, Any] = {"name": name, "version": mine[0], "other_versions": mine[1:],
-                            "catalog": first.label, "commit": first.commit,
-                            "shadowed": [{"version": v, "catalog": c.describe()} for v, c in found if c != first]}
+    """One task's line; a file that does not load (a flat file's version is in it) is marked, not fatal."""
     try:
-        task = library.get(name)
-        data["description"] = task.spec.description or ""
-        data["file"] = library.source(name)
+        found = library.versions(name)
+        first = found[0][1]
+        mine = [v for v, c in found if c == first]
+        data: dict[str, Any] = {
+            "name": name, "version": mine[0], "other_versions": mine[1:], "catalog": first.label,
+            "commit": first.commit,
+            "shadowed": [{"version": v, "catalog": c.describe()} for v, c in found if c != first]}
+        data.update(description=library.get(name).spec.description or "", file=library.source(name))
     except ValidationFailed as exc:
-        data["description"], data["problem"] = "", str(exc.problems[0])
+        data = {"name": name, "version": "?", "other_versions": [], "catalog": "?", "commit": None, "shadowed": [],
+                "description": "", "problem": str(exc.problems[0])}
     return data
 
 

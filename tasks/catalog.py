@@ -121,13 +121,13 @@ class Library:
         return tuple(self._catalogs)
 
     def for_project(self, project_dir: Path) -> Library:
-        """This library with the project's own ``.wishstar/tasks/`` searched first (when it exists)."""
+        """A library for one run of the project: its own ``.wishstar/tasks/`` searched first (when it exists),
+        then these catalogs. Its resolutions are the run's alone; it starts from this library's parsed files
+        but adds nothing to them (a server's library outlives every checkout)."""
         own = project_dir / PROJECT_DIR
-        if not own.is_dir():
-            return self
-        project = Catalog(own, str(PROJECT_DIR), origin=str(own), kind="project")
-        library = Library(builtin=False, catalogs=[project, *self._catalogs])
-        library._parsed, library._flat_versions = self._parsed, self._flat_versions  # same files, same parses
+        first = [Catalog(own, str(PROJECT_DIR), origin=str(own), kind="project")] if own.is_dir() else []
+        library = Library(builtin=False, catalogs=[*first, *self._catalogs])
+        library._parsed, library._flat_versions = dict(self._parsed), dict(self._flat_versions)
         return library
 
     # -- listing -----------------------------------------------------------------------------------------

@@ -143,9 +143,15 @@ def test_an_unknown_ref_of_a_git_catalog_is_an_error_naming_it(tmp_path: Path) -
         open_library(cfg(tmp_path), [f"{url}#nope"])
 
 
-def test_the_project_catalog_is_optional() -> None:
-    library = Library()
-    assert library.for_project(Path("/nonexistent")) is library
+def test_a_project_library_records_only_its_own_run_and_the_project_catalog_is_optional(tmp_path: Path) -> None:
+    server = Library()
+    server.resolve("echo")
+    run = server.for_project(tmp_path / "no-tasks-here")
+    assert run.catalogs == server.catalogs
+    assert run.resolutions() == []
+    run.resolve("pytest")
+    assert [r.uses for r in run.resolutions()] == ["pytest"]
+    assert [r.uses for r in server.resolutions()] == ["echo"]
 
 
 # -- through the CLI: plan and validate take --catalog; a run records and shows the commit it read ----------

@@ -43,4 +43,4 @@ def test_each_server_run_reads_the_catalog_commit_of_its_time(tmp_path: Path, db
         runs = [store.get_run(str(Events(store).get(e).run_id)) for e in (one, two)]
     assert [r.status for r in runs] == ["succeeded", "succeeded"]
     assert [r.git["library"]["catalogs"][0]["commit"] for r in runs] == [first, second]
-    assert [r.git["library"]["tasks"][0]["task"] for r in runs] == ["greet@1", "greet@2"]
+    assert [[t["task"] for t in r.git["library"]["tasks"]] for r in runs] == [["greet@1"], ["greet@2"]]

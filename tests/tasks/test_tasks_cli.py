@@ -42,6 +42,16 @@ def test_list_json_names_what_a_team_catalog_shadows(cli: Cli, team: Path) -> No
     assert rows["greet"]["description"] == "Say hello. Then more words that the list leaves out."
 
 
+def test_list_marks_a_task_file_that_does_not_load_and_lists_the_rest(cli: Cli, team: Path) -> None:
+    (team / "broken.yaml").write_text("apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: broken}\nspec: []\n")
+    result = cli("tasks", "list", "--catalog", str(team))
+    assert result.code == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert rows["broken"].split()[1:4] == ["?", "-", "?"]
+    assert f"invalid: {team / 'broken.yaml'}:4 spec:" in rows["broken"]
+    assert "greet" in rows
+
+
 def test_show_lists_params_results_workspaces_images_and_an_example(cli: Cli) -> None:
     result = cli("tasks", "show", "git-clone@1")
     assert result.code == 0, result.stderr
