@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 
+from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store import db
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.models import deployments
@@ -28,6 +29,12 @@ d = deployments.c
 _COLUMNS = (d.id, d.run_id, d.pipeline, d.run_number, d.task, d.project, d.namespace, d.release, d.revision,
             d.chart, d.chart_version, d.image, d.image_digest, d.commit, d.ref, d.deployed_at, d.status)
 HISTORY_LIMIT = 50
+
+
+class HistoryNeedsScope(WishstarError):
+    def __init__(self, release: str) -> None:
+        super().__init__(f'the history of release "{release}" needs its namespace or its project (hint: '
+                         "--namespace NAMESPACE, or the project before the options)")
 
 
 @dataclass(frozen=True)
@@ -89,14 +96,24 @@ class Deployments:
         query = (select(*_COLUMNS).join(latest_ids, latest_ids.c.id == d.id).order_by(d.namespace, d.release))
         return [_record(row, True) for row in self._all(query)]
 
-    def history(self, namespace: str, release: str, *, project: str | None = None,
+    def history(self, release: str, *, namespace: str | None = None, project: str | None = None,
                 projects: Collection[str] | None = None, limit: int = HISTORY_LIMIT) -> list[Deployment]:
-        """The recorded revisions of one release, newest first (``namespace, release, id``)."""
-        query = select(*_COLUMNS, _current()).where(d.namespace == namespace, d.release == release)
+        """The recorded revisions of one release, newest first: in ``namespace`` (``namespace, release, id``),
+        of ``project`` (``project, namespace, release, id``), or both; one of them is needed."""
+        if namespace is None and project is None:
+            raise HistoryNeedsScope(release)
+        query = select(*_COLUMNS, _current()).where(d.release == release)
+        if namespace is not None:
+            query = query.where(d.namespace == namespace)
         if project is not None:
             query = query.where(d.project == project)
         rows = self._all(_visible(query, projects).order_by(d.id.desc()).limit(max(0, limit)))
         return [_record(row, bool(row.current)) for row in rows]
+
+    def recent(self, *, projects: Collection[str] | None = None, limit: int = HISTORY_LIMIT) -> list[Deployment]:
+        """The latest recorded deployments, newest first (the primary key, backwards)."""
+        query = _visible(select(*_COLUMNS, _current()), projects).order_by(d.id.desc()).limit(max(0, limit))
+        return [_record(row, bool(row.current)) for row in self._all(query)]
 
     def where(self, digest: str, *, projects: Collection[str] | None = None,
               limit: int = HISTORY_LIMIT) -> list[Deployment]:

@@ -88,10 +88,10 @@ def test_a_releases_history_is_newest_first_with_run_digest_and_commit(store: St
     first = deploy(store, helm_results("shop", "1", IMAGE_DIGEST=DIGEST_A), commit="one")
     second = deploy(store, helm_results("shop", "2", IMAGE_DIGEST=DIGEST_B), commit="two")
     deploy(store, helm_results("shop", "1", RELEASE_NAMESPACE="staging"))
-    history = Deployments(store).history("prod", "shop")
+    history = Deployments(store).history("shop", namespace="prod")
     assert [(h.revision, h.run_id, h.image_digest, h.commit, h.current) for h in history] == [
         (2, second, DIGEST_B, "two", True), (1, first, DIGEST_A, "one", False)]
-    assert len(Deployments(store).history("prod", "shop", limit=1)) == 1
+    assert len(Deployments(store).history("shop", namespace="prod", limit=1)) == 1
 
 
 def test_where_a_digest_is_deployed_says_which_are_still_current(store: Store) -> None:
@@ -161,5 +161,5 @@ def test_a_server_runs_deployment_belongs_to_its_project_and_limited_callers_see
     listed = Deployments(store)
     assert [c.run_id for c in listed.current("group/shop", projects={"group/shop"})] == [run_id]
     assert listed.current("group/shop", projects={"group/other"}) == []
-    assert len(listed.history("prod", "shop", projects={"group/shop"})) == 1
-    assert len(listed.history("prod", "shop")) == 2
+    assert len(listed.history("shop", namespace="prod", projects={"group/shop"})) == 1
+    assert len(listed.history("shop", namespace="prod")) == 2

@@ -85,7 +85,7 @@ def test_a_real_run_records_its_deployment_once_with_the_upstream_digest(
     first = _run(repo, store, tmp_path, "1")
     second = _run(repo, store, tmp_path, "2")
     assert store.get_run(first).task("deploy").attempts == 2  # type: ignore[union-attr]
-    history = Deployments(store).history("prod", "shop")
+    history = Deployments(store).history("shop", namespace="prod")
     assert [(h.run_id, h.revision, h.image_digest, h.image, h.chart_version) for h in history] == [
         (second, 2, DIGEST, "registry.local/shop/api", "0.3.0"), (first, 1, DIGEST, "registry.local/shop/api", "0.3.0")]
     commit = store.get_run(second).commit
