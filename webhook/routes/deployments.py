@@ -11,13 +11,13 @@ theirs. Must not write anything.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
-from wishstar.engine.store.deployments import HISTORY_LIMIT, Deployments, deployment_dict
+from wishstar.engine.store.deployments import HISTORY_LIMIT, Deployment, Deployments, deployment_dict
 from wishstar.webhook.auth import AccessDep
 from wishstar.webhook.deps import StoreDep
 
@@ -26,27 +26,11 @@ router = APIRouter(tags=["deployments"])
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")]
 
 
-class DeploymentOut(BaseModel):
-    """One recorded Helm revision (``wishstar deployments --output json``)."""
-
-    project: str
-    namespace: str
-    release: str
-    revision: int
-    status: str
-    current: bool | None
-    chart: str | None
-    chart_version: str | None
-    image: str | None
-    image_digest: str | None
-    commit: str | None
-    ref: str | None
-    run_id: str | None
-    pipeline: str
-    run_number: int
-    task: str
-    deployed_at: str | None
-    id: int
+_FIELDS: dict[str, Any] = {name: (str | None if name == "deployed_at" else hint, ...)  # deployed_at: ISO-8601
+                           for name, hint in get_type_hints(Deployment).items()}
+DeploymentOut: type[BaseModel] = create_model(
+    "DeploymentOut", __doc__="One recorded Helm revision (``wishstar deployments --output json``).", **_FIELDS)
+"""The JSON shape, field for field the record's (``engine.store.deployments.deployment_dict``)."""
 
 
 @router.get("/api/projects/{project:path}/deployments", response_model=list[DeploymentOut])
