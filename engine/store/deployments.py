@@ -86,15 +86,8 @@ class Deployments:
     def current(self, project: str, *, namespace: str | None = None, release: str | None = None,
                 projects: Collection[str] | None = None) -> list[Deployment]:
         """What is deployed for ``project``: the last recorded revision of each (namespace, release), by
-        namespace then release. One index range (``project, namespace, release, id``) finds the latest ids."""
-        latest = select(func.max(d.id).label("id")).where(d.project == project)
-        if namespace is not None:
-            latest = latest.where(d.namespace == namespace)
-        if release is not None:
-            latest = latest.where(d.release == release)
-        latest_ids = _visible(latest, projects).group_by(d.namespace, d.release).subquery()
-        query = (select(*_COLUMNS).join(latest_ids, latest_ids.c.id == d.id).order_by(d.namespace, d.release))
-        return [_record(row, True) for row in self._all(query)]
+        namespace then release (``current_query``)."""
+        return [_record(row, True) for row in self._all(current_query(project, namespace, release, projects))]
 
     def history(self, release: str, *, namespace: str | None = None, project: str | None = None,
                 projects: Collection[str] | None = None, limit: int = HISTORY_LIMIT) -> list[Deployment]:
@@ -126,6 +119,19 @@ class Deployments:
     def of_run(self, run_id: str) -> list[Deployment]:
         """What one run deployed, in the order it was recorded."""
         return [_record(row) for row in self._all(select(*_COLUMNS).where(d.run_id == run_id).order_by(d.id))]
+
+
+def current_query(project: str, namespace: str | None = None, release: str | None = None,
+                  projects: Collection[str] | None = None) -> Select[Any]:
+    """The query behind ``Deployments.current`` (``bench/deployments.py`` EXPLAINs it): the latest id of each
+    release of the project from one range of ``ix_deployments_project_release``, then those rows by id."""
+    latest = select(func.max(d.id).label("id")).where(d.project == project)
+    if namespace is not None:
+        latest = latest.where(d.namespace == namespace)
+    if release is not None:
+        latest = latest.where(d.release == release)
+    latest_ids = _visible(latest, projects).group_by(d.namespace, d.release).subquery()
+    return select(*_COLUMNS).join(latest_ids, latest_ids.c.id == d.id).order_by(d.namespace, d.release)
 
 
 def _current() -> ColumnElement[Any]:
