@@ -82,7 +82,7 @@ def timed(call: Callable[[], Any], repeat: int) -> list[float]:
 def plan(store: Store, project: str) -> list[str]:
     """The database's own plan for ``current_query(project)`` (the values inlined: both dialects EXPLAIN it)."""
     sql = str(current_query(project).compile(store.engine, compile_kwargs={"literal_binds": True}))
-    prefix = "EXPLAIN QUERY PLAN " if store.engine.dialect.name == "sqlite" else "EXPLAIN "
+    prefix = "EXPLAIN QUERY PLAN " if store.engine.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
     with db.read(store.engine) as conn:
         return [str(row[-1]) for row in conn.execute(text(prefix + sql)).all()]
 
@@ -106,7 +106,8 @@ def bench(name: str, url: str | None, state_dir: Path, args: argparse.Namespace)
            timed(lambda: query.history(f"app-{rng.randrange(args.projects)}-0", namespace="prod"), args.repeat))
     digests = _some_digests(store, 50)
     report(f"Deployments.where(digest) x{args.repeat}", timed(lambda: query.where(rng.choice(digests)), args.repeat))
-    print("  plan of current(project):")
+    print("  plan of current(project)" + (" (PostgreSQL: with the server's own execution time)"
+                                           if store.engine.dialect.name == "postgresql" else "") + ":")
     for line in plan(store, names[0]):
         print(f"    {line}")
     store.close()
