@@ -14,9 +14,13 @@ query (it must use ``ix_deployments_project_release``).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import secrets
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 
 from wishstar.engine.store import Store, db
@@ -122,24 +127,56 @@ def _some_digests(store: Store, count: int) -> list[str]:
 
 
 def _bench_api(url: str | None, state_dir: Path, names: list[str], repeat: int, rng: random.Random) -> None:
+    """The same question over HTTP: FastAPI's TestClient (in process), then a real uvicorn on loopback."""
     from fastapi.testclient import TestClient
 
     from wishstar.engine.store.tokens import ApiTokens
     from wishstar.pipelines.settings import Settings
     from wishstar.webhook.app import create_app
 
-    app = create_app(Settings(state_dir=state_dir, database_url=url), start_workers=False)
-    with TestClient(app) as client:
-        token = ApiTokens(app.state.store).create(f"bench-{secrets.token_hex(3)}", ["read"], None, now=time.time(),
-                                                   expires_at=None)[1]
-        client.headers["Authorization"] = f"Bearer {token}"
+    settings = Settings(state_dir=state_dir, database_url=url)
+    with Store.open(url, state_dir) as store:
+        token = ApiTokens(store).create(f"bench-{secrets.token_hex(3)}", ["read"], None, now=time.time(),
+                                        expires_at=None)[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, start_workers=False), headers=headers) as client:
+        report(f"GET /api/projects/{{project}}/deployments, TestClient x{repeat}",
+               timed(lambda: _ask(client, rng.choice(names)), repeat))
+    with _uvicorn(settings) as base, httpx.Client(base_url=base, headers=headers) as http:
+        report(f"GET /api/projects/{{project}}/deployments, `wishstar serve` (uvicorn) on loopback x{repeat}",
+               timed(lambda: _ask(http, rng.choice(names)), repeat))
 
-        def ask() -> None:
-            answer = client.get(f"/api/projects/{rng.choice(names)}/deployments")
-            assert answer.status_code == 200 and answer.json(), answer.text
 
-        report(f"GET /api/projects/{{project}}/deployments (TestClient, with token check) x{repeat}",
-               timed(ask, repeat))
+def _ask(client: httpx.Client, project: str) -> None:
+    answer = client.get(f"/api/projects/{project}/deployments")
+    assert answer.status_code == 200 and answer.json(), answer.text
+
+
+@contextmanager
+def _uvicorn(settings: Any) -> Iterator[str]:
+    """``wishstar serve --no-workers`` as its own process (uvicorn, as deployed) on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
+    if settings.database_url:
+        env["WISHSTAR_DATABASE_URL"] = settings.database_url
+    proc = subprocess.Popen([sys.executable, "-m", "wishstar.cli", "serve", "--no-workers", "--port", str(port),
+                             "--state-dir", str(settings.state_dir)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 @contextmanager

@@ -39,6 +39,7 @@ _RESULT_OF = {"release": "RELEASE_NAME", "namespace": "RELEASE_NAMESPACE", "char
 _DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{16,}")
 """The OCI image-spec digest grammar (algorithm:encoded), e.g. ``sha256:`` and 64 hex digits."""
 _PRINTABLE = re.compile(r"[^\s\x00-\x1f\x7f]+")
+_DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 class TaskEnd(Protocol):
@@ -108,7 +109,7 @@ def _key_fields(task: TaskEnd) -> tuple[dict[str, Any] | None, str | None]:
     release = results["RELEASE_NAME"].strip()
     revision_text = results["RELEASE_REVISION"].strip()
     namespace = (results.get("RELEASE_NAMESPACE") or "").strip() or "default"
-    if not revision_text.isdecimal() or not 1 <= int(revision_text) <= _MAX_REVISION:
+    if not _DIGITS.fullmatch(revision_text) or not 1 <= int(revision_text) <= _MAX_REVISION:
         return None, _not_recorded(task.name, f'RELEASE_REVISION "{_shown(revision_text)}" is not a Helm '
                                               "revision (a whole number from 1)")
     for field, value in (("release", release), ("namespace", namespace)):

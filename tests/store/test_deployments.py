@@ -117,6 +117,7 @@ def test_the_digest_comes_from_the_task_first_then_its_image_url_then_the_upstre
 @pytest.mark.parametrize(("results", "said"), [
     (helm_results(revision="three"), 'RELEASE_REVISION "three" is not a Helm revision'),
     (helm_results(revision="0"), 'RELEASE_REVISION "0" is not a Helm revision'),
+    (helm_results(revision="\u0663"), "is not a Helm revision"),
     (helm_results(revision="99999999999"), "is not a Helm revision"),
     (helm_results(release="x" * 300), "RELEASE_NAME is 300 characters long (at most 253)"),
     (helm_results(release=""), "RELEASE_NAME is empty"),
