@@ -316,20 +316,21 @@ class Runner:
         return out
 
     def _nearest_image(self, state: RunState, name: str) -> dict[str, str] | None:
+        """The image results of the closest upstream task (fewest edges away) with an ``IMAGE_DIGEST``; None
+        when there is none, or when several at that distance report different digests (no guessing)."""
         before: dict[str, list[str]] = {}
         for edge in self.plan.edges:
             before.setdefault(edge.target, []).append(edge.source)
         known = self._with_members(state)
-        seen, queue = {name}, list(before.get(name, ()))
-        while queue:  # breadth first: the closest image build wins
-            current = queue.pop(0)
-            if current in seen:
-                continue
-            seen.add(current)
-            results = known[current].results if current in known else {}
-            if results.get("IMAGE_DIGEST"):
-                return {k: self._mask(results[k]) or "" for k in ("IMAGE_DIGEST", "IMAGE_URL") if k in results}
-            queue.extend(before.get(current, ()))
+        seen, level = {name}, set(before.get(name, ()))
+        while level:
+            seen |= level
+            found = [known[n].results for n in sorted(level) if n in known and known[n].results.get("IMAGE_DIGEST")]
+            if found:
+                if len({r["IMAGE_DIGEST"] for r in found}) > 1:
+                    return None
+                return {k: self._mask(found[0][k]) or "" for k in ("IMAGE_DIGEST", "IMAGE_URL") if k in found[0]}
+            level = {up for n in level for up in before.get(n, ()) if up not in seen}
         return None
 
     def _members(self, state: RunState) -> dict[str, TaskState]:
