@@ -3,10 +3,15 @@ as a process."""
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
 from tests.cli.conftest import Cli
+from tests.webhook.test_deployments_end_to_end import DIGEST, HELM_TASK, PIPELINE
 from wishstar.engine.store import Store, TaskRow
 
-DIGEST_A = "sha256:" + "a" * 64
+DIGEST_A = "sha256:" + "a" * 64  # recorded directly in the store; DIGEST: by a real run
 DIGEST_B = "sha256:" + "b" * 64
 
 
@@ -69,3 +74,14 @@ def test_runs_show_lists_what_the_run_deployed(cli: Cli) -> None:
     assert after[1].split()[:5] == ["shop", "prod", "shop", "2", "sha256:bbbbbbbbbbbb"]
     as_json = cli("runs", "show", runs["two"], "--output", "json").json()
     assert [(d["release"], d["revision"], d["task"]) for d in as_json["deployments"]] == [("shop", 2, "deploy")]
+
+
+def test_a_wishstar_run_that_deploys_is_listed_under_its_pipeline_name(cli: Cli, make_repo: Callable[..., Path]) -> None:
+
+    repo = make_repo(PIPELINE, {".wishstar/tasks/fake-helm.yaml": textwrap.dedent(HELM_TASK)})
+    run = cli("run", str(repo), "--output", "json")
+    assert run.code == 0, run.stderr
+    [deployed] = cli("deployments", "shop", "--output", "json").json()
+    assert (deployed["run_id"], deployed["release"], deployed["revision"], deployed["image_digest"]) == (
+        run.json()["id"], "shop", 1, DIGEST)
+    assert deployed["commit"] == run.json()["git"]["commit"]
