@@ -76,8 +76,8 @@ def test_runs_show_lists_what_the_run_deployed(cli: Cli) -> None:
     assert [(d["release"], d["revision"], d["task"]) for d in as_json["deployments"]] == [("shop", 2, "deploy")]
 
 
-def test_a_wishstar_run_that_deploys_is_listed_under_its_pipeline_name(cli: Cli, make_repo: Callable[..., Path]) -> None:
-
+def test_a_wishstar_run_that_deploys_is_listed_under_its_pipeline_name(cli: Cli,
+                                                                       make_repo: Callable[..., Path]) -> None:
     repo = make_repo(PIPELINE, {".wishstar/tasks/fake-helm.yaml": textwrap.dedent(HELM_TASK)})
     run = cli("run", str(repo), "--output", "json")
     assert run.code == 0, run.stderr

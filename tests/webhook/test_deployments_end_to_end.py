@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ import httpx
 from tests.cli.conftest import ROOT
 from tests.gitlab_standin import TOKEN, StandIn, gitlab  # noqa: F401 - the fixture
 from tests.webhook.payloads import push_to
-from tests.webhook.test_server_end_to_end import _free_port, _healthy, _wait
+from tests.webhook.test_server_end_to_end import _free_port, _wait, running_server
 
 DIGEST = "sha256:" + "d" * 64
 PIPELINE = """
@@ -72,11 +71,7 @@ def test_a_pushed_deploy_is_recorded_under_its_gitlab_project(gitlab: StandIn, t
     added = wishstar("projects", "add", "group/app", "--url", gitlab.url, "--token-env", "GL_TOKEN",
                      "--hook-secret-env", "HOOK_SECRET", "--clone-url", str(tmp_path / "repo"))
     assert added.returncode == 0, added.stderr
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait(lambda: _healthy(base), 30, "the server to start")
+    with running_server(cli, port, env) as base:
         headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "s3cret-hook-token",
                    "X-Gitlab-Instance": gitlab.url, "Content-Type": "application/json"}
         answer = httpx.post(f"{base}/hooks/gitlab", content=json.dumps(push_to("main", project_id=42, after=sha)),
@@ -95,9 +90,3 @@ def test_a_pushed_deploy_is_recorded_under_its_gitlab_project(gitlab: StandIn, t
         assert (deployed["image_digest"], deployed["commit"], deployed["ref"]) == (DIGEST, sha, "main")
         where = wishstar("deployments", "--digest", DIGEST)
         assert where.returncode == 0 and "group/app" in where.stdout and "shop#1" in where.stdout, where.stderr
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
