@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wishstar.cli import detect_cmd, runs_cmd, serve_cmd
+from wishstar.cli import deployments_cmd, detect_cmd, runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
 from wishstar.cli.projects_cmd import projects_app
 from wishstar.cli.tasks_cmd import CatalogOpt, tasks_app
@@ -38,6 +38,7 @@ app.add_typer(tokens_app, name="tokens")
 app.command("serve")(serve_cmd.serve)
 app.command("detect")(detect_cmd.detect)
 app.command("init")(detect_cmd.init)
+app.command("deployments")(deployments_cmd.deployments)
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="pipeline file relative to the project")]
