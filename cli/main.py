@@ -153,6 +153,7 @@ def plan(
     from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
+    from wishstar.pipelines.road import image_lookup
 
     library = _library()
     want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
@@ -163,7 +164,8 @@ def plan(
         raise ValidationFailed([*exc.problems, *bad_namespace]) from None
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
-    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
+    images = image_lookup(settings()) if want else None  # the manifests need the image entrypoints
+    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want, images=images)
     if output is PlanOutput.yaml:
         sys.stdout.write(manifests_yaml(compiled))
     elif output is PlanOutput.json:

@@ -32,6 +32,7 @@ from wishstar.engine.compiler.entrypoint import (
     entrypoint_args,
     message_limit,
 )
+from wishstar.engine.compiler.images import needs_image_config, step_image
 from wishstar.engine.compiler.resolve import reference_lookup
 from wishstar.engine.compiler.types import (
     AttemptPaths,
@@ -230,9 +231,11 @@ def script_key(index: int) -> str:
 
 def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layout: _Layout) -> Manifest:
     step = task.steps[index]
-    if step.script is None and not step.command:
-        raise ManifestError(f'task "{task.name}", step "{step.name}": give it a script or a command; on '
-                            "Kubernetes the image's own entrypoint cannot be run in order with the others")
+    image = step_image(step, task, ctx.default_image)
+    if needs_image_config(step):
+        raise ManifestError(f'task "{task.name}", step "{step.name}": it runs the entrypoint of image {image}, '
+                            "which is not known (the image's config was not looked up, or it names neither "
+                            "ENTRYPOINT nor CMD); give the step a command or a script")
     last = index == len(task.steps) - 1
     argv = () if step.script is not None else tuple(map(layout.fill, (*(step.command or ()), *step.args)))
     args = entrypoint_args(
@@ -241,7 +244,7 @@ def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layou
         argv=argv, last_results=task.results if last else None, limit=message_limit(len(task.steps)))
     container: Manifest = {
         "name": step_container(step.name),
-        "image": step.image or task.image or ctx.default_image,
+        "image": image,
         "command": ["/bin/sh", f"{SCRIPTS_DIR}/{ENTRYPOINT_KEY}"],
         "args": args,
     }

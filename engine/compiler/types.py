@@ -44,6 +44,9 @@ class StepPlan:
     working_dir: str | None
     timeout_s: float | None
     on_error: OnError = "stopAndFail"
+    image_entrypoint: bool = False
+    """The command is the image's own ENTRYPOINT (and CMD), read from its config (``engine.compiler.images``):
+    the step gave neither a script nor a command."""
 
 
 @dataclass(frozen=True)
