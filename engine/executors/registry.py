@@ -40,6 +40,7 @@ ACCEPT = ", ".join((*INDEX_TYPES, *MANIFEST_TYPES))
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", DOCKER_HUB)
+USER_AGENT = "wishstar-image-lookup"
 MAX_DOCUMENT = 4 * 1024 * 1024
 """Manifests and configs are small; a bigger answer is not one."""
 
@@ -186,7 +187,7 @@ class RegistryClient:
         return status, headers, body
 
     def _send(self, ref: Reference, url: str, method: str, auth: str | None) -> tuple[int, dict[str, str], bytes]:
-        headers = {"Accept": ACCEPT}
+        headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
         if auth:
             headers["Authorization"] = auth
         self.requests += 1
@@ -208,8 +209,8 @@ class RegistryClient:
         query = {"scope": fields.get("scope") or f"repository:{ref.repository}:pull"}
         if "service" in fields:
             query["service"] = fields["service"]
-        request = urllib.request.Request(f"{realm}?{urllib.parse.urlencode(query)}",
-                                         headers={"Authorization": basic} if basic else {})
+        headers = {"User-Agent": USER_AGENT, **({"Authorization": basic} if basic else {})}
+        request = urllib.request.Request(f"{realm}?{urllib.parse.urlencode(query)}", headers=headers)
         self.requests += 1
         status, _, body = _fetch(request, urllib.parse.urlsplit(realm).netloc, self.timeout)
         try:
