@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from wishstar.engine.compiler.build import UsesExpansion
 from wishstar.engine.compiler.types import EnvVar, OnError, StepPlan
 from wishstar.engine.spec import subst
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
@@ -296,3 +297,10 @@ def expand_library_task(task: TektonTask, with_: Mapping[str, ParamValue], *, fi
     return LibraryExpansion(task=task.name, steps=tuple(steps), params=values,
                             results=tuple(r.name for r in task.spec.results), workspaces=workspaces,
                             notes=tuple(dict.fromkeys(notes)))
+
+
+def uses_expansion(expansion: LibraryExpansion) -> UsesExpansion:
+    """What the compiler's ``Expander`` hook returns for a library task expanded for one use."""
+    return UsesExpansion(steps=expansion.steps, results=expansion.results, notes=expansion.notes,
+                         workspaces=tuple((w.name, w.optional, w.read_only, w.mount_path)
+                                      for w in expansion.workspaces))
