@@ -21,8 +21,9 @@ import hashlib
 import math
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from wishstar.engine.compiler.entrypoint import (
     ENTRYPOINT_KEY,
@@ -34,6 +35,13 @@ from wishstar.engine.compiler.entrypoint import (
 )
 from wishstar.engine.compiler.images import needs_image_config, step_image
 from wishstar.engine.compiler.resolve import reference_lookup
+from wishstar.engine.compiler.tekton_pod import (
+    TaskPartError,
+    add_container_fields,
+    sidecar_containers,
+    sidecar_scripts,
+    task_volumes,
+)
 from wishstar.engine.compiler.types import (
     AttemptPaths,
     EnvVar,
@@ -48,6 +56,7 @@ from wishstar.engine.compiler.types import (
 from wishstar.engine.spec.subst import Lookup, substitute
 
 Manifest = dict[str, Any]
+_T = TypeVar("_T")
 
 CHECKOUT_WORKSPACE = "source"
 """A bound workspace of this name (task or pipeline side) holds the checkout: the default working dir."""
@@ -258,6 +267,7 @@ def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layou
         container["resources"] = resources
     if task.kubernetes.container_security_context:
         container["securityContext"] = copy.deepcopy(dict(task.kubernetes.container_security_context))
+    add_container_fields(container, step, task, layout.fill)
     return container
 
 
@@ -340,6 +350,14 @@ def _toleration(t: Toleration) -> Manifest:
     return {name: value for name, value in fields if value is not None}
 
 
+def _task_parts(make: Callable[[], _T], task: TaskPlan) -> _T:
+    """``make()``, with a Kubernetes-only part of the task that cannot go into the Pod as a ``ManifestError``."""
+    try:
+        return make()
+    except TaskPartError as exc:
+        raise ManifestError(f'task "{task.name}", {exc}') from None
+
+
 def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
     volumes: list[Manifest] = [
         {"name": SCRIPTS_VOLUME, "configMap": {"name": name, "defaultMode": SCRIPTS_MODE}},
@@ -357,7 +375,7 @@ def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
             continue
         claim = {"claimName": claim_name(ctx.run_id, binding.pipeline_workspace)}
         volumes.append({"name": volume, "persistentVolumeClaim": claim})
-    return volumes
+    return volumes + _task_parts(lambda: task_volumes(task, [v["name"] for v in volumes]), task)
 
 
 def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
@@ -369,6 +387,7 @@ def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: R
     for index, step in enumerate(task.steps):
         if step.script is not None:
             data[script_key(index)] = layout.fill(step.script)
+    data.update(sidecar_scripts(task, layout.fill))
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(task, ctx, pipeline, attempt),
             "immutable": True, "data": data}
 
@@ -385,7 +404,10 @@ def pod_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunConte
     if task.timeout_s is not None:
         spec["activeDeadlineSeconds"] = max(1, math.ceil(task.timeout_s))
     spec.update(_placement(task.kubernetes))
-    spec["containers"] = _containers(task, ctx, pipeline, layout)
+    if task.sidecars:
+        spec["initContainers"] = _task_parts(lambda: sidecar_containers(
+            task, ctx.default_image, layout.mounts, layout.fill, lambda n: dns_label(f"sidecar-{n}")), task)
+    spec["containers"] = _task_parts(lambda: _containers(task, ctx, pipeline, layout), task)
     spec["volumes"] = _volumes(task, ctx, metadata["name"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
