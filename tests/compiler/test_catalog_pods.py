@@ -9,7 +9,16 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.compiler.catalog_pods import ENTRYPOINT, LOADABLE, SKIP_WITHOUT_DATA, catalog_objects, catalog_plan, label
+from tests.compiler.catalog_pods import (
+    COMPATIBILITY,
+    ENTRYPOINT,
+    FILES,
+    LOADABLE,
+    SKIP_WITHOUT_DATA,
+    catalog_objects,
+    catalog_plan,
+    label,
+)
 from wishstar.engine.compiler.images import needs_image_config
 
 KUBERNETES = "1.34.0"
@@ -46,3 +55,11 @@ def test_catalog_steps_without_command_or_script_run_the_images_entrypoint(path:
 def test_the_sample_has_image_only_steps_so_the_lookup_is_exercised() -> None:
     used = [label(p) for p in LOADABLE if any(s.image_entrypoint for s in catalog_plan(p, "ci").tasks["t"].steps)]
     assert used, "no catalog task has a step without command and script"
+
+
+def test_the_shares_in_the_compatibility_page_are_exact() -> None:
+    text = COMPATIBILITY.read_text(encoding="utf-8")
+    section = text.split("## Catalog load results", 1)[1].split("\n## ", 1)[0]
+    image_only = [p for p in LOADABLE if any(s.image_entrypoint for s in catalog_plan(p, "ci").tasks["t"].steps)]
+    assert f"**{len(LOADABLE)} of the {len(FILES)} tasks**" in section
+    assert f"(in {len(image_only)} of the {len(LOADABLE)} tasks)" in " ".join(section.split())
