@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class Registry:
     root: Path
     address: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
     process: subprocess.Popen[bytes] | None = None
+    auth: str = ""
+    """An ``auth:`` block for the registry's config (YAML), e.g. token authentication; none by default."""
 
     @property
     def log(self) -> Path:
@@ -60,13 +63,16 @@ class Registry:
         binary = require("docker-registry", "docker-registry")
         config = self.root / "config.yml"
         config.write_text(f"version: 0.1\nlog: {{level: error, accesslog: {{disabled: false}}}}\nstorage:\n"
-                          f"  filesystem:\n    rootdirectory: {self.root}/data\nhttp:\n  addr: {self.address}\n")
+                          f"  filesystem:\n    rootdirectory: {self.root}/data\nhttp:\n  addr: {self.address}\n"
+                          + self.auth)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
         deadline = time.monotonic() + 20
         while True:
             try:
                 urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1).close()
+                return self
+            except urllib.error.HTTPError:  # 401 from a registry with authentication: it answers
                 return self
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
