@@ -161,6 +161,7 @@ def plan(
     from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
+    from wishstar.pipelines.road import image_lookup
 
     library = _library(catalog, path)
     want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
@@ -171,7 +172,8 @@ def plan(
         raise ValidationFailed([*exc.problems, *bad_namespace]) from None
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
-    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
+    images = image_lookup(settings()) if want else None  # the manifests need the image entrypoints
+    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want, images=images)
     resolved = [r.as_dict() for r in library.resolutions()]
     if output is PlanOutput.yaml:
         sys.stdout.write(manifests_yaml(compiled))

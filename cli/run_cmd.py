@@ -194,7 +194,7 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
         work.rename(run_dir)
         project = run_dir / project.relative_to(work)
         ctx = road.run_context(run_id, number, trigger.event, trigger.git, req.params, target, cfg)
-        plan = road.compile_plan(loaded, ctx, library, target)
+        plan = road.compile_plan(loaded, ctx, library, target, cfg)
     except BaseException as exc:
         store.set_run_status(run_id, "failed", f"could not start: {exc}")
         shutil.rmtree(work, ignore_errors=True)

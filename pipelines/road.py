@@ -26,6 +26,7 @@ from pathlib import Path
 from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, Plan, RunContext
 from wishstar.engine.executors.base import Executor, NoRunObjects, RunEnv, RunObjects
+from wishstar.engine.executors.images import ImageLookup, check_host_entrypoints
 from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.runner import Progress, Runner, RunOptions, base_env
 from wishstar.engine.spec.errors import WishstarError
@@ -151,19 +152,32 @@ def run_context(run_id: str, number: int, event: EventKind, git: GitContext,
                       namespace=target.namespace or cfg.namespace, default_image=cfg.default_image)
 
 
-def compile_plan(loaded: Loaded, ctx: RunContext, library: Library, target: Target) -> Plan:
-    """The run's plan. The placement rule: on Kubernetes the chains ``placement:`` merges are one Pod."""
-    return compile_run(loaded, ctx, library, placement=target.on_kubernetes)
+def image_lookup(cfg: Settings) -> ImageLookup:
+    """The registry lookup of image entrypoints (steps with neither command nor script), cached under the state
+    directory; credentials from ``registry_auth_file``, else ``$DOCKER_CONFIG/config.json``, else
+    ``~/.docker/config.json``."""
+    auth = cfg.registry_auth_file or Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    insecure = [h.strip() for h in cfg.insecure_registries.split(",") if h.strip()]
+    return ImageLookup(cfg.state_dir / "cache" / "images", insecure=insecure, auth_file=auth)
+
+
+def compile_plan(loaded: Loaded, ctx: RunContext, library: Library, target: Target, cfg: Settings) -> Plan:
+    """The run's plan. The placement rule: on Kubernetes the chains ``placement:`` merges are one Pod. Steps
+    that name only an image get its ENTRYPOINT and CMD from the registry (``image_lookup``)."""
+    return compile_run(loaded, ctx, library, placement=target.on_kubernetes, images=image_lookup(cfg))
 
 
 def check_placeable(loaded: Loaded, library: Library, target: Target, cfg: Settings, event: EventKind,
                     git: GitContext, params: Mapping[str, ParamValue]) -> None:
-    """On Kubernetes, refuse before a run is recorded a pipeline whose tasks cannot become Pods, or a bad
-    namespace (``ValidationFailed`` with every problem); nothing to check for local runs."""
-    if not target.on_kubernetes:
-        return
+    """Refuse before a run is recorded what cannot run: an image whose entrypoint cannot be looked up; on
+    Kubernetes a task that cannot become a Pod, or a bad namespace (``ValidationFailed`` with every problem);
+    locally an image entrypoint that is not a program on this machine."""
     ctx = run_context("dry-run", 0, event, git, params, target, cfg)
-    with_manifests(compile_plan(loaded, ctx, library, target), ctx, loaded.file)
+    plan = compile_plan(loaded, ctx, library, target, cfg)
+    if target.on_kubernetes:
+        with_manifests(plan, ctx, loaded.file)
+    else:
+        check_host_entrypoints(plan)
 
 
 # -- executing -----------------------------------------------------------------------------------------------

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
                                                                 "workspace (default: the cluster's default)")
     workspace_size: str = Field(default="1Gi", pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$",
                                 description="size of each workspace claim")
+    insecure_registries: str = Field(default="", description="registry hosts (host:port, comma-separated) "
+                                     "spoken to over plain HTTP when looking up image entrypoints; loopback "
+                                     "registries always are")
+    registry_auth_file: Path | None = Field(default=None, description="docker config file with registry "
+                                            "credentials (auths) for image entrypoint lookups (default "
+                                            "$DOCKER_CONFIG/config.json, ~/.docker/config.json)")
     workers: int = Field(default=2, ge=0, description="runs a replica drives at once (0: receive only)")
     lease_seconds: float = Field(default=15.0, gt=0, description="a replica's claim on an event or run")
     replica_id: str | None = Field(default=None, description="this replica's name (default host:pid)")
