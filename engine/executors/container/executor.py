@@ -82,8 +82,9 @@ class ContainerExecutor(Executor):
         for workspace in run.workspaces:
             os.makedirs(self.workspace_path(run, workspace), exist_ok=True)
         if run.run_id not in self._runs:
-            self._runs[run.run_id] = _Run(run, os.path.join(run.run_dir, "container-scripts"),
-                                          tempfile.mkdtemp(prefix="wishstar-env-"), _checkout_root(run))
+            scripts = os.path.join(run.run_dir, "container-scripts")
+            os.makedirs(scripts, mode=0o755, exist_ok=True)  # mounted into every step, scripts or not
+            self._runs[run.run_id] = _Run(run, scripts, tempfile.mkdtemp(prefix="wishstar-env-"), _checkout_root(run))
 
     async def teardown(self, run: RunEnv) -> None:
         """Remove every container the run left (none, normally), its script files and its env files."""
@@ -282,8 +283,6 @@ def _script_file(directory: str, script: str) -> str:
     data = script.encode()
     path = os.path.join(directory, hashlib.sha256(data).hexdigest()[:32])
     if not os.path.exists(path):
-        os.makedirs(directory, exist_ok=True)
-        os.chmod(directory, 0o755)
         tmp = f"{path}.{os.getpid()}.tmp"
         write_file(tmp, data, 0o555)
         os.replace(tmp, path)  # a concurrent task never sees a half-written script
