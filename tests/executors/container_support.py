@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from wishstar.engine.executors import procs
 from wishstar.engine.executors.container import Runtime, find_runtime
+from wishstar.engine.executors.container.argv import LABEL_RUN
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("WISHSTAR_CACHE", str(Path.home() / ".cache" / "wishstar")))
@@ -64,6 +66,15 @@ class Engine:
         done = self.cli("ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}")
         assert done.returncode == 0, done.stderr
         return done.stdout.split()
+
+    def nothing_left(self, run_id: str) -> None:
+        """No container of the run is known to the runtime, and no process of its steps runs on this machine
+        (found by ``WISHSTAR_RUN_ID`` in their environment: a container the runtime forgot still counts)."""
+        assert self.containers(f"{LABEL_RUN}={run_id}") == []
+        deadline = time.monotonic() + 10  # killed processes linger as zombies for a moment here
+        while (left := procs.leftovers(run_id)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert left == set(), f"processes of run {run_id} still run: {sorted(left)}"
 
     def image(self, name: str) -> str:
         tag = {"busybox": "1.35", "debian": "bookworm"}[name]
@@ -128,3 +139,13 @@ def docker_engine(tmp: Path) -> Iterator[Engine]:
             process.wait(timeout=10)
         for netns in (tmp / "exec" / "netns").glob("*"):  # dockerd leaves its network namespace bind-mounted
             subprocess.run(["umount", str(netns)], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def podman() -> Engine:
+    return podman_engine()
+
+
+@pytest.fixture(scope="session")
+def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    yield from docker_engine(tmp_path_factory.mktemp("dockerd"))

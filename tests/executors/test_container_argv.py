@@ -27,7 +27,7 @@ def test_the_run_line_names_the_container_mounts_the_workspace_and_reads_variabl
         kind: str) -> None:
     line = av.run_argv(kind, spec())  # type: ignore[arg-type]
     assert line[:4] == ["run", "--rm", "--name", "wishstar-r1-build-a1-s0"]
-    assert ["--pull", "never"] == line[4:6]
+    assert line[4:6] == ["--pull", "never"]
     assert "--volume" in line and "/host/ws:/workspace/src:rw" in line and "/host/s:/wishstar/scripts:ro" in line
     assert line[line.index("--workdir") + 1] == "/workspace/src"
     assert line[line.index("--env-file") + 1] == "/tmp/private/x.env"

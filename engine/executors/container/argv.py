@@ -66,6 +66,9 @@ class StepContainer:
     env_file: str | None = None
     client_env_names: tuple[str, ...] = ()
     """Variables passed as ``--env NAME`` (their values in the CLI's environment, never in argv)."""
+    stop_timeout_s: int = 2
+    """SIGTERM to SIGKILL when the container is stopped or force-removed (podman's default is 10 s, and a
+    shell as PID 1 ignores SIGTERM)."""
 
 
 def container_name(run_id: str, task: str, attempt: int, index: int) -> str:
@@ -121,8 +124,10 @@ def split_env(env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
 
 def run_argv(kind: Kind, c: StepContainer) -> list[str]:
     """The CLI's arguments for one step (after the binary): attached, removed when it ends, no pull (the
-    executor pulled already, naming the step if it could not), no SELinux relabelling of the mounts."""
-    argv = ["run", "--rm", "--name", c.name, "--pull", "never", "--security-opt", "label=disable"]
+    executor pulled already, naming the step if it could not), no SELinux relabelling of the mounts, a short
+    stop timeout."""
+    argv = ["run", "--rm", "--name", c.name, "--pull", "never", "--security-opt", "label=disable",
+            "--stop-timeout", str(c.stop_timeout_s)]
     for key, value in c.labels.items():
         argv += ["--label", f"{key}={value}"]
     if c.network:

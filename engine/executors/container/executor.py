@@ -25,8 +25,9 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from wishstar.engine.compiler.entrypoint import RESULTS_DIR, SCRIPTS_DIR
 from wishstar.engine.compiler.pods import mount_path
@@ -225,7 +226,7 @@ class ContainerExecutor(Executor):
                 writer.write(b"\nwishstar: stopped reading output held open by a process outside the step\n")
             done = True
         except asyncio.CancelledError:
-            await self._stop(name, child, 0.0)
+            await _to_the_end(self._stop(name, child, 0.0))  # a second cancel must not cut the cleanup short
             done = True
             raise
         finally:
@@ -238,10 +239,13 @@ class ContainerExecutor(Executor):
         return (code if code is not None else -signal.SIGKILL), timed_out
 
     async def _stop(self, name: str, child: procs.Child, grace_s: float) -> None:
-        """Stop the container (SIGTERM, SIGKILL after ``grace_s``), remove it, stop the CLI, and remove it
-        again: a container the CLI was still creating when the first removal came is gone too."""
+        """Stop the container (SIGTERM, SIGKILL after ``grace_s``; at once without one), remove it, stop the
+        CLI, and remove it again: a container the CLI was still creating when the first removal came is
+        gone too."""
         if grace_s > 0:
             await self.runtime.call("stop", "--time", str(math.ceil(grace_s)), name)
+        else:
+            await self.runtime.call("kill", name)
         await self.runtime.call(*self.runtime.remove_args(name))
         await procs.stop_group(child, self.kill_grace_s)
         await self.runtime.call(*self.runtime.remove_args(name))
@@ -265,7 +269,17 @@ class ContainerExecutor(Executor):
         return av.StepContainer(name=name, image=image, entrypoint=entrypoint, args=args, workdir=workdir,
                                 mounts=tuple(mounts), labels=av.labels(task.run_id, task.name, task.attempt),
                                 user=self.users.get(task.name), network=self.network, env_file=env_file,
-                                client_env_names=client_names)
+                                client_env_names=client_names, stop_timeout_s=math.ceil(self.kill_grace_s))
+
+
+async def _to_the_end(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run ``cleanup`` to its end even when the caller is cancelled again meanwhile (the runner may cancel a
+    task more than once); a cancellation during it is swallowed, the caller re-raises its own."""
+    task = asyncio.ensure_future(cleanup)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()
 
 
 def _checkout_root(run: RunEnv) -> str | None:
