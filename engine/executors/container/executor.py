@@ -266,10 +266,21 @@ class ContainerExecutor(Executor):
             mounts.append(av.Mount(self.workspace_path(state.env, binding.pipeline_workspace), mount_path(binding),
                                    binding.read_only))
         workdir = av.in_container(step.working_dir, state.checkout_root)
+        if workdir is not None:
+            _make_mounted_dir(workdir, mounts)
         return av.StepContainer(name=name, image=image, entrypoint=entrypoint, args=args, workdir=workdir,
                                 mounts=tuple(mounts), labels=av.labels(task.run_id, task.name, task.attempt),
                                 user=self.users.get(task.name), network=self.network, env_file=env_file,
                                 client_env_names=client_names, stop_timeout_s=math.ceil(self.kill_grace_s))
+
+
+def _make_mounted_dir(path: str, mounts: list[av.Mount]) -> None:
+    """Create a working directory that lies in a mount on its host side, as the local executor does
+    (podman refuses a ``--workdir`` the container does not have)."""
+    for m in mounts:
+        if not m.read_only and (path == m.path or path.startswith(m.path.rstrip("/") + "/")):
+            os.makedirs(os.path.join(m.host, os.path.relpath(path, m.path)), exist_ok=True)
+            return
 
 
 async def _to_the_end(cleanup: Coroutine[Any, Any, None]) -> None:
