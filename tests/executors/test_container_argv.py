@@ -8,9 +8,11 @@ import shutil
 import pytest
 
 from tests.executors.container_support import missing
+from wishstar.engine.compiler.types import GitContext, RunContext
 from wishstar.engine.executors.container import ContainerError, find_runtime
 from wishstar.engine.executors.container import argv as av
 from wishstar.engine.executors.container.runtime import client_env, registry_of
+from wishstar.pipelines import road
 
 
 def spec(**changes: object) -> av.StepContainer:
@@ -111,3 +113,11 @@ def test_container_picks_podman_when_both_are_there() -> None:
     if shutil.which("podman") is None:
         missing("needs podman on PATH to tell the choice apart", "CI_REQUIRE_PODMAN")
     assert find_runtime("container", {"PATH": "/usr/local/bin:/usr/bin:/bin"}).kind == "podman"
+
+
+def test_steps_in_containers_start_from_no_variable_of_this_machine() -> None:
+    ctx = RunContext(run_id="r1", number=3, git=GitContext(branch="main"))
+    local = road.step_env(ctx, "p", road.Target("local"))
+    boxed = road.step_env(ctx, "p", road.Target("podman"))
+    assert "PATH" in local and not {"PATH", "HOME", "USER", "SHELL", "TMPDIR"} & set(boxed)
+    assert boxed["WISHSTAR_RUN_ID"] == "r1" and boxed["WISHSTAR_GIT_BRANCH"] == "main" and boxed["CI"] == "true"
