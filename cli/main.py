@@ -78,7 +78,9 @@ def run(
     tag: Annotated[str | None, typer.Option(help="tag name for --event tag")] = None,
     target_branch: Annotated[str | None, typer.Option(
         help="--event merge_request: the branch it merges into (on.merge_request.targetBranches)")] = None,
-    executor: Annotated[str, typer.Option(help="where tasks run: local or kubernetes")] = "local",
+    executor: Annotated[str, typer.Option(
+        help="where tasks run: local, kubernetes, or podman, docker, container (each step in its image here)")]
+    = "local",
     namespace: Annotated[str | None, typer.Option(help="kubernetes: namespace (env WISHSTAR_NAMESPACE)")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="kubernetes: kubeconfig file (default: KUBECONFIG)")]
     = None,

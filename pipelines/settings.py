@@ -77,9 +77,18 @@ class Settings(BaseSettings):
     gitlab_token: str | None = Field(default=None, repr=False,
                                      description="API token for statuses and hooks (projects may have their own)")
     public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
-    executor: Literal["local", "kubernetes"] = Field(default="local",
-                                                     description="where server runs execute: local or kubernetes")
+    executor: Literal["local", "kubernetes", "podman", "docker", "container"] = Field(
+        default="local", description="where server runs execute: local, kubernetes, or podman, docker, container "
+                                     "(each step in its image on this machine)")
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
+    # -- the container executor (--executor podman|docker|container) --
+    container_network: str = Field(default="host", description="network of step containers: host (steps reach "
+                                                               "this machine's services, as local steps do), or "
+                                                               "a podman/docker network name; empty: the CLI's "
+                                                               "default")
+    container_insecure_registries: str = Field(
+        default="", description="comma-separated host:port of registries podman pulls step images from over "
+                                "plain http (docker: dockerd's own --insecure-registry)")
     kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
                                                              "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     kube_qps: float = Field(default=50.0, gt=0, description="Kubernetes API requests per second, sustained "

@@ -277,13 +277,14 @@ def test_projects_add_refuses_a_url_that_is_not_http_before_calling_gitlab(
 
 
 def test_server_settings_that_cannot_work_are_refused_at_once(cli: Cli) -> None:
-    env = {"WISHSTAR_EXECUTOR": "docker", "WISHSTAR_PUBLIC_URL": "wishstar.example.com",
+    env = {"WISHSTAR_EXECUTOR": "nomad", "WISHSTAR_PUBLIC_URL": "wishstar.example.com",
            "WISHSTAR_GITLAB_URL": "gitlab.example.com", "WISHSTAR_GITLAB_TOKEN": "t0ken"}
     for args in (("serve", "--port", "1"), ("projects", "add", "group/app")):
         result = cli(*args, env=env)
         assert result.code == 1
         no_traceback(result)
-        assert "WISHSTAR_EXECUTOR='docker': Input should be 'local' or 'kubernetes'" in result.stderr
+        assert ("WISHSTAR_EXECUTOR='nomad': Input should be 'local', 'kubernetes', 'podman', 'docker' or "
+                "'container'") in result.stderr
         assert "WISHSTAR_PUBLIC_URL='wishstar.example.com': not an http(s) URL" in result.stderr
         assert "WISHSTAR_GITLAB_URL='gitlab.example.com': not an http(s) URL" in result.stderr
         assert "t0ken" not in result.stderr

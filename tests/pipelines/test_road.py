@@ -136,5 +136,5 @@ class TestTheRoadsRules:
         assert road.concurrency_limit(plan, road.Target("local"), Settings(concurrency=4), 3) == 4
 
     def test_an_unknown_executor_is_refused_with_the_names_that_work(self) -> None:
-        with pytest.raises(road.TargetError, match='use "local" or "kubernetes"'):
+        with pytest.raises(road.TargetError, match="use local, kubernetes, podman, docker, container"):
             road.check_target(road.Target("nomad"))
