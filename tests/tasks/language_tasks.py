@@ -1,0 +1,103 @@
+"""Shared by the language task tests (maven, gradle, npm, python, go, dotnet): a committed project whose
+pipeline uses one library task, and the real ``wishstar`` CLI that runs, plans and validates it.
+
+Sample projects are the detection fixtures (tests/pipelines/detect/fixtures), copied into each test's
+temporary directory, or small file sets written by the test itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.pipelines.detect.render_cases import FIXTURES, commit_with_pipeline
+from wishstar.engine.spec.model import ParamValue
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "tasks" / "library"
+
+# Until the library loader reads tasks/library/<name>/<version>/, the CLI runs with each versioned task's
+# directory as an extra (flat) library directory.
+_CLI = """\
+import sys
+from pathlib import Path
+from wishstar.cli import main
+from wishstar.tasks import Library
+dirs = [p for p in Path(sys.argv[1]).glob("*/1") if p.is_dir()]
+main._library = lambda: Library(extra_dirs=sorted(dirs))
+sys.argv = ["wishstar", *sys.argv[2:]]
+main.app()
+"""
+
+
+def pipeline(name: str, uses: str, with_: dict[str, ParamValue] | None = None, *,
+             workspaces: dict[str, str] | None = None, pipeline_workspaces: list[str] | None = None) -> str:
+    """A pipeline file whose one task ``test`` uses library task ``uses`` with ``with_``."""
+    task: dict[str, Any] = {"uses": uses}
+    if with_:
+        task["with"] = with_
+    if workspaces:
+        task["workspaces"] = workspaces
+    doc: dict[str, Any] = {"name": name}
+    if pipeline_workspaces:
+        doc["workspaces"] = pipeline_workspaces
+    doc["tasks"] = {"test": task}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def project(tmp_path: Path, name: str, pipeline_text: str, *, fixture: str | None = None,
+            files: dict[str, str] | None = None) -> Path:
+    """A committed repository ``name``: a copy of detection fixture ``fixture`` (if given) plus ``files``, with
+    ``pipeline_text`` as its .wishstar.yaml."""
+    repo = tmp_path / name
+    if fixture is not None:
+        shutil.copytree(FIXTURES / fixture, repo)
+    repo.mkdir(exist_ok=True)
+    for rel, text in (files or {}).items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    return commit_with_pipeline(repo, pipeline_text)
+
+
+def wishstar(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 540) -> subprocess.CompletedProcess[str]:
+    """The real CLI with the language tasks in its library, its state under ``tmp_path``."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
+    full.update(WISHSTAR_STATE_DIR=str(tmp_path / "state"), COLUMNS="200", **(env or {}))
+    return subprocess.run([sys.executable, "-c", _CLI, str(LIBRARY), *args], capture_output=True, text=True,
+                          env=full, timeout=timeout, cwd=tmp_path)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One ``wishstar run`` of a project: exit code, the run record, and the ``test`` task's log."""
+
+    code: int
+    record: dict[str, Any]
+    log: str
+    output: str
+
+    @property
+    def results(self) -> dict[str, str]:
+        (task,) = [t for t in self.record["tasks"] if t["name"] == "test"]
+        return dict(task.get("results") or {})
+
+
+def run(tmp_path: Path, repo: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """``wishstar run REPO --output json``, then ``wishstar logs`` of its ``test`` task."""
+    done = wishstar(tmp_path, "run", str(repo), "--no-progress", "--output", "json", *args, env=env)
+    output = done.stdout + done.stderr
+    try:
+        record = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"wishstar run printed no run record:\n{output}") from None
+    logs = wishstar(tmp_path, "logs", record["id"], "test", env=env)
+    return Ran(done.returncode, record, logs.stdout + logs.stderr, output)

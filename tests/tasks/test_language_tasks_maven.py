@@ -1,0 +1,110 @@
+"""The maven library task runs for real through ``wishstar run`` (Java 17 and Maven are installed here; the
+fixture builds fetch JUnit and surefire from Maven Central, or reuse ~/.m2): a passing project passes, a
+failing test fails the task with the test's message in ``wishstar logs``, and the goals, wrapper, MAVEN_OPTS,
+settings and local-repository inputs change what Maven does."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.tasks.language_tasks import pipeline, project, run
+
+pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600),
+              pytest.mark.skipif(shutil.which("mvn") is None, reason="needs mvn and a JDK on PATH (.ci/run "
+                                 "installs them and fails when they are missing)")]
+
+# A project wrapper in miniature: what matters is that the task runs the project's script, not Maven's.
+WRAPPER = '#!/bin/sh\necho "project wrapper with: $*"\nexec mvn "$@"\n'
+
+
+def test_a_passing_project_runs_verify_in_batch_mode_and_succeeds(tmp_path: Path) -> None:
+    repo = project(tmp_path, "plain", pipeline("plain", "maven"), fixture="java-maven-plain")
+    ran = run(tmp_path, repo)
+    assert ran.code == 0, ran.output + ran.log
+    assert "maven: mvn -B -ntp verify" in ran.log
+    assert "Tests run: 2, Failures: 0, Errors: 0, Skipped: 0" in ran.log
+    assert "BUILD SUCCESS" in ran.log
+
+
+def test_a_failing_junit_test_fails_the_task_with_the_tests_message_in_the_log(tmp_path: Path) -> None:
+    repo = project(tmp_path, "failing", pipeline("failing", "maven"), fixture="java-maven-failing")
+    ran = run(tmp_path, repo)
+    assert ran.code == 1, ran.output
+    assert ran.record["reason"] == 'task "test" failed: step mvn exited with 1'
+    assert "hyphenated words should count twice ==> expected: <4> but was: <2>" in ran.log
+    assert "Tests run: 2, Failures: 1" in ran.log
+
+
+def test_the_goals_param_replaces_verify_so_compile_runs_no_tests(tmp_path: Path) -> None:
+    repo = project(tmp_path, "compile", pipeline("compile", "maven", {"goals": ["compile"]}),
+                   fixture="java-maven-failing")
+    ran = run(tmp_path, repo)
+    assert ran.code == 0, ran.output + ran.log
+    assert "maven: mvn -B -ntp compile" in ran.log
+    assert "Tests run" not in ran.log
+
+
+@pytest.mark.parametrize(("use_wrapper", "said"), [("true", "maven: ./mvnw -B -ntp --version"),
+                                                   ("false", "maven: mvn -B -ntp --version")])
+def test_the_projects_mvnw_runs_unless_use_wrapper_is_false(tmp_path: Path, use_wrapper: str, said: str) -> None:
+    repo = project(tmp_path, "wrapped", pipeline("wrapped", "maven", {"goals": ["--version"],
+                                                                      "useWrapper": use_wrapper}),
+                   files={"pom.xml": "<project/>\n", "mvnw": WRAPPER})
+    ran = run(tmp_path, repo)
+    assert ran.code == 0, ran.output + ran.log
+    assert said in ran.log
+    assert ("project wrapper with: -B -ntp --version" in ran.log) == (use_wrapper == "true")
+    assert "Apache Maven 3" in ran.log
+
+
+def test_maven_opts_reach_the_maven_jvm(tmp_path: Path) -> None:
+    opts = "-XshowSettings:properties -Dwishstar.probe=it's-here"
+    repo = project(tmp_path, "opts", pipeline("opts", "maven", {"goals": ["--version"], "mavenOpts": opts}),
+                   files={"pom.xml": "<project/>\n"})
+    ran = run(tmp_path, repo)
+    assert ran.code == 0, ran.output + ran.log
+    assert "wishstar.probe = it's-here" in ran.log
+
+
+SETTINGS = """\
+<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0">
+  <offline>true</offline>
+</settings>
+"""
+
+WITH_SETTINGS = """\
+name: settings
+workspaces: [settings, m2]
+tasks:
+  prepare:
+    script: cp ci/settings.xml "$(workspaces.settings.path)/settings.xml"
+  test:
+    needs: [prepare]
+    uses: maven
+    with: {goals: [compile]}
+    workspaces: {maven-settings: settings, maven-local-repo: m2}
+"""
+
+
+def test_settings_xml_comes_from_its_workspace_and_the_local_repository_from_another(tmp_path: Path) -> None:
+    # settings.xml says "offline", and the local repository is the run's new, empty workspace: Maven cannot
+    # fetch the compiler plugin, which ~/.m2 would otherwise have given it.
+    repo = project(tmp_path, "settings", WITH_SETTINGS, fixture="java-maven-plain",
+                   files={"ci/settings.xml": SETTINGS})
+    ran = run(tmp_path, repo)
+    assert ran.code == 1, ran.output + ran.log
+    assert "/workspaces/settings/settings.xml" in ran.log
+    assert "-Dmaven.repo.local=" in ran.log and "/workspaces/m2 " in ran.log
+    assert "in offline mode" in ran.log
+
+
+def test_a_settings_workspace_without_settings_xml_fails_with_a_clear_message(tmp_path: Path) -> None:
+    text = pipeline("nosettings", "maven", workspaces={"maven-settings": "settings"},
+                    pipeline_workspaces=["settings", "other"])
+    repo = project(tmp_path, "nosettings", text, files={"pom.xml": "<project/>\n"})
+    ran = run(tmp_path, repo)
+    assert ran.code == 1
+    assert "maven: the maven-settings workspace holds no settings.xml" in ran.log
