@@ -78,11 +78,13 @@ def wishstar(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
 
 @dataclass(frozen=True)
 class Ran:
-    """One ``wishstar run`` of a project: exit code, the run record, and the ``test`` task's log."""
+    """One ``wishstar run`` of a project: exit code, the run record, the ``test`` task's log and every task's
+    (``everything``)."""
 
     code: int
     record: dict[str, Any]
     log: str
+    everything: str
     output: str
 
     @property
@@ -100,4 +102,7 @@ def run(tmp_path: Path, repo: Path, *args: str, env: dict[str, str] | None = Non
     except json.JSONDecodeError:
         raise AssertionError(f"wishstar run printed no run record:\n{output}") from None
     logs = wishstar(tmp_path, "logs", record["id"], "test", env=env)
-    return Ran(done.returncode, record, logs.stdout + logs.stderr, output)
+    everything = logs
+    if len(record["tasks"]) > 1:
+        everything = wishstar(tmp_path, "logs", record["id"], env=env)
+    return Ran(done.returncode, record, logs.stdout + logs.stderr, everything.stdout + everything.stderr, output)
