@@ -39,8 +39,10 @@ main.app()
 
 
 def pipeline(name: str, uses: str, with_: dict[str, ParamValue] | None = None, *,
-             workspaces: dict[str, str] | None = None, pipeline_workspaces: list[str] | None = None) -> str:
-    """A pipeline file whose one task ``test`` uses library task ``uses`` with ``with_``."""
+             workspaces: dict[str, str] | None = None, pipeline_workspaces: list[str] | None = None,
+             check: str | None = None) -> str:
+    """A pipeline file whose task ``test`` uses library task ``uses`` with ``with_`` (and whose task ``check``
+    runs script ``check`` after it, in the same working copy)."""
     task: dict[str, Any] = {"uses": uses}
     if with_:
         task["with"] = with_
@@ -50,6 +52,8 @@ def pipeline(name: str, uses: str, with_: dict[str, ParamValue] | None = None, *
     if pipeline_workspaces:
         doc["workspaces"] = pipeline_workspaces
     doc["tasks"] = {"test": task}
+    if check is not None:
+        doc["tasks"]["check"] = {"needs": ["test"], "script": check}
     return yaml.safe_dump(doc, sort_keys=False)
 
 
