@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,36 +31,30 @@ def _package(**fields: object) -> str:
 ECHO_ARGS = "console.log('args:', JSON.stringify(process.argv.slice(2)));\n"
 
 
-def test_auto_prefers_pnpm_lock_over_a_stray_package_lock_and_installs_frozen(tmp_path: Path) -> None:
-    repo = project(tmp_path, "inventory", pipeline("inventory", "npm"), fixture="pnpm-stray-lockfile")
-    ran = run(tmp_path, repo)
-    assert ran.code == 0, ran.output + ran.log
-    assert "npm: using pnpm (pnpm-lock.yaml)" in ran.log
-    assert "npm: fetching pnpm@9.15.9 with npx" in ran.log
-    assert "npm: pnpm install --frozen-lockfile" in ran.log
-    assert "inventory items test passed" in ran.log
-    assert ran.results == {"packageManager": "pnpm"}
-
-
-def test_yarn_berry_from_the_package_manager_field_refuses_to_change_the_lockfile(tmp_path: Path) -> None:
+MANAGERS = [
+    # A pnpm-lock.yaml wins over a stray package-lock.json; pnpm comes at the task's pinned release.
+    ("pnpm", {"fixture": "pnpm-stray-lockfile"}, 0,
+     ("npm: using pnpm (pnpm-lock.yaml)", "npm: fetching pnpm@9.15.9 with npx",
+      "npm: pnpm install --frozen-lockfile", "inventory items test passed")),
     # The fixture's yarn.lock lacks the workspace's own entry: an --immutable install must fail, not fix it.
-    repo = project(tmp_path, "notifier", pipeline("notifier", "npm"), fixture="yarn-berry-field")
-    ran = run(tmp_path, repo)
-    assert ran.code == 1, ran.output + ran.log
-    assert "npm: using yarn (package.json packageManager yarn@4.5.1)" in ran.log
-    assert "npm: fetching @yarnpkg/cli-dist@4.5.1 with npx" in ran.log
-    assert "npm: yarn install --immutable" in ran.log
-    assert "The lockfile would have been modified by this install, which is explicitly forbidden." in ran.log
+    ("yarn", {"fixture": "yarn-berry-field"}, 1,
+     ("npm: using yarn (package.json packageManager yarn@4.5.1)", "npm: fetching @yarnpkg/cli-dist@4.5.1 with npx",
+      "npm: yarn install --immutable",
+      "The lockfile would have been modified by this install, which is explicitly forbidden.")),
+    ("yarn", {"files": {"package.json": _package(packageManager="yarn@1.22.22"), "yarn.lock": YARN1_LOCK}}, 0,
+     ("npm: fetching yarn@1.22.22 with npx", "npm: yarn install --frozen-lockfile", "the test script ran")),
+]
 
 
-def test_yarn_classic_installs_with_frozen_lockfile_then_runs_the_script(tmp_path: Path) -> None:
-    files = {"package.json": _package(packageManager="yarn@1.22.22"), "yarn.lock": YARN1_LOCK}
-    repo = project(tmp_path, "classic", pipeline("classic", "npm"), files=files)
-    ran = run(tmp_path, repo)
-    assert ran.code == 0, ran.output + ran.log
-    assert "npm: yarn install --frozen-lockfile" in ran.log
-    assert "the test script ran" in ran.log
-    assert ran.results == {"packageManager": "yarn"}
+@pytest.mark.parametrize(("manager", "sample", "code", "said"), MANAGERS,
+                         ids=["pnpm-over-stray-npm-lock", "yarn-berry-immutable", "yarn-classic-frozen"])
+def test_auto_picks_the_manager_and_installs_without_changing_its_lockfile(
+        tmp_path: Path, manager: str, sample: dict[str, Any], code: int, said: tuple[str, ...]) -> None:
+    ran = run(tmp_path, project(tmp_path, "sample", pipeline("sample", "npm"), **sample))
+    assert ran.code == code, ran.output + ran.log
+    for line in said:
+        assert line in ran.log, ran.log
+    assert ran.results == {"packageManager": manager}
 
 
 def test_the_script_param_runs_another_script_with_the_args_as_given(tmp_path: Path) -> None:
