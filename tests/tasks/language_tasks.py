@@ -1,5 +1,5 @@
 """Shared by the language task tests (maven, gradle, npm, python, go, dotnet): a committed project whose
-pipeline uses one library task, and the real ``wishstar`` CLI that runs, plans and validates it.
+pipeline uses one built-in library task (``uses: maven@1``), run by the real ``wishstar`` CLI.
 
 Sample projects are the detection fixtures (tests/pipelines/detect/fixtures), copied into each test's
 temporary directory, or small file sets written by the test itself.
@@ -8,34 +8,15 @@ temporary directory, or small file sets written by the test itself.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.pipelines.detect.render_cases import FIXTURES, commit_with_pipeline
+from tests.pipelines.detect.render_cases import FIXTURES, commit_with_pipeline, wishstar
 from wishstar.engine.spec.model import ParamValue
-
-ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "tasks" / "library"
-
-# Until the library loader reads tasks/library/<name>/<version>/, the CLI runs with each versioned task's
-# directory as an extra (flat) library directory.
-_CLI = """\
-import sys
-from pathlib import Path
-from wishstar.cli import main
-from wishstar.tasks import Library
-dirs = [p for p in Path(sys.argv[1]).glob("*/1") if p.is_dir()]
-main._library = lambda: Library(extra_dirs=sorted(dirs))
-sys.argv = ["wishstar", *sys.argv[2:]]
-main.app()
-"""
 
 
 def pipeline(name: str, uses: str, with_: dict[str, ParamValue] | None = None, *,
@@ -69,15 +50,6 @@ def project(tmp_path: Path, name: str, pipeline_text: str, *, fixture: str | Non
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_text(text)
     return commit_with_pipeline(repo, pipeline_text)
-
-
-def wishstar(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-             timeout: float = 540) -> subprocess.CompletedProcess[str]:
-    """The real CLI with the language tasks in its library, its state under ``tmp_path``."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("WISHSTAR_")}
-    full.update(WISHSTAR_STATE_DIR=str(tmp_path / "state"), COLUMNS="200", **(env or {}))
-    return subprocess.run([sys.executable, "-c", _CLI, str(LIBRARY), *args], capture_output=True, text=True,
-                          env=full, timeout=timeout, cwd=tmp_path)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def _run(tmp_path: Path, case: Case) -> Ran:
     """The case's fixture run with the task's defaults; every expected line is in the task's log."""
     if shutil.which(case.tool) is None:
         pytest.skip(f"needs {case.tool} on PATH (.ci/run installs it and fails when it is missing)")
-    ran = run(tmp_path, project(tmp_path, case.fixture, pipeline(case.fixture, case.task), fixture=case.fixture))
+    text = pipeline(case.fixture, f"{case.task}@1")
+    ran = run(tmp_path, project(tmp_path, case.fixture, text, fixture=case.fixture))
     for said in case.said:
         assert said in ran.log, ran.output + ran.log
     return ran

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.toolchain, pytest.mark.timeout(600),
 
 
 def test_flags_come_before_the_packages(tmp_path: Path) -> None:
-    text = pipeline("flags", "go", {"flags": ["-v", "-run", "TestAddAddsTwoNumbers"], "packages": ["."]})
+    text = pipeline("flags", "go@1", {"flags": ["-v", "-run", "TestAddAddsTwoNumbers"], "packages": ["."]})
     repo = project(tmp_path, "flags", text, fixture="go-failing")
     ran = run(tmp_path, repo)
     assert ran.code == 1, ran.output
@@ -42,7 +42,7 @@ BUILDS = [
 @pytest.mark.parametrize(("with_", "check", "command", "said"), [b[1:] for b in BUILDS], ids=[b[0] for b in BUILDS])
 def test_command_build_writes_the_output_that_the_next_task_finds(
         tmp_path: Path, with_: dict[str, ParamValue], check: str, command: str, said: tuple[str, ...]) -> None:
-    text = pipeline("built", "go", {"command": "build", **with_}, check=check)
+    text = pipeline("built", "go@1", {"command": "build", **with_}, check=check)
     fixture = "go-cmd-layout" if not with_ else "go-stdlib-passing"
     ran = run(tmp_path, project(tmp_path, "built", text, fixture=fixture))
     assert ran.code == 0, ran.output + ran.everything

@@ -21,7 +21,7 @@ WRAPPER = '#!/bin/sh\necho "project wrapper with: $*"\nexec mvn "$@"\n'
 
 
 def test_the_goals_param_replaces_verify_so_compile_runs_no_tests(tmp_path: Path) -> None:
-    repo = project(tmp_path, "compile", pipeline("compile", "maven", {"goals": ["compile"]}),
+    repo = project(tmp_path, "compile", pipeline("compile", "maven@1", {"goals": ["compile"]}),
                    fixture="java-maven-failing")
     ran = run(tmp_path, repo)
     assert ran.code == 0, ran.output + ran.log
@@ -32,7 +32,7 @@ def test_the_goals_param_replaces_verify_so_compile_runs_no_tests(tmp_path: Path
 @pytest.mark.parametrize(("use_wrapper", "said"), [("true", "maven: ./mvnw -B -ntp --version"),
                                                    ("false", "maven: mvn -B -ntp --version")])
 def test_the_projects_mvnw_runs_unless_use_wrapper_is_false(tmp_path: Path, use_wrapper: str, said: str) -> None:
-    repo = project(tmp_path, "wrapped", pipeline("wrapped", "maven", {"goals": ["--version"],
+    repo = project(tmp_path, "wrapped", pipeline("wrapped", "maven@1", {"goals": ["--version"],
                                                                       "useWrapper": use_wrapper}),
                    files={"pom.xml": "<project/>\n", "mvnw": WRAPPER})
     ran = run(tmp_path, repo)
@@ -44,7 +44,7 @@ def test_the_projects_mvnw_runs_unless_use_wrapper_is_false(tmp_path: Path, use_
 
 def test_maven_opts_reach_the_maven_jvm(tmp_path: Path) -> None:
     opts = "-XshowSettings:properties -Dwishstar.probe=it's-here"
-    repo = project(tmp_path, "opts", pipeline("opts", "maven", {"goals": ["--version"], "mavenOpts": opts}),
+    repo = project(tmp_path, "opts", pipeline("opts", "maven@1", {"goals": ["--version"], "mavenOpts": opts}),
                    files={"pom.xml": "<project/>\n"})
     ran = run(tmp_path, repo)
     assert ran.code == 0, ran.output + ran.log
@@ -65,7 +65,7 @@ tasks:
     script: cp ci/settings.xml "$(workspaces.settings.path)/settings.xml"
   test:
     needs: [prepare]
-    uses: maven
+    uses: maven@1
     with: {goals: [compile]}
     workspaces: {maven-settings: settings, maven-local-repo: m2}
 """
@@ -84,7 +84,7 @@ def test_settings_xml_comes_from_its_workspace_and_the_local_repository_from_ano
 
 
 def test_a_settings_workspace_without_settings_xml_fails_with_a_clear_message(tmp_path: Path) -> None:
-    text = pipeline("nosettings", "maven", workspaces={"maven-settings": "settings"},
+    text = pipeline("nosettings", "maven@1", workspaces={"maven-settings": "settings"},
                     pipeline_workspaces=["settings", "other"])
     repo = project(tmp_path, "nosettings", text, files={"pom.xml": "<project/>\n"})
     ran = run(tmp_path, repo)

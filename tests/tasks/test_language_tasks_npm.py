@@ -50,7 +50,7 @@ MANAGERS = [
                          ids=["pnpm-over-stray-npm-lock", "yarn-berry-immutable", "yarn-classic-frozen"])
 def test_auto_picks_the_manager_and_installs_without_changing_its_lockfile(
         tmp_path: Path, manager: str, sample: dict[str, Any], code: int, said: tuple[str, ...]) -> None:
-    ran = run(tmp_path, project(tmp_path, "sample", pipeline("sample", "npm"), **sample))
+    ran = run(tmp_path, project(tmp_path, "sample", pipeline("sample", "npm@1"), **sample))
     assert ran.code == code, ran.output + ran.log
     for line in said:
         assert line in ran.log, ran.log
@@ -60,7 +60,7 @@ def test_auto_picks_the_manager_and_installs_without_changing_its_lockfile(
 def test_the_script_param_runs_another_script_with_the_args_as_given(tmp_path: Path) -> None:
     files = {"package.json": _package(), "echo-args.js": ECHO_ARGS}
     with_ = {"packageManager": "npm", "script": "echo-args", "args": ["--fix", "it's $HOME `id`", "a b"]}
-    repo = project(tmp_path, "scripted", pipeline("scripted", "npm", with_), files=files)
+    repo = project(tmp_path, "scripted", pipeline("scripted", "npm@1", with_), files=files)
     ran = run(tmp_path, repo)
     assert ran.code == 0, ran.output + ran.log
     assert "npm: no package-lock.json: installing without a lockfile" in ran.log
@@ -71,7 +71,7 @@ def test_the_script_param_runs_another_script_with_the_args_as_given(tmp_path: P
 
 def test_an_explicit_package_manager_wins_over_the_lockfiles(tmp_path: Path) -> None:
     files = {"package.json": _package(), "pnpm-lock.yaml": "lockfileVersion: '9.0'\n"}
-    repo = project(tmp_path, "explicit", pipeline("explicit", "npm", {"packageManager": "npm", "script": ""}),
+    repo = project(tmp_path, "explicit", pipeline("explicit", "npm@1", {"packageManager": "npm", "script": ""}),
                    files=files)
     ran = run(tmp_path, repo)
     assert ran.code == 0, ran.output + ran.log
@@ -83,7 +83,7 @@ def test_an_explicit_package_manager_wins_over_the_lockfiles(tmp_path: Path) -> 
 def test_bun_without_bun_in_the_image_fails_with_a_hint(tmp_path: Path) -> None:
     if shutil.which("bun") is not None:
         pytest.skip("bun is installed here, so the refusal cannot happen")
-    repo = project(tmp_path, "bunny", pipeline("bunny", "npm"), files={"package.json": _package(),
+    repo = project(tmp_path, "bunny", pipeline("bunny", "npm@1"), files={"package.json": _package(),
                                                                         "bun.lock": "{}\n"})
     ran = run(tmp_path, repo)
     assert ran.code == 1
@@ -92,7 +92,7 @@ def test_bun_without_bun_in_the_image_fails_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_the_cache_workspace_receives_the_npm_download_cache(tmp_path: Path) -> None:
-    text = pipeline("cached", "npm", workspaces={"cache": "cache"}, pipeline_workspaces=["cache", "other"],
+    text = pipeline("cached", "npm@1", workspaces={"cache": "cache"}, pipeline_workspaces=["cache", "other"],
                     check='ls "$(workspaces.cache.path)/npm"')
     repo = project(tmp_path, "cached", text, fixture="node-express")
     ran = run(tmp_path, repo)

@@ -63,7 +63,7 @@ CASES = [
 def test_the_install_params_decide_what_pip_installs_before_pytest(
         tmp_path: Path, files: dict[str, str], with_: dict[str, ParamValue], code: int, said: tuple[str, ...],
         not_said: str) -> None:
-    ran = run(tmp_path, project(tmp_path, "calc", pipeline("calc", "python", with_), files=files))
+    ran = run(tmp_path, project(tmp_path, "calc", pipeline("calc", "python@1", with_), files=files))
     assert ran.code == (0 if code == 0 else 1), ran.output + ran.log
     assert ran.record["tasks"][0]["exit_code"] == code, ran.output + ran.log
     for line in said:
@@ -76,7 +76,7 @@ def test_the_pip_cache_workspace_is_pips_cache_dir(tmp_path: Path) -> None:
     # test run by the task checks the variable pip reads.
     files = {"test_cache.py": "import os\n\n\ndef test_cache():\n"
                               "    assert os.environ['PIP_CACHE_DIR'].endswith('/workspaces/pip')\n"}
-    text = pipeline("cached", "python", workspaces={"pip-cache": "pip"}, pipeline_workspaces=["pip", "other"])
+    text = pipeline("cached", "python@1", workspaces={"pip-cache": "pip"}, pipeline_workspaces=["pip", "other"])
     ran = run(tmp_path, project(tmp_path, "cached", text, files=files))
     assert ran.code == 0, ran.output + ran.log
     assert "1 passed" in ran.log
