@@ -1,0 +1,175 @@
+"""Both charts installed with the real helm into the real cluster, their Pods on the real node.
+
+charts/app with the go preset and a tiny image built here (busybox httpd on 8080 answering /healthz, from the
+node's own busybox image): two images are pushed under one tag, and the release given the first one's digest
+runs exactly that one although the tag now names the other; a second upgrade with the other digest is
+revision 2 and rolls the Pod forward. charts/wishstar with Wishstar's image (scripts/wishstar-image.sh, built
+from the repository's Dockerfile): its Pod becomes Ready and answers ``/healthz``. Pods are reached at their IP
+from this machine, as the real node's bridge routes them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.charts.helm import APP_CHART, WISHSTAR_CHART, helm
+from tests.k8s.cluster import Cluster
+from tests.k8s.node import REAL_NODE_LABEL, RealNode, unavailable
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str
+    digest: str
+    marker: str  # what its /healthz answers
+
+
+def _sh(args: list[str], timeout: float = 600) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        unavailable(f"{' '.join(args[:3])} ... failed (exit {done.returncode}): {done.stderr.strip()[-1500:]}")
+    return done.stdout.strip()
+
+
+def _build_tiny_app(base: str, repository: str, tag: str, work: Path, marker: str) -> str:
+    """busybox httpd as uid 10001 serving /www on 8080; pushed as repository:tag; its digest."""
+    (work / "ctx" / "www").mkdir(parents=True, exist_ok=True)
+    (work / "ctx" / "www" / "healthz").write_text(marker + "\n")
+    (work / "ctx" / "Containerfile").write_text(
+        f"FROM {base}\nCOPY www/ /www/\nUSER 10001:10001\nEXPOSE 8080\n"
+        'ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"]\n')
+    bah = ["buildah", "--root", str(work / "root"), "--runroot", str(work / "runroot"), "--storage-driver", "vfs"]
+    _sh([*bah, "bud", "--isolation", "chroot", "--runtime", "runc", "--tls-verify=false", "--quiet", "--layers=false",
+         "-t", f"{repository}:{tag}", str(work / "ctx")])
+    digest_file = work / f"digest-{marker}"
+    _sh([*bah, "push", "--quiet", "--tls-verify=false", "--digestfile", str(digest_file), f"{repository}:{tag}"])
+    return digest_file.read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def tiny_apps(real_node: RealNode, tmp_path_factory: pytest.TempPathFactory) -> tuple[Image, Image]:
+    """Two different images pushed to the same repository:tag, the second last (the tag names it)."""
+    registry = _sh([str(ROOT / "scripts" / "registry.sh"), "url"])
+    repository, tag = f"{registry}/wishstar-tests/tiny-app", "charts"
+    work = tmp_path_factory.mktemp("tiny-app")
+    images = []
+    for _ in range(2):
+        marker = f"tiny-app {secrets.token_hex(4)}"
+        images.append(Image(repository, tag, _build_tiny_app(real_node.images["busybox"], repository, tag, work,
+                                                              marker), marker))
+    assert images[0].digest != images[1].digest
+    return images[0], images[1]
+
+
+@pytest.fixture(scope="session")
+def wishstar_image(real_node: RealNode) -> str:
+    return _sh([str(ROOT / "scripts" / "wishstar-image.sh"), "build"], timeout=900).splitlines()[-1]
+
+
+@pytest.fixture
+def on_real_node(real_node: RealNode, tmp_path: Path) -> Path:
+    """A values file that puts the chart's Pods on this session's real node."""
+    path = tmp_path / "real-node-values.yaml"
+    path.write_text(yaml.safe_dump({"nodeSelector": {REAL_NODE_LABEL[0]: REAL_NODE_LABEL[1],
+                                                     "kubernetes.io/hostname": real_node.name}}))
+    return path
+
+
+def _helm(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return helm(*args, "--kubeconfig", str(cluster.kubeconfig))
+
+
+def _install(cluster: Cluster, release: str, chart: Path, namespace: str, values: list[Path],
+             sets: dict[str, str], node: RealNode) -> dict[str, Any]:
+    args = ["upgrade", "--install", release, str(chart), "--namespace", namespace, "--atomic", "--wait",
+            "--timeout", "4m"]
+    for path in values:
+        args += ["--values", str(path)]
+    for key, value in sets.items():
+        args += ["--set-string", f"{key}={value}"]
+    done = _helm(cluster, *args)
+    if done.returncode != 0:
+        events = cluster.core.list_namespaced_event(namespace)
+        why = "\n".join(f"{e.involved_object.name}: {e.reason}: {e.message}" for e in events.items)
+        pytest.fail(f"helm upgrade failed:\n{done.stderr}\nevents:\n{why}\nkubelet:\n{node.log()}")
+    status = _helm(cluster, "status", release, "--namespace", namespace, "--output", "json")
+    assert status.returncode == 0, status.stderr
+    return dict(json.loads(status.stdout))
+
+
+def _ready_pod(cluster: Cluster, namespace: str, release: str, image: str) -> Any:
+    """The release's one Ready Pod running ``image`` (older ones may still be terminating)."""
+    deadline = time.monotonic() + 120
+    while True:
+        pods = cluster.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={release}")
+        for pod in pods.items:
+            ready = {c.type: c.status for c in pod.status.conditions or []}.get("Ready") == "True"
+            if ready and pod.metadata.deletion_timestamp is None and pod.spec.containers[0].image == image:
+                return pod
+        assert time.monotonic() < deadline, [(p.metadata.name, p.status.phase) for p in pods.items]
+        time.sleep(0.5)
+
+
+def _get(url: str) -> tuple[int, str]:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return answer.status, answer.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_the_app_chart_runs_the_given_digest_not_what_the_tag_names(
+        cluster: Cluster, real_node: RealNode, namespace: str, tiny_apps: tuple[Image, Image],
+        on_real_node: Path) -> None:
+    first, second = tiny_apps  # the tag names `second` now
+    preset = APP_CHART / "ci" / "go-values.yaml"
+    image_values = {"image.repository": first.repository, "image.tag": first.tag}
+
+    status = _install(cluster, "tiny", APP_CHART, namespace, [preset, on_real_node],
+                      {**image_values, "image.digest": first.digest}, real_node)
+    assert (status["version"], status["info"]["status"]) == (1, "deployed")
+    pod = _ready_pod(cluster, namespace, "tiny", f"{first.repository}@{first.digest}")
+    assert pod.spec.node_name == real_node.name
+    assert pod.status.container_statuses[0].image_id.endswith(first.digest)
+    assert _get(f"http://{pod.status.pod_ip}:8080/healthz") == (200, first.marker + "\n")
+
+    status = _install(cluster, "tiny", APP_CHART, namespace, [preset, on_real_node],
+                      {**image_values, "image.digest": second.digest}, real_node)
+    assert status["version"] == 2
+    pod = _ready_pod(cluster, namespace, "tiny", f"{second.repository}@{second.digest}")
+    assert pod.status.container_statuses[0].image_id.endswith(second.digest)
+    assert _get(f"http://{pod.status.pod_ip}:8080/healthz") == (200, second.marker + "\n")
+
+
+def test_the_wishstar_chart_starts_wishstar_which_answers_healthz(
+        cluster: Cluster, real_node: RealNode, namespace: str, wishstar_image: str, on_real_node: Path) -> None:
+    repository, tag = wishstar_image.rsplit(":", 1)
+    status = _install(cluster, "ci", WISHSTAR_CHART, namespace, [on_real_node],
+                      {"image.repository": repository, "image.tag": tag}, real_node)
+    assert status["info"]["status"] == "deployed"
+    pod = _ready_pod(cluster, namespace, "ci", wishstar_image)
+    assert pod.status.container_statuses[0].restart_count == 0
+    code, body = _get(f"http://{pod.status.pod_ip}:8080/healthz")
+    assert (code, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
+    role = cluster.rbac.read_namespaced_role("ci-wishstar-executor", namespace)
+    assert {(tuple(r.resources), tuple(r.verbs)) for r in role.rules} >= {
+        (("pods",), ("get", "list", "watch", "create", "delete")), (("pods/log",), ("get",))}
