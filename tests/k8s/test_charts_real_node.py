@@ -173,3 +173,32 @@ def test_the_wishstar_chart_starts_wishstar_which_answers_healthz(
     role = cluster.rbac.read_namespaced_role("ci-wishstar-executor", namespace)
     assert {(tuple(r.resources), tuple(r.verbs)) for r in role.rules} >= {
         (("pods",), ("get", "list", "watch", "create", "delete")), (("pods/log",), ("get",))}
+
+
+@pytest.fixture(scope="session")
+def helm_image(real_node: RealNode) -> str:
+    return _sh([str(ROOT / "scripts" / "images.sh"), "build", "helm"], timeout=900).splitlines()[-1]
+
+
+def test_the_helm_step_image_renders_the_baked_in_app_chart_with_a_preset(
+        cluster: Cluster, real_node: RealNode, namespace: str, helm_image: str) -> None:
+    """wishstar/helm on the real node, as the library tasks' steps run in it: helm, kubectl, charts/app."""
+    script = ("set -e; helm version --short; kubectl version --client=true | head -n 1; "
+              "helm template shop /opt/wishstar/charts/app -f /opt/wishstar/charts/app/ci/spring-boot-values.yaml "
+              "--set image.repository=harbor.example.com/shop/api --set-string image.tag=1 | grep 'path: /actuator'")
+    name = f"helm-image-{secrets.token_hex(3)}"
+    cluster.core.create_namespaced_pod(namespace, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"nodeSelector": {REAL_NODE_LABEL[0]: REAL_NODE_LABEL[1], "kubernetes.io/hostname": real_node.name},
+                 "restartPolicy": "Never", "dnsPolicy": "Default", "terminationGracePeriodSeconds": 1,
+                 "securityContext": {"runAsUser": 10001, "runAsNonRoot": True},
+                 "containers": [{"name": "main", "image": helm_image, "command": ["/bin/sh", "-c", script]}]}})
+    deadline = time.monotonic() + 180
+    while (pod := cluster.core.read_namespaced_pod(name, namespace)).status.phase not in ("Succeeded", "Failed"):
+        assert time.monotonic() < deadline, (pod.status, real_node.log())
+        time.sleep(0.5)
+    log = cluster.core.read_namespaced_pod_log(name, namespace)
+    assert pod.status.phase == "Succeeded", log
+    assert log.splitlines()[0].startswith("v3.19.5")
+    assert "Client Version: v1.34.4" in log
+    assert log.count("path: /actuator/health/") == 3, log
