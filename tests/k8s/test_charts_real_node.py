@@ -10,9 +10,12 @@ from this machine, as the real node's bridge routes them.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import secrets
 import subprocess
+import tarfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -77,7 +80,7 @@ def tiny_apps(real_node: RealNode, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="session")
-def wishstar_image(real_node: RealNode) -> str:
+def wishstar_image() -> str:
     return _sh([str(ROOT / "scripts" / "wishstar-image.sh"), "build"], timeout=900).splitlines()[-1]
 
 
@@ -173,6 +176,32 @@ def test_the_wishstar_chart_starts_wishstar_which_answers_healthz(
     role = cluster.rbac.read_namespaced_role("ci-wishstar-executor", namespace)
     assert {(tuple(r.resources), tuple(r.verbs)) for r in role.rules} >= {
         (("pods",), ("get", "list", "watch", "create", "delete")), (("pods/log",), ("get",))}
+
+
+def _blob(registry: str, repository: str, digest: str) -> bytes:
+    with urllib.request.urlopen(f"http://{registry}/v2/{repository}/blobs/{digest}", timeout=60) as answer:
+        return bytes(answer.read())
+
+
+def test_the_wishstar_image_runs_as_10001_and_holds_no_build_secret(wishstar_image: str) -> None:
+    """The CA bundle pip used in the build was a secret mount: no layer has it, nor anything under /run/secrets."""
+    name, tag = wishstar_image.rsplit(":", 1)
+    registry, repository = name.split("/", 1)
+    request = urllib.request.Request(f"http://{registry}/v2/{repository}/manifests/{tag}", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        manifest = json.load(answer)
+    config = json.loads(_blob(registry, repository, manifest["config"]["digest"]))["config"]
+    assert (config["User"], config["Entrypoint"], config["Cmd"]) == (
+        "10001:10001", ["wishstar"], ["serve", "--host", "0.0.0.0", "--port", "8080"])
+    bundle = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")).read_bytes()
+    for layer in manifest["layers"]:
+        with tarfile.open(fileobj=io.BytesIO(_blob(registry, repository, layer["digest"]))) as tar:
+            for member in tar:
+                assert not member.name.lstrip("./").startswith("run/secrets/"), member.name
+                if member.isfile() and member.size == len(bundle):
+                    extracted = tar.extractfile(member)
+                    assert extracted is None or extracted.read() != bundle, member.name
 
 
 @pytest.fixture(scope="session")
