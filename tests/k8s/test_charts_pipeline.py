@@ -1,4 +1,4 @@
-"""The app store through Wishstar: a pipeline with ``uses: helm-upgrade`` deploys charts/app into the real
+"""The app store through Wishstar: a pipeline with ``uses: helm-upgrade@1`` deploys charts/app into the real
 cluster, and what the run records is what runs.
 
 ``wishstar run`` (the real CLI, local executor: the step is a process on this machine with the real helm on
@@ -26,20 +26,9 @@ from tests.charts.helm import APP_CHART, helm_binary
 from tests.k8s.cluster import ROOT, Cluster
 from tests.k8s.node import REAL_NODE_LABEL, RealNode
 from tests.k8s.test_charts_real_node import Image, _get, _ready_pod, tiny_apps  # noqa: F401 - a fixture
-from wishstar.tasks.catalog import Library
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
 
-
-@pytest.fixture(autouse=True)
-def _library_has_helm_upgrade() -> None:
-    """helm-upgrade is written in the versioned layout (tasks/library/helm-upgrade/1/); until the library reads
-    that layout, ``uses: helm-upgrade`` cannot resolve: say so (and fail under CI, where it must run)."""
-    if "helm-upgrade" not in Library().names():
-        message = "the task library does not read tasks/library/<name>/<version>/ yet: uses: helm-upgrade is unknown"
-        if os.environ.get("CI_REQUIRE_KUBERNETES") == "1":
-            pytest.fail(f"CI_REQUIRE_KUBERNETES=1 but {message}", pytrace=False)
-        pytest.skip(message)
 
 PIPELINE = """\
 name: deploy-tiny
@@ -48,7 +37,7 @@ params:
     default: ""
 tasks:
   deploy:
-    uses: helm-upgrade
+    uses: helm-upgrade@1
     with:
       release: tiny
       namespace: {namespace}
