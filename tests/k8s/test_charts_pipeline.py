@@ -6,6 +6,7 @@ PATH and the cluster's kubeconfig as ~/.kube/config) runs the library task on a 
 ``deploy/values.yaml`` puts the Pods on the real node. The run's results name the release, revision 1 then 2,
 the chart and the digest; the Deployment's Pod runs exactly that digest and answers on the preset's port.
 A misspelled key in the repository's values file fails the task before anything reaches the cluster.
+On the real node, ``wishstar run --executor kubernetes`` runs helm-lint in a Pod of the wishstar/helm image.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import yaml
 from tests.charts.helm import APP_CHART, helm_binary
 from tests.k8s.cluster import ROOT, Cluster
 from tests.k8s.node import REAL_NODE_LABEL, RealNode
-from tests.k8s.test_charts_real_node import Image, _get, _ready_pod, tiny_apps  # noqa: F401 - a fixture
+from tests.k8s.test_charts_real_node import Image, _get, _ready_pod, helm_image, tiny_apps  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.timeout(900)]
 
@@ -121,3 +122,32 @@ def test_a_misspelled_value_in_the_repository_fails_the_task_and_deploys_nothing
     assert cluster.core.list_namespaced_pod(namespace).items == []
     secrets = cluster.core.list_namespaced_secret(namespace, label_selector="owner=helm").items
     assert secrets == []
+
+
+def test_helm_lint_runs_in_a_pod_of_the_helm_image_on_the_real_node(
+        tmp_path: Path, cluster: Cluster, real_node: RealNode, namespace: str,
+        helm_image: str) -> None:  # noqa: F811 - the fixture
+    pipeline = f"""\
+name: lint-app
+kubernetes:
+  nodeSelector: {{{REAL_NODE_LABEL[0]}: {REAL_NODE_LABEL[1]}, kubernetes.io/hostname: {real_node.name}}}
+tasks:
+  lint:
+    uses: helm-lint@1
+    with: {{image: "{helm_image}", preset: spring-boot}}
+  wrong-preset:
+    uses: helm-lint@1
+    with: {{image: "{helm_image}", preset: rails}}
+"""
+    repo = _repo(tmp_path / "repo", pipeline, {})
+    done = _wishstar(tmp_path, cluster, "run", str(repo), "--executor", "kubernetes", "--kubeconfig",
+                     str(cluster.kubeconfig), "--namespace", namespace, "--output", "json", "--no-progress")
+    data = json.loads(done.stdout)
+    tasks = {t["name"]: t for t in data["tasks"]}
+    assert (tasks["lint"]["status"], tasks["wrong-preset"]["status"]) == ("succeeded", "failed"), (
+        done.stderr, real_node.log())
+    lint_log = _wishstar(tmp_path, cluster, "logs", data["id"], "lint").stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in lint_log
+    assert "helm-lint: /opt/wishstar/charts/app is clean (2 objects rendered)" in lint_log
+    wrong_log = _wishstar(tmp_path, cluster, "logs", data["id"], "wrong-preset").stdout
+    assert "the chart has no preset 'rails'" in wrong_log
