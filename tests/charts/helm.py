@@ -43,6 +43,19 @@ def helm_binary() -> str:
     return helm
 
 
+@cache
+def registry_url() -> str:
+    """The local registry's host:port (scripts/registry.sh starts it); skip, or fail under CI_REQUIRE_REGISTRY=1."""
+    done = subprocess.run([str(ROOT / "scripts" / "registry.sh"), "start"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    if done.returncode != 0:
+        message = f"the local registry does not start (scripts/registry.sh start): {done.stderr.strip()[-500:]}"
+        if os.environ.get("CI_REQUIRE_REGISTRY") == "1":
+            pytest.fail(f"CI_REQUIRE_REGISTRY=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return done.stdout.strip().splitlines()[-1]
+
+
 def helm(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     home = {"HELM_CACHE_HOME": "/tmp/wishstar-test-helm/cache", "HELM_CONFIG_HOME": "/tmp/wishstar-test-helm/config",
             "HELM_DATA_HOME": "/tmp/wishstar-test-helm/data"}

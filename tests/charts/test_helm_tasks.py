@@ -5,12 +5,13 @@ and no cluster at all: KUBECONFIG names a file that does not exist)."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.charts.helm import APP_CHART, DIGEST, helm_binary
+from tests.charts.helm import APP_CHART, DIGEST, helm, helm_binary, registry_url
 from wishstar.engine.spec.loader import load_yaml
 from wishstar.engine.spec.tekton import TektonTask, parse_task
 
@@ -59,7 +60,7 @@ def _run_upgrade(tmp_path: Path, **params: str) -> subprocess.CompletedProcess[s
         "WORKSPACE_SOURCE_PATH": str(tmp_path / "src"), "PARAM_RELEASE": "shop", "PARAM_NAMESPACE": "",
         "PARAM_CHART": str(APP_CHART), "PARAM_CHART_VERSION": "", "PARAM_PRESET": "go", "PARAM_VALUES_FILE": "",
         "PARAM_REPOSITORY": "127.0.0.1:5000/shop/api", "PARAM_TAG": "abc123", "PARAM_DIGEST": DIGEST,
-        "PARAM_TIMEOUT": "1m",
+        "PARAM_TIMEOUT": "1m", "PARAM_PLAIN_HTTP": "false",
         **{f"RESULT_{r}": str(results / r) for r in UPGRADE_RESULTS},
         **{f"PARAM_{k.upper()}": v for k, v in params.items()},
     }
@@ -102,3 +103,25 @@ def test_with_good_values_it_gets_as_far_as_the_cluster_and_no_further(tmp_path:
     assert done.returncode != 0
     assert "helm upgrade failed (above)" in done.stderr
     assert os.listdir(tmp_path / "results") == []
+
+
+def test_an_oci_chart_is_pulled_from_a_registry_and_its_preset_used(tmp_path: Path) -> None:
+    """charts/app packaged and pushed to the local registry (an OCI registry, as Harbor is), then deployed from
+    oci://: the task pulls it, finds the preset in the pulled chart and validates against its schema."""
+    registry = registry_url()
+    package = helm("package", str(APP_CHART), "--destination", str(tmp_path))
+    assert package.returncode == 0, package.stderr
+    repository = f"wishstar-tests/charts-{secrets.token_hex(3)}"
+    pushed = helm("push", str(tmp_path / "app-0.1.0.tgz"), f"oci://{registry}/{repository}", "--plain-http")
+    assert pushed.returncode == 0, pushed.stderr
+    done = _run_upgrade(tmp_path, chart=f"oci://{registry}/{repository}/app", chart_version="0.1.0",
+                        plain_http="true", preset="spring-boot")
+    assert "checking the values against " in done.stdout and "/pulled/app" in done.stdout, done.stderr
+    assert "helm upgrade --install shop" in done.stdout
+    assert "helm upgrade failed (above)" in done.stderr  # no cluster here: as far as it can go
+
+
+def test_an_oci_chart_that_is_not_there_is_a_clear_failure(tmp_path: Path) -> None:
+    done = _run_upgrade(tmp_path, chart=f"oci://{registry_url()}/wishstar-tests/nothing/app", plain_http="true")
+    assert done.returncode == 2
+    assert f"could not pull chart oci://{registry_url()}/wishstar-tests/nothing/app" in done.stderr
