@@ -14,6 +14,9 @@
 #                             timeout: what engine/compiler/entrypoint.py needs)
 #   wishstar/debian:bookworm  debootstrap --variant=minbase bookworm + git, python3, ca-certificates
 #
+# Built only when named (`scripts/images.sh build helm`):
+#   wishstar/helm:3.19.5      FROM wishstar/debian + helm and kubectl (scripts/build-k8s.sh) + charts/app
+#
 # The recipes are the Containerfiles in scripts/images/<name>/. Everything is cached under
 # ${WISHSTAR_CACHE:-~/.cache/wishstar}: buildah's storage (buildah/), the debootstrap rootfs tarball and a stamp
 # per image (images/). An image whose recipe and inputs did not change and that the registry still has is not
@@ -39,6 +42,7 @@ tag_of() {
     pause) echo 1 ;;
     busybox) echo 1.35 ;;
     debian) echo "$SUITE" ;;
+    helm) echo 3.19.5 ;;
     *) log "unknown image '$1' (known: ${ALL[*]})"; exit 2 ;;
   esac
 }
@@ -78,7 +82,19 @@ inputs_of() {
   case "$1" in
     pause | busybox) echo "busybox $(busybox_version)" ;;
     debian) echo "debootstrap minbase $SUITE $MIRROR $DEBIAN_PACKAGES" ;;
+    helm) echo "debian $(stamp_of debian)"; sha256sum "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)"
+          (cd "$ROOT/charts/app" && find . -type f | LC_ALL=C sort | xargs sha256sum) ;;
   esac
+}
+
+# A binary scripts/build-k8s.sh built (HELM, KUBECTL): its path, built first when missing.
+k8s_tool() {
+  local path
+  path="$("$ROOT/scripts/build-k8s.sh" paths | sed -n "s/^$1=//p")"
+  if [[ ! -x "$path" ]]; then
+    case "$1" in HELM) "$ROOT/scripts/build-k8s.sh" helm >&2 ;; *) "$ROOT/scripts/build-k8s.sh" kubernetes >&2 ;; esac
+  fi
+  echo "$path"
 }
 stamp_of() { inputs_of "$1" | sha256sum | cut -c1-16; }
 
@@ -134,6 +150,7 @@ record() {
 
 build_one() {
   local name="$1" force="$2" stamp ctx image t0 t1
+  if [[ "$name" == helm ]]; then build_one debian 0; fi # FROM localhost/wishstar/debian:bookworm
   stamp="$(stamp_of "$name")"
   image="$(ref "$name")"
   if [[ "$force" != 1 && "$(cat "$IMGCACHE/$name.stamp" 2>/dev/null)" == "$stamp" ]] && in_registry "$name"; then
@@ -147,6 +164,7 @@ build_one() {
     pause) cp /bin/busybox "$ctx/busybox" ;;
     busybox) busybox_rootfs "$ctx/rootfs" ;;
     debian) ln "$(debian_rootfs)" "$ctx/rootfs.tar" ;;
+    helm) cp "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)" "$ctx/"; cp -r "$ROOT/charts/app" "$ctx/app" ;;
   esac
   t0=$SECONDS
   bah bud --isolation chroot --runtime runc --layers=false --quiet \
