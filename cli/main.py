@@ -17,6 +17,7 @@ import typer
 from wishstar.cli import detect_cmd, runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
 from wishstar.cli.projects_cmd import projects_app
+from wishstar.cli.tasks_cmd import CatalogOpt, tasks_app
 from wishstar.cli.tokens_cmd import tokens_app
 from wishstar.engine.spec.errors import ValidationFailed, WishstarError
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 app = typer.Typer(name="wishstar", help="Run CI/CD pipelines as DAGs of tasks, locally or on Kubernetes.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 app.add_typer(runs_cmd.runs_app, name="runs")
-tasks_app = typer.Typer(help="The library of reusable tasks (Tekton Task schema).", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.command("logs")(runs_cmd.logs)
 app.add_typer(projects_app, name="projects")
@@ -58,10 +58,11 @@ def _load(path: Path, file: str | None, library: Library) -> Loaded:
     return validate(read_capped(target), str(target), library)
 
 
-def _library() -> Library:
-    from wishstar.tasks import Library
+def _library(catalogs: list[str], path: Path) -> Library:
+    """The library for the pipeline at ``path``: its project's own tasks, ``--catalog``, settings, built-in."""
+    from wishstar.cli.tasks_cmd import open_library
 
-    return Library()
+    return open_library(catalogs, path if path.is_dir() else path.parent)
 
 
 @app.command()
@@ -87,6 +88,7 @@ def run(
     concurrency: Annotated[int | None, typer.Option(min=1, help="tasks at once (default: CPU count)")] = None,
     output: Annotated[Output, typer.Option(help="json prints the run when it ends")] = Output.text,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no live view")] = False,
+    catalog: CatalogOpt = [],  # noqa: B006
     state_dir: StateDir = None,
 ) -> None:
     """Check out SOURCE at REF and run its pipeline on this machine."""
@@ -103,8 +105,11 @@ def run(
                      branch=branch, tag=tag, target_branch=target_branch,
                      secrets=load_secrets(secret, secrets_file), executor=executor, namespace=namespace,
                      kubeconfig=kubeconfig, context=context, concurrency=concurrency, progress=not no_progress)
+    from wishstar.pipelines.catalogs import open_library
+
+    library = open_library(cfg, catalog)  # the project's own tasks join once it is checked out
     with open_store(cfg) as store:
-        run_id, status = execute(req, cfg, store, _library())
+        run_id, status = execute(req, cfg, store, library)
         if not run_id:
             return
         data = store.get_run(run_id)
@@ -116,12 +121,13 @@ def validate_cmd(
     path: Annotated[Path, typer.Argument(help="pipeline file, or a project directory")] = Path("."),
     file: FileOpt = None,
     output: Annotated[Output, typer.Option(help="json lists problems as objects")] = Output.text,
+    catalog: CatalogOpt = [],  # noqa: B006
 ) -> None:
     """Check a pipeline file; report every problem at once with file, line, field path and a hint."""
     from wishstar.cli.render import validation_json
 
     try:
-        loaded = _load(path, file, _library())
+        loaded = _load(path, file, _library(catalog, path))
     except ValidationFailed as exc:
         if output is Output.json:
             print_json(validation_json(False, exc.problems))
@@ -143,18 +149,19 @@ def plan(
     manifests: Annotated[bool, typer.Option("--manifests", help="with --output json: each task's manifests")]
     = False,
     namespace: Annotated[str, typer.Option(help="namespace for manifests")] = "default",
+    catalog: CatalogOpt = [],  # noqa: B006
 ) -> None:
     """Show the DAG (layers, edges and why each exists) or the exact Kubernetes manifests."""
     # The manifests are the objects the Kubernetes executor creates for attempt 1 of each task in this namespace
     # (run id "dry-run", build number 0) but for run-time values (earlier results, statuses), secrets given to
     # the run and ownerReferences; tests/executors/test_plan_is_what_runs.py checks it.
-    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan
+    from wishstar.cli.render import manifests_yaml, plan_dict, print_placement, print_plan, print_resolutions
     from wishstar.cli.run_cmd import parse_pairs
     from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
 
-    library = _library()
+    library = _library(catalog, path)
     want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
     bad_namespace = namespace_problems(namespace) if want else []
     try:
@@ -164,12 +171,14 @@ def plan(
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
     compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
+    resolved = [r.as_dict() for r in library.resolutions()]
     if output is PlanOutput.yaml:
         sys.stdout.write(manifests_yaml(compiled))
     elif output is PlanOutput.json:
-        print_json(plan_dict(compiled, with_manifests=manifests))
+        print_json({**plan_dict(compiled, with_manifests=manifests), "library": resolved})
     else:
         print_plan(compiled)
+        print_resolutions(resolved)
         print_placement(compiled)
 
 
@@ -182,17 +191,6 @@ def schema() -> None:
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     data["title"] = "Wishstar pipeline (.wishstar.yaml)"
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
-
-
-@tasks_app.command("list")
-def tasks_list() -> None:
-    """Library tasks with their parameters and results."""
-    library = _library()
-    for name in sorted(library.names()):
-        task = library.get(name)
-        params = ", ".join(p.name for p in task.spec.params)
-        results = ", ".join(r.name for r in task.spec.results)
-        out.print(f"[bold]{name}[/bold]  params: {params or '-'}  results: {results or '-'}")
 
 
 def main() -> None:

@@ -55,6 +55,18 @@ def plan_dict(plan: Plan, *, with_manifests: bool = False) -> dict[str, Any]:
     }
 
 
+def print_resolutions(resolved: Iterable[Mapping[str, Any]]) -> None:
+    """Which task file each ``uses:`` became (``Resolved.as_dict()``): version, catalog (and commit), file."""
+    rows = list(resolved)
+    if not rows:
+        return
+    out.print("library tasks")
+    for row in rows:
+        where = row["catalog"] + (f"@{row['commit'][:12]}" if row.get("commit") else "")
+        out.print(f"  {escape(row['uses'])} → {escape(row['task'])}  [dim]{escape(where)}: "
+                  f"{escape(row['file'])}[/dim]")
+
+
 def print_placement(plan: Plan) -> None:
     """What ``placement:`` does on Kubernetes: the chains that become one Pod, and why others do not."""
     if plan.placement == "pod-per-task":

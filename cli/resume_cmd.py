@@ -23,12 +23,11 @@ from typing import Any, cast
 
 from wishstar.cli.common import UserError
 from wishstar.cli.run_cmd import RunRequest, drive
-from wishstar.engine.compiler.types import GitContext
 from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
 from wishstar.engine.status import ENDED_RUN_STATUSES
 from wishstar.engine.store.api import RunOrigin, Store, process_is_alive
-from wishstar.pipelines import road
+from wishstar.pipelines import catalogs, road
 from wishstar.pipelines.load import Loaded
 from wishstar.pipelines.road import RunPlace, Target
 from wishstar.pipelines.settings import Settings
@@ -74,8 +73,11 @@ def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, sto
     req = RunRequest(source=str(project), executor="kubernetes", namespace=target["namespace"],
                      kubeconfig=target.get("kubeconfig"), context=target.get("context"),
                      concurrency=target.get("concurrency"), secrets=secrets, progress=progress)
+    # the catalogs at the commits the run recorded (``library`` is the caller's: for a run that recorded none)
+    recorded = run.git.get("library")
+    library = catalogs.from_record(recorded, cfg, project=project) if recorded else library.for_project(project)
     loaded = _stored_pipeline(origin, run_dir, library)
-    ctx = road.run_context(run_id, run.number, cast(Any, run.event or "manual"), GitContext(**run.git),
+    ctx = road.run_context(run_id, run.number, cast(Any, run.event or "manual"), road.git_context(run.git),
                            dict(run.params), req.target(), cfg)
     plan = road.compile_plan(loaded, ctx, library, req.target())
     _take_over(store, origin)

@@ -30,7 +30,7 @@ from wishstar.engine.scheduler.state import RunState
 from wishstar.engine.spec.errors import InputTooLarge
 from wishstar.engine.store.api import Store
 from wishstar.engine.store.logs import LogStore
-from wishstar.pipelines import road
+from wishstar.pipelines import catalogs, road
 from wishstar.pipelines.admission import EventKind, MissingSecrets, NotStarted, Request, Trigger, admit
 from wishstar.pipelines.load import Loaded
 from wishstar.pipelines.road import Extras, RunPlace, Target
@@ -117,8 +117,9 @@ def _trigger(src: Source, req: RunRequest) -> Trigger:
     return Trigger(cast(EventKind, req.event), git)
 
 
-def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source, Path, Path, Loaded]:
-    """The source cloned into a temporary run directory, and its validated pipeline."""
+def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source, Path, Path, Loaded, Library]:
+    """The source cloned into a temporary run directory, its validated pipeline and the library it was
+    validated with (the project's own ``.wishstar/tasks/`` first)."""
     src = locate(req.source, req.ref)
     if src.dirty:
         err.print("note: uncommitted changes are not part of the run; it builds commit "
@@ -127,6 +128,7 @@ def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source,
     work.parent.mkdir(parents=True, exist_ok=True)
     try:
         project = clone(src, work / "checkout")
+        library = library.for_project(project)
         where = f"{without_password(req.source)} at {src.commit[:12]}"
         loaded = road.read_pipeline(project, req.file, library, where=where, name=_project_name(req.source, src))
         if loaded.detected:
@@ -134,7 +136,7 @@ def _checkout(req: RunRequest, cfg: Settings, library: Library) -> tuple[Source,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return src, work, project, loaded
+    return src, work, project, loaded, library
 
 
 def _project_name(source: str, src: Source) -> str:
@@ -165,7 +167,7 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
     target = req.target()
     if target.executor not in road.EXECUTORS:
         raise UserError(f'--executor {target.executor}: use "local" or "kubernetes"')
-    src, work, project, loaded = _checkout(req, cfg, library)
+    src, work, project, loaded, library = _checkout(req, cfg, library)
     try:
         trigger = _trigger(src, req)
         # locally every secret comes from the command line; on Kubernetes the namespace's Secrets count too
@@ -183,7 +185,8 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=trigger.git.as_dict(),
+    git = {**trigger.git.as_dict(), "library": catalogs.record(library)}  # road.git_context reads it back
+    run_id, number = store.create_run(loaded.pipeline.name, params=dict(req.params), git=git,
                                       event=req.event, executor=req.executor, file=loaded.file,
                                       target=run_target(req, cfg, project.relative_to(work)))
     try:

@@ -109,6 +109,7 @@ def print_summary(run: RunRecord, *, orphaned: bool = False) -> None:
         out.print(f"  reason: {escape(run.reason)}")
     if orphaned:
         out.print(f"  [red]{escape(orphan_note(run.id))}[/red]")
+    _print_library(run.git.get("library"))
     table = Table(box=None, header_style="bold")
     for col in ("task", "status", "attempts", "exit", "took", "results / reason"):
         table.add_column(col, overflow="fold")
@@ -118,6 +119,20 @@ def print_summary(run: RunRecord, *, orphaned: bool = False) -> None:
         table.add_row(escape(task.name), _status(task.status), str(task.attempts or 0),
                       "" if task.exit_code is None else str(task.exit_code), _took(task), escape(detail))
     out.print(table)
+
+
+def _print_library(recorded: object) -> None:
+    """The task catalogs a run read (a git catalog at its commit) and the task each ``uses`` became."""
+    if not isinstance(recorded, dict):
+        return
+    for catalog in recorded.get("catalogs") or []:
+        commit = f" at {catalog['commit']}" if catalog.get("commit") else ""
+        ref = f" (ref {catalog['ref']})" if catalog.get("ref") else ""
+        out.print(f"  catalog: {escape(str(catalog.get('source')))}{escape(commit + ref)}", soft_wrap=True)
+    used = [f"{t['uses']} → {t['task']} ({t['catalog']}{'@' + t['commit'][:12] if t.get('commit') else ''})"
+            for t in recorded.get("tasks") or [] if isinstance(t, dict)]
+    if used:
+        out.print(f"  library tasks: {escape('; '.join(used))}", soft_wrap=True, highlight=False)
 
 
 @runs_app.command("show")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from wishstar.engine.compiler.placement import shared_workspaces
@@ -134,6 +134,13 @@ def generated_pipeline(project_dir: Path, library: Library, *, where: str | None
     said = (f"no {DEFAULT_FILE} in {shown_where}: detected {apps}; running the generated pipeline (`wishstar "
             f"init` writes it as a file you can edit, `wishstar detect` says why)")
     return replace(loaded, generated=files.pipeline, detected=said)
+
+
+def git_context(recorded: Mapping[str, object]) -> GitContext:
+    """A recorded run's git facts (``runs.git``) as the compiler's ``GitContext``; other keys recorded beside
+    them (``library``: the catalogs and task files the run read, ``pipelines.catalogs.record``) are left out."""
+    known = {f.name for f in fields(GitContext)}
+    return GitContext(**{k: v for k, v in recorded.items() if k in known})  # type: ignore[arg-type]
 
 
 def run_context(run_id: str, number: int, event: EventKind, git: GitContext,

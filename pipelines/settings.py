@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,16 @@ _HTTP_URL = re.compile(r"https?://[^/\s]+")
 
 class SettingsError(WishstarError):
     """A ``WISHSTAR_*`` variable or a settings-file value is not valid."""
+
+
+class CatalogSetting(BaseModel):
+    """One entry of ``catalogs`` written as a table: a git URL (or directory) with a ref and a subdirectory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, description="git URL (https://, ssh://, file://, git@host:path) or directory")
+    ref: str | None = Field(default=None, description="branch, tag or commit (default: the remote's HEAD)")
+    path: str | None = Field(default=None, description="the tasks' directory inside the repository")
 
 
 def _default_state_dir() -> Path:
@@ -59,6 +69,9 @@ class Settings(BaseSettings):
     default_image: str = Field(default="docker.io/library/debian:bookworm-slim",
                                description="image for inline tasks that name none (Kubernetes)")
     keep_workspaces: int = Field(default=20, ge=0, description="run working directories kept on disk")
+    catalogs: list[str | CatalogSetting] = Field(
+        default_factory=list, description="extra task catalogs searched before the built-in tasks, in order: "
+                                          "directories, git URLs (URL#REF) or {url, ref, path} tables")
     # -- the server (wishstar serve) --
     gitlab_url: str | None = Field(default=None, description="GitLab base URL, e.g. https://gitlab.example.com")
     gitlab_token: str | None = Field(default=None, repr=False,

@@ -23,8 +23,9 @@ def test_the_wheel_installs_everything_under_the_wishstar_namespace(tmp_path: Pa
     (wheel,) = tmp_path.glob("wishstar-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"wishstar", wheel.name.split("-py")[0] + ".dist-info"}
-    for wanted in ("wishstar/cli/main.py", "wishstar/engine/runner.py", "wishstar/tasks/library/git-clone.yaml",
-                   "wishstar/engine/store/alembic.ini", "wishstar/engine/store/migrations/env.py",
+    for wanted in ("wishstar/cli/main.py", "wishstar/engine/runner.py",
+                   "wishstar/tasks/library/git-clone/1/git-clone.yaml", "wishstar/engine/store/alembic.ini",
+                   "wishstar/engine/store/migrations/env.py",
                    "wishstar/steps/entrypoint/entrypoint.sh", "wishstar/tasks/catalog.py"):
         assert wanted in names
     assert "wishstar/__init__.py" not in names, "wishstar is a namespace package"

@@ -40,12 +40,12 @@ Stop = Callable[[], Awaitable[None]]
 async def start_background_workers(state: State) -> Stop:
     """Start this replica's workers (events -> runs, runs driven under leases) and the status sender (outbox
     -> GitLab) on the server's event loop; the returned coroutine function stops both."""
-    from wishstar.tasks import Library
+    from wishstar.pipelines.catalogs import open_library
     from wishstar.webhook.outbox_worker import run_outbox
     from wishstar.webhook.worker import Worker, command_users_from_env
 
     stop_event = asyncio.Event()
-    worker = Worker(state.store, state.settings, Library(),
+    worker = Worker(state.store, state.settings, open_library(state.settings),
                     command_users=command_users_from_env(state.settings.command_users))
     loops = [asyncio.create_task(worker.serve(stop_event), name="wishstar-workers"),
              asyncio.create_task(run_outbox(state.store, state.settings, stop_event), name="wishstar-outbox")]

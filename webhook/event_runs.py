@@ -27,7 +27,7 @@ from wishstar.engine.compiler.types import GitContext
 from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.leases import Created, Leases, NewRun
 from wishstar.engine.store.server import Project, StoredEvent
-from wishstar.pipelines import road
+from wishstar.pipelines import catalogs, road
 from wishstar.pipelines.admission import EventKind, NotStarted, Trigger, admit
 from wishstar.pipelines.load import Loaded, find_pipeline_file
 from wishstar.pipelines.source import fetch_commit, read_capped
@@ -46,6 +46,8 @@ class Checkout:
     work: Path
     project_dir: Path
     loaded: Loaded
+    library: Library
+    """The library it was validated with: the project's own ``.wishstar/tasks/`` first."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,9 @@ def checkout_event(ev: GitEvent, url: str, token: str | None, work: Path, librar
     project's path; its last part)."""
     project_dir = fetch_commit(url, ev.sha, work / "checkout", token)
     name = project.rsplit("/", 1)[-1] if project else None
-    return Checkout(work, project_dir, road.read_pipeline(project_dir, file, library, where=project, name=name))
+    library = library.for_project(project_dir)
+    loaded = road.read_pipeline(project_dir, file, library, where=project, name=name)
+    return Checkout(work, project_dir, loaded, library)
 
 
 def trigger_of(ev: GitEvent, url: str) -> Trigger:
@@ -162,8 +166,9 @@ class EventRuns:
         trigger = trigger_of(ev, url)
         git_ctx, event = trigger.git, trigger.event
         work = self.state_dir / "work" / f"ev-{stored.id}"
-        try:
-            checkout = checkout_event(ev, url, project.api_token, work, self.library, project=project.path)
+        try:  # git catalogs resolved once per run: their refs' commits now
+            library = catalogs.refresh(self.library, self.state_dir)
+            checkout = checkout_event(ev, url, project.api_token, work, library, project=project.path)
         except WishstarError as exc:
             text = _file_text(work / "checkout")
             shutil.rmtree(work, ignore_errors=True)
@@ -179,8 +184,9 @@ class EventRuns:
             self.leases.finish_event(stored.id, self.owner, "skipped", decision.reason)
             return Outcome("skipped", decision.reason)
         created = self.leases.create_run(stored.id, self.owner, now, NewRun(
-            pipeline=pipeline.name, git=git_ctx.as_dict(), event=event, executor=self.executor,
-            file=checkout.loaded.file, group=decision.group, limit=decision.limit, newer=decision.newer),
+            pipeline=pipeline.name, git={**git_ctx.as_dict(), "library": catalogs.record(checkout.library)},
+            event=event, executor=self.executor, file=checkout.loaded.file, group=decision.group,
+            limit=decision.limit, newer=decision.newer),
             project_id=project.id)
         return Outcome("done", None, created, checkout)
 

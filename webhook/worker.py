@@ -27,6 +27,7 @@ from wishstar.engine.spec.errors import WishstarError
 from wishstar.engine.store.api import Store, process_is_alive
 from wishstar.engine.store.leases import ClaimedRun, LeaseLost, Leases
 from wishstar.engine.store.server import Projects
+from wishstar.pipelines.catalogs import open_library
 from wishstar.pipelines.settings import Settings, load_settings
 from wishstar.tasks import Library
 from wishstar.webhook.event_runs import Checkout, Classify, EventRuns
@@ -208,9 +209,10 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m wishstar.webho
     try:
         cfg = load_settings()
         store = Store.open(cfg.database_url, Path(cfg.state_dir))
+        library = open_library(cfg)  # the catalogs setting: git catalogs pinned when the replica starts
     except WishstarError as exc:  # bad settings or a store that cannot be opened: a message, not a traceback
         parser.exit(1, f"error: {exc}\n")
-    worker = Worker(store, cfg, Library(), owner=args.replica_id,
+    worker = Worker(store, cfg, library, owner=args.replica_id,
                     command_users=command_users_from_env(cfg.command_users))
     if prepare is not None:
         prepare(worker)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from wishstar.engine.compiler.types import GitContext, Plan, ResolvedTask, RunContext
+from wishstar.engine.compiler.types import Plan, ResolvedTask, RunContext
 from wishstar.engine.executors.base import Delegating, Executor, LogSink, RunEnv, TaskOutcome
 from wishstar.engine.records import RunRecord
 from wishstar.engine.resume import resume_state
@@ -41,7 +41,7 @@ from wishstar.engine.store import shape
 from wishstar.engine.store.api import Store, TaskRow
 from wishstar.engine.store.leases import ClaimedRun, Leases
 from wishstar.engine.store.server import Events, Project, Projects
-from wishstar.pipelines import road
+from wishstar.pipelines import catalogs, road
 from wishstar.pipelines.road import Extras, RunPlace
 from wishstar.pipelines.settings import Settings
 from wishstar.tasks import Library
@@ -162,16 +162,19 @@ class RunDriver:
         if not isinstance(found, GitEvent):
             raise WishstarError(f"its event no longer classifies as a build: {found.reason}")
         work = self.cfg.state_dir / "work" / claim.run_id
-        if checkout is None or not checkout.work.exists():
+        if checkout is None or not checkout.work.exists():  # a takeover: the catalogs at the recorded commits
+            recorded = run.git.get("library")
+            library = catalogs.from_record(recorded, self.cfg) if recorded else self.library
             checkout = checkout_event(found, project.clone_url or found.clone_url, project.api_token, work,
-                                      self.library, None, project=project.path)  # see Store.origin
+                                      library, None, project=project.path)  # see Store.origin
         elif checkout.work != work:
             checkout.work.rename(work)
-            checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded)
+            checkout = Checkout(work, work / checkout.project_dir.relative_to(checkout.work), checkout.loaded,
+                                checkout.library)
         loaded = checkout.loaded
         ctx = road.run_context(claim.run_id, run.number, cast(Any, run.event),
-                               GitContext(**run.git), run.params, self.target, self.cfg)
-        plan = road.compile_plan(loaded, ctx, self.library, self.target)
+                               road.git_context(run.git), run.params, self.target, self.cfg)
+        plan = road.compile_plan(loaded, ctx, checkout.library, self.target)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
         start = (resume_state(plan, run, time.time(), reattach=self.target.on_kubernetes)
                  if claim.takeover and run.tasks else None)

@@ -16,6 +16,7 @@ from wishstar.engine.spec.loader import YamlDocument, load_yaml
 from wishstar.engine.spec.model import NAME_PATTERN, Pipeline, PodSettings, ResourceList, Task
 from wishstar.engine.spec.structure import best_effort, parse_structure
 from wishstar.engine.spec.subst import ParamRef, Ref, find_refs, param_ref
+from wishstar.engine.spec.uses import parse_uses, uses_problem
 
 CONTEXT_REFS = {("context", "run", "id"), ("context", "run", "number"), ("context", "pipeline", "name"),
                 ("context", "task", "name"), ("context", "task", "attempt")}
@@ -34,7 +35,16 @@ class UsesInfo:
     """(path below the task, message, hint) for bad ``with:`` values."""
 
 
-UsesLookup = Callable[[Task], "UsesInfo | None"]
+@dataclass(frozen=True)
+class UsesMissing:
+    """The library holds the task's name but not what ``uses:`` asks for (a version it lacks)."""
+
+    message: str
+    hint: str | None = None
+
+
+UsesLookup = Callable[[Task], "UsesInfo | UsesMissing | None"]
+"""The library's answer for a task's ``uses:``: its info, what is missing, or None (no such name)."""
 
 
 @dataclass
@@ -336,11 +346,20 @@ def _check_workspaces(c: _Checker, section: str, name: str, task: Task) -> None:
 def _check_uses(c: _Checker, section: str, name: str, task: Task) -> None:
     if not task.uses:
         return
+    bad = uses_problem(task.uses)
+    if bad is not None:
+        c.infos[name] = None
+        c.add((section, name, "uses"), *bad)
+        return
     info = c.uses(task)
-    c.infos[name] = info
+    c.infos[name] = info if isinstance(info, UsesInfo) else None
+    if isinstance(info, UsesMissing):
+        c.add((section, name, "uses"), info.message, info.hint)
+        return
     if info is None:
-        c.add((section, name, "uses"), f'no library task named "{task.uses}"',
-              did_you_mean(task.uses, c.library_names) or "see `wishstar tasks list` or docs/tasks.md")
+        wanted = parse_uses(task.uses).name
+        c.add((section, name, "uses"), f'no library task named "{wanted}"',
+              did_you_mean(wanted, c.library_names) or "see `wishstar tasks list` or docs/tasks.md")
         return
     for sub, message, hint in info.problems:
         c.add((section, name, *sub), message, hint)

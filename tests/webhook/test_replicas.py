@@ -68,6 +68,23 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant, freezing them first: a process the replica forks between a listing
+    and the kill would otherwise survive as an orphan and go on writing markers (seen under load)."""
+    frozen: set[int] = set()
+    while True:
+        fresh = [p for p in (pid, *descendants(pid)) if p not in frozen]
+        if not fresh:
+            break
+        for victim in fresh:
+            with contextlib.suppress(ProcessLookupError):  # a short-lived step may end meanwhile
+                os.kill(victim, signal.SIGSTOP)
+            frozen.add(victim)
+    for victim in frozen:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
 def start_replica(name: str, url: str, tmp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "WISHSTAR_DATABASE_URL": url, "WISHSTAR_STATE_DIR": str(tmp / name),
            "WISHSTAR_LEASE_SECONDS": "2", "WISHSTAR_WORKERS": "2", "PYTHONPATH": str(ROOT)}
@@ -92,10 +109,7 @@ def test_three_replicas_finish_every_run_exactly_once_when_one_is_killed(tmp_pat
             while not any(m[3] == "r0" and m[4] == "start" for m in read_markers(markers)):
                 assert time.monotonic() < deadline, "replica r0 never started a task"
                 time.sleep(0.02)
-            victims = [replicas[0].pid, *descendants(replicas[0].pid)]
-            for pid in victims:
-                with contextlib.suppress(ProcessLookupError):  # a short-lived step may end meanwhile
-                    os.kill(pid, signal.SIGKILL)
+            kill_tree(replicas[0].pid)
             killed_at = time.time()
             replicas[0].wait()
             deadline = time.monotonic() + 120
