@@ -20,10 +20,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.k8s.node import ROOT, SCRIPTS
+from tests.k8s.node import SCRIPTS
 
-IMAGE_BUILD_DIR = ROOT / "tasks" / "library" / "image-build" / "1"
-"""The versioned task's directory, given to ``Library(extra_dirs=...)`` as a flat catalog."""
+IMAGE_BUILD_TASK = """\
+  image:
+    uses: image-build@1
+    needs: [checkout]
+    workspaces: {source: source}
+    with:
+      IMAGE: '@REPOSITORY@'
+      BUILDER: '@BUILDER@'
+      INSECURE_REGISTRY: "true"
+      REGISTRY_MIRROR: '@REGISTRY@/mirror'
+"""
+"""The pipeline task both tests run (after their own ``checkout``); fill in the ``@NAME@`` values with ``fill``."""
 
 MANIFEST_ACCEPT = ("application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json,"
                    " application/vnd.oci.image.index.v1+json")
@@ -122,6 +132,13 @@ def registry_digest(registry: str, repository: str, tag: str) -> str:
                                      headers={"Accept": MANIFEST_ACCEPT})
     with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.headers["Docker-Content-Digest"])
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """``text`` with every ``@NAME@`` replaced by ``values[NAME]``."""
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    return text
 
 
 def app_source(greeting: str) -> str:

@@ -25,10 +25,11 @@ import pytest
 from tests.k8s.cluster import Cluster
 from tests.k8s.image_build_support import (
     DOCKERFILE,
-    IMAGE_BUILD_DIR,
+    IMAGE_BUILD_TASK,
     SampleRepo,
     app_source,
     build_images,
+    fill,
     registry_digest,
     served_repo,
 )
@@ -58,17 +59,9 @@ tasks:
     script: |
       git clone -q "$WISHSTAR_GIT_URL" "$(workspaces.source.path)"
       git -C "$(workspaces.source.path)" -c advice.detachedHead=false checkout -q "$WISHSTAR_GIT_COMMIT"
-  image:
-    uses: image-build
-    needs: [checkout]
-    workspaces: {source: source}
-    with:
-      IMAGE: '@REPOSITORY@'
-      BUILDER: '@BUILDER@'
+""" + IMAGE_BUILD_TASK + """\
       KANIKO_IMAGE: '@KANIKO@'
       BUILDAH_IMAGE: '@BUILDAH@'
-      INSECURE_REGISTRY: "true"
-      REGISTRY_MIRROR: '@REGISTRY@/mirror'
 """
 
 
@@ -105,7 +98,7 @@ class BuildRun:
         run_id, number = self.store.create_run("app", git={"commit": git.commit or ""})
         self.ctx = RunContext(run_id=run_id, number=number, namespace=namespace, git=git,
                               )
-        library = Library(extra_dirs=[IMAGE_BUILD_DIR])
+        library = Library()
         self.plan = compile_run(validate(text, ".wishstar.yaml", library), self.ctx, library, placement=True)
         self.volume = workspace_volume(cluster, namespace, claim_name(run_id, "source"), tmp_path / "pv")
         config = KubernetesConfig(namespace=namespace, kubeconfig=str(cluster.kubeconfig),
@@ -154,12 +147,8 @@ def _logs(tmp_path: Path) -> Any:
 def pipeline_text(images: dict[str, str], repository: str, builder: str) -> str:
     # the idle builder's step runs in the active builder's image: nothing else to pull
     active = images[builder]
-    values = {"DEBIAN": images["debian"], "REPOSITORY": repository, "BUILDER": builder, "KANIKO": active,
-              "BUILDAH": active, "REGISTRY": repository.split("/", 1)[0]}
-    text = PIPELINE
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    return text
+    return fill(PIPELINE, {"DEBIAN": images["debian"], "REPOSITORY": repository, "BUILDER": builder,
+                           "KANIKO": active, "BUILDAH": active, "REGISTRY": repository.split("/", 1)[0]})
 
 
 def build(tmp_path: Path, cluster: Cluster, namespace: str, node: RealNode, images: dict[str, str],

@@ -19,9 +19,10 @@ import pytest
 
 from tests.k8s.image_build_support import (
     DOCKERFILE,
-    IMAGE_BUILD_DIR,
+    IMAGE_BUILD_TASK,
     app_source,
     build_images,
+    fill,
     git,
     registry_digest,
     unavailable,
@@ -44,16 +45,7 @@ tasks:
   checkout:
     # the checkout is this task's directory; the workspace is referred to, not mapped (implicit binding)
     script: cp -a . "$(workspaces.source.path)/"
-  image:
-    uses: image-build
-    needs: [checkout]
-    workspaces: {source: source}
-    with:
-      IMAGE: '@REPOSITORY@'
-      BUILDER: '@BUILDER@'
-      INSECURE_REGISTRY: "true"
-      REGISTRY_MIRROR: '@REGISTRY@/mirror'
-"""
+""" + IMAGE_BUILD_TASK
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +60,8 @@ def project(tmp_path: Path, repository: str, builder: str, dockerfile: str) -> P
     storage.mkdir()
     conf = storage / "storage.conf"
     conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/root"\nrunroot = "{storage}/run"\n')
-    text = PIPELINE
-    for key, value in {"STORAGE": str(conf), "REPOSITORY": repository, "BUILDER": builder,
-                       "REGISTRY": repository.split("/", 1)[0]}.items():
-        text = text.replace(f"@{key}@", value)
+    text = fill(PIPELINE, {"STORAGE": str(conf), "REPOSITORY": repository, "BUILDER": builder,
+                           "REGISTRY": repository.split("/", 1)[0]})
     work = tmp_path / "app"
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
@@ -87,7 +77,7 @@ def run_local(tmp_path: Path, work: Path) -> tuple[dict[str, Any], str]:
     cfg = settings(state)
     with Store.open(None, state) as store:
         run_id, _ = execute(RunRequest(source=str(work), progress=False), cfg, store,
-                            Library(extra_dirs=[IMAGE_BUILD_DIR]))
+                            Library())
         data = shape.run_dict(store.get_run(run_id))
     logs = LogStore(state)
     text = "\n".join(p.read_text(errors="replace") for p in sorted(logs.root.rglob("*")) if p.is_file())
