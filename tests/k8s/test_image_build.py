@@ -201,3 +201,19 @@ def test_a_broken_dockerfile_fails_the_task_with_the_builders_message_in_the_log
     log = run.log()
     assert "about to fail" in log and "exit status 7" in log, log[-3000:]
     assert "IMAGE_DIGEST" not in run.results()
+
+
+def test_one_param_swaps_the_builder_to_buildah_in_the_pod(
+        tmp_path: Path, cluster: Cluster, namespace: str, real_node: RealNode, images: dict[str, str],
+        sample_repo: SampleRepo) -> None:
+    # no securityContext: buildah (lacking CAP_SYS_ADMIN) builds in a user namespace of its own (docs/images.md)
+    registry = images["buildah"].split("/", 1)[0]
+    repository = f"{registry}/wishstar-test/{namespace}-buildah"
+    commit = sample_repo.commit({"Dockerfile": DOCKERFILE, "app.py": app_source("hello buildah")}, "first")
+    run, data, seconds = build(tmp_path, cluster, namespace, real_node, images, sample_repo, commit, repository,
+                               builder="buildah")
+    assert data["status"] == "succeeded", (data, run.log()[-4000:])
+    digest = run.results()["IMAGE_DIGEST"]
+    assert digest == registry_digest(registry, repository.split("/", 1)[1], commit[:8])
+    assert "BUILDER is buildah: the kaniko step has nothing to do" in run.log()
+    print(f"\nbuildah in a Pod (vfs storage): {seconds:.1f} s")
