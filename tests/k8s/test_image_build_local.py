@@ -76,12 +76,20 @@ def run_local(tmp_path: Path, work: Path) -> tuple[dict[str, Any], str]:
     state = tmp_path / "state"
     cfg = settings(state)
     with Store.open(None, state) as store:
-        run_id, _ = execute(RunRequest(source=str(work), progress=False), cfg, store,
-                            Library())
+        run_id, _ = execute(RunRequest(source=str(work), progress=False), cfg, store, Library())
         data = shape.run_dict(store.get_run(run_id))
+    leftover = mounts_under(tmp_path / "storage")
+    assert leftover == [], f"buildah left mounts behind on the host: {leftover}"
     logs = LogStore(state)
     text = "\n".join(p.read_text(errors="replace") for p in sorted(logs.root.rglob("*")) if p.is_file())
     return data, text
+
+
+def mounts_under(directory: Path) -> list[str]:
+    """Mount points below ``directory``: buildah's overlay storage must release them when the step ends."""
+    prefix = f"{directory}/"
+    with open("/proc/mounts") as mounts:
+        return [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
 
 
 def test_buildah_on_the_host_builds_through_the_mirror_and_pushes_the_commit_tag(tmp_path: Path,
