@@ -49,9 +49,11 @@ CMD ["python3", "/app/app.py"]
 
 
 def unavailable(reason: str) -> None:
-    """Fail under CI_REQUIRE_KUBERNETES=1 (the builders are meant to be there), else skip with the reason."""
-    if os.environ.get("CI_REQUIRE_KUBERNETES") == "1":
-        pytest.fail(f"CI_REQUIRE_KUBERNETES=1 but {reason}", pytrace=False)
+    """Fail under CI_REQUIRE_KUBERNETES=1 or CI_REQUIRE_REGISTRY=1 (the builders, the registry and buildah are
+    meant to be there), else skip with the reason."""
+    for variable in ("CI_REQUIRE_KUBERNETES", "CI_REQUIRE_REGISTRY"):
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{variable}=1 but {reason}", pytrace=False)
     pytest.skip(reason)
 
 
