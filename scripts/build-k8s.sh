@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Kubernetes test-cluster binaries from the Go module proxy (no prebuilt binary can be downloaded here).
 #
-#   scripts/build-k8s.sh [all|etcd|kwok|kubernetes|helm|paths]
+#   scripts/build-k8s.sh [all|etcd|kwok|kubernetes|helm|kaniko|paths]
 #
 # Everything lives under ~/.cache/wishstar/, keyed by version, so a clean machine builds once and later runs reuse:
 #   binaries     ~/.cache/wishstar/bin/<tool>-<version>/
@@ -16,6 +16,8 @@ K8S_VERSION="${WISHSTAR_K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${WISHSTAR_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${WISHSTAR_KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${WISHSTAR_HELM_VERSION:-v3.19.5}"
+# kaniko: the maintained fork (Google archived GoogleContainerTools/kaniko in June 2025); docs/images.md.
+KANIKO_VERSION="${WISHSTAR_KANIKO_VERSION:-v1.26.4}"
 
 CACHE="${WISHSTAR_CACHE:-$HOME/.cache/wishstar}"
 BIN_ROOT="$CACHE/bin"
@@ -30,6 +32,7 @@ K8S_DIR="$BIN_ROOT/kubernetes-$K8S_VERSION"
 ETCD_DIR="$BIN_ROOT/etcd-$ETCD_VERSION"
 KWOK_DIR="$BIN_ROOT/kwok-$KWOK_VERSION"
 HELM_DIR="$BIN_ROOT/helm-$HELM_VERSION"
+KANIKO_DIR="$BIN_ROOT/kaniko-$KANIKO_VERSION"
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
@@ -113,6 +116,22 @@ build_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+# kaniko's executor (not part of `all`: only the image-build task's kaniko image needs it; scripts/images.sh
+# builds it on demand). `go install github.com/osscontainertools/kaniko/cmd/executor@VERSION` fails here: it
+# reads the module's version list for deprecations, and this machine's module proxy answers that list with
+# 403 "This module version is not available"; `go get` of the exact version in a wrapper module does not ask.
+build_kaniko() {
+  local w="$SRC_ROOT/kaniko-$KANIKO_VERSION" mod=github.com/osscontainertools/kaniko
+  new_wrapper "$w" wishstar.invalid/kanikobin
+  cd "$w"
+  go get "$mod/cmd/executor@$KANIKO_VERSION"
+  grep -Eq "$mod $KANIKO_VERSION( |$)" go.mod || { log "$mod is not at $KANIKO_VERSION in $w/go.mod"; exit 1; }
+  mkdir -p "$KANIKO_DIR"
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $mod/pkg/version.version=$KANIKO_VERSION" \
+    -o "$KANIKO_DIR/executor.tmp" "$mod/cmd/executor"
+  mv "$KANIKO_DIR/executor.tmp" "$KANIKO_DIR/executor"
+}
+
 have_all() { # DIR NAME...
   local d="$1" n
   shift
@@ -130,6 +149,8 @@ build_one() {
       need_go; (run_timed "kubernetes $K8S_VERSION (${K8S_CMDS[*]})" build_kubernetes) ;;
     helm) have_all "$HELM_DIR" helm && { log "helm $HELM_VERSION: cached"; return; }
       need_go; (run_timed "helm $HELM_VERSION" build_helm) ;;
+    kaniko) have_all "$KANIKO_DIR" executor && { log "kaniko $KANIKO_VERSION: cached"; return; }
+      need_go; (run_timed "kaniko $KANIKO_VERSION" build_kaniko) ;;
     *) log "unknown target: $what"; exit 2 ;;
   esac
 }
@@ -139,6 +160,7 @@ paths() {
   echo "ETCD=$ETCD_DIR/etcd"
   echo "KWOK=$KWOK_DIR/kwok"
   echo "HELM=$HELM_DIR/helm"
+  echo "KANIKO=$KANIKO_DIR/executor"
   for n in "${K8S_CMDS[@]}"; do
     local var="${n^^}"
     echo "${var//-/_}=$K8S_DIR/$n"
@@ -162,7 +184,7 @@ case "$cmd" in
     for t in etcd kwok kubernetes helm; do build_one "$t"; done
     log "all binaries ready ($((SECONDS - total))s)"
     ;;
-  etcd | kwok | kubernetes | helm) build_one "$cmd" ;;
+  etcd | kwok | kubernetes | helm | kaniko) build_one "$cmd" ;;
   paths) paths ;;
-  *) echo "usage: $0 [all|etcd|kwok|kubernetes|helm|paths]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|etcd|kwok|kubernetes|helm|kaniko|paths]" >&2; exit 2 ;;
 esac

@@ -14,8 +14,16 @@
 #                             timeout: what engine/compiler/entrypoint.py needs)
 #   wishstar/debian:bookworm  debootstrap --variant=minbase bookworm + git, python3, ca-certificates
 #
-# Built only when named (`scripts/images.sh build helm`):
+# Built only when named (not by a bare `build`, which the real node's fixtures run): the image-build task's
+# builders and the public-image mirror (docs/images.md):
+#
+#   wishstar/buildah:1.28.2   FROM wishstar/debian + Debian's buildah and runc (vfs storage, chroot isolation)
+#   wishstar/kaniko:v1.26.4   FROM scratch: the osscontainertools/kaniko executor (scripts/build-k8s.sh kaniko)
+#                             under /kaniko, a static busybox under /busybox, as upstream's :debug image
 #   wishstar/helm:3.19.5      FROM wishstar/debian + helm and kubectl (scripts/build-k8s.sh) + charts/app
+#   mirror/docker.io/library/python:3.11-slim-bookworm
+#                             FROM wishstar/debian + python3 3.11, pip, venv: the stand-in for Docker Hub's image
+#                             that a Harbor proxy cache would serve (<local>/mirror/REGISTRY/PATH:TAG)
 #
 # The recipes are the Containerfiles in scripts/images/<name>/. Everything is cached under
 # ${WISHSTAR_CACHE:-~/.cache/wishstar}: buildah's storage (buildah/), the debootstrap rootfs tarball and a stamp
@@ -34,6 +42,8 @@ MIRROR="${WISHSTAR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 DEBIAN_PACKAGES="git,python3,ca-certificates"
 ALL=(pause busybox debian)
+EXTRA=(buildah kaniko helm mirror-python)
+KANIKO_VERSION="${WISHSTAR_KANIKO_VERSION:-v1.26.4}"
 
 log() { echo "images.sh: $*" >&2; }
 
@@ -42,13 +52,43 @@ tag_of() {
     pause) echo 1 ;;
     busybox) echo 1.35 ;;
     debian) echo "$SUITE" ;;
+    buildah) echo 1.28.2 ;;
     helm) echo 3.19.5 ;;
-    *) log "unknown image '$1' (known: ${ALL[*]})"; exit 2 ;;
+    kaniko) echo "$KANIKO_VERSION" ;;
+    mirror-python) echo 3.11-slim-bookworm ;;
+    *) log "unknown image '$1' (known: ${ALL[*]} ${EXTRA[*]})"; exit 2 ;;
   esac
 }
 
+# The repository path of NAME in the registry: mirror-* images at the path of the public image they stand in for.
+path_of() {
+  case "$1" in
+    mirror-python) echo mirror/docker.io/library/python ;;
+    *) echo "wishstar/$1" ;;
+  esac
+}
+
+# Images built FROM another local image: that one is built first, and its stamp is one of their inputs.
+base_of() {
+  case "$1" in
+    buildah | helm | mirror-python) echo debian ;;
+  esac
+}
+
+# The kaniko executor scripts/build-k8s.sh built (it builds it when missing: a few minutes cold).
+kaniko_executor() {
+  local path
+  path="$("$ROOT/scripts/build-k8s.sh" paths | sed -n 's/^KANIKO=//p')"
+  if [[ -z "$path" || ! -x "$path" ]]; then
+    "$ROOT/scripts/build-k8s.sh" kaniko >&2
+    path="$("$ROOT/scripts/build-k8s.sh" paths | sed -n 's/^KANIKO=//p')"
+  fi
+  [[ -n "$path" && -x "$path" ]] || { log "no kaniko executor after scripts/build-k8s.sh kaniko"; exit 1; }
+  echo "$path"
+}
+
 registry() { "$ROOT/scripts/registry.sh" url; }
-ref() { echo "$(registry)/wishstar/$1:$(tag_of "$1")"; }
+ref() { echo "$(registry)/$(path_of "$1"):$(tag_of "$1")"; }
 
 ensure_installed() {
   local -a missing=()
@@ -71,7 +111,7 @@ in_registry() {
   curl -fsS -o /dev/null --max-time 5 \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-    "http://$(registry)/v2/wishstar/$1/manifests/$(tag_of "$1")" 2>/dev/null
+    "http://$(registry)/v2/$(path_of "$1")/manifests/$(tag_of "$1")" 2>/dev/null
 }
 
 busybox_version() { dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || sha256sum /bin/busybox | cut -c1-16; }
@@ -82,11 +122,12 @@ inputs_of() {
   case "$1" in
     pause | busybox) echo "busybox $(busybox_version)" ;;
     debian) echo "debootstrap minbase $SUITE $MIRROR $DEBIAN_PACKAGES" ;;
-    helm) echo "debian $(stamp_of debian)"; sha256sum "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)"
+    kaniko) echo "kaniko $KANIKO_VERSION busybox $(busybox_version)"; sha256sum /etc/ssl/certs/ca-certificates.crt ;;
+    helm) sha256sum "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)"
           (cd "$ROOT/charts/app" && find . -type f | LC_ALL=C sort | xargs sha256sum) ;;
   esac
+  if [[ -n "$(base_of "$1")" ]]; then echo "base $(base_of "$1") $(stamp_of "$(base_of "$1")")"; fi
 }
-
 # A binary scripts/build-k8s.sh built (HELM, KUBECTL): its path, built first when missing.
 k8s_tool() {
   local path
@@ -141,6 +182,20 @@ busybox_rootfs() {
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$dir/etc/group"
 }
 
+# kaniko's rootfs: the executor and CA certificates under /kaniko, busybox and its applets under /busybox.
+kaniko_rootfs() {
+  local dir="$1" applet
+  mkdir -p "$dir/kaniko/ssl/certs" "$dir/kaniko/.docker" "$dir/busybox" "$dir/bin" "$dir/tmp" "$dir/workspace"
+  chmod 1777 "$dir/tmp"
+  cp "$(kaniko_executor)" "$dir/kaniko/executor"
+  cp /etc/ssl/certs/ca-certificates.crt "$dir/kaniko/ssl/certs/ca-certificates.crt"
+  cp /bin/busybox "$dir/busybox/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ "$applet" == busybox ]] || ln -sf busybox "$dir/busybox/$applet"
+  done
+  ln -sf /busybox/sh "$dir/bin/sh"
+}
+
 record() {
   local line
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $2 s  $1"
@@ -149,9 +204,18 @@ record() {
 }
 
 build_one() {
-  local name="$1" force="$2" stamp ctx image t0 t1
-  if [[ "$name" == helm ]]; then build_one debian 0; fi # FROM localhost/wishstar/debian:bookworm
+  local name="$1" force="$2" stamp ctx image t0 t1 local_name
+  if [[ -n "$(base_of "$name")" ]]; then
+    build_one "$(base_of "$name")" 0
+    # FROM localhost/wishstar/<base>: buildah's storage must hold it (a wiped cache still has it in the registry)
+    bah inspect --type image "localhost/$(path_of "$(base_of "$name")"):$(tag_of "$(base_of "$name")")" \
+      >/dev/null 2>&1 || bah pull --quiet --tls-verify=false "docker://$(ref "$(base_of "$name")")" >/dev/null
+    bah inspect --type image "localhost/$(path_of "$(base_of "$name")"):$(tag_of "$(base_of "$name")")" \
+      >/dev/null 2>&1 || bah tag "$(ref "$(base_of "$name")")" \
+      "localhost/$(path_of "$(base_of "$name")"):$(tag_of "$(base_of "$name")")"
+  fi
   stamp="$(stamp_of "$name")"
+  local_name="$(path_of "$name"):$(tag_of "$name")"
   image="$(ref "$name")"
   if [[ "$force" != 1 && "$(cat "$IMGCACHE/$name.stamp" 2>/dev/null)" == "$stamp" ]] && in_registry "$name"; then
     log "$image is up to date"
@@ -164,15 +228,17 @@ build_one() {
     pause) cp /bin/busybox "$ctx/busybox" ;;
     busybox) busybox_rootfs "$ctx/rootfs" ;;
     debian) ln "$(debian_rootfs)" "$ctx/rootfs.tar" ;;
+    kaniko) kaniko_rootfs "$ctx/rootfs" ;;
     helm) cp "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)" "$ctx/"; cp -r "$ROOT/charts/app" "$ctx/app" ;;
   esac
   t0=$SECONDS
   bah bud --isolation chroot --runtime runc --layers=false --quiet \
-    -f "$ROOT/scripts/images/$name/Containerfile" -t "wishstar/$name:$(tag_of "$name")" "$ctx" >/dev/null
+    -f "$ROOT/scripts/images/$name/Containerfile" -t "$local_name" "$ctx" >/dev/null
   t1=$SECONDS
-  bah push --quiet --tls-verify=false "wishstar/$name:$(tag_of "$name")" "docker://$image"
-  bah push --quiet --tls-verify=false "wishstar/$name:$(tag_of "$name")" \
-    "docker://$(registry)/wishstar/$name:latest"
+  bah push --quiet --tls-verify=false "$local_name" "docker://$image"
+  if [[ "$name" != mirror-* ]]; then
+    bah push --quiet --tls-verify=false "$local_name" "docker://$(registry)/wishstar/$name:latest"
+  fi
   echo "$stamp" > "$IMGCACHE/$name.stamp"
   record "$image (build $((t1 - t0)) s, push $((SECONDS - t1)) s)" $((SECONDS - t0))
 }
