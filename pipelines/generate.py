@@ -11,6 +11,8 @@ Produces text only: writing files (``wishstar init``) and validating (the road) 
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ def generate(detection: Detection, *, name: str, has_file: Callable[[str], bool]
     files = {PIPELINE_FILE: _render("pipeline.yaml.j2", {
         "name": pipeline_name(name), "apps": apps, "fragments": fragments, "header": header_lines(detection),
         "described": ", ".join(name if app.path == "." else app.path for app in apps),
+        "deliveries": [delivery_vars(app, variables, name) for app, variables in per_app],
     })}
     for app, variables in per_app:
         docker_dir = app.path if app.path != "." else ""
@@ -83,6 +86,31 @@ def _app_vars(app: App, single: bool, pins: Mapping[str, str]) -> dict[str, obje
         "port": c.port.value if c.port else None, "uid": APP_UID, "header": app_header(app),
         "versions": {k: v.value for k, v in c.versions.items()},
     }
+
+
+PRESETS = {"java": "spring-boot", "node": "node", "python": "python", "go": "go", "dotnet": "dotnet"}
+"""Language to charts/app preset; Java gets the Spring Boot preset only for Spring Boot (JVM flags, actuator)."""
+
+
+def delivery_vars(app: App, variables: Mapping[str, object], name: str) -> dict[str, object]:
+    """What ``_delivery.j2`` needs for one app: the image and release names (DNS-safe), the build context and the
+    Dockerfile relative to it, the chart preset and the values that make the chart fit what was detected."""
+    c = app.chosen
+    base = pipeline_name(name).replace("_", "-")
+    image = base if app.path == "." else f"{base}-{pipeline_name(app.name).replace('_', '-')}"
+    dockerfile = f"{app.path}/Dockerfile" if app.path != "." else "Dockerfile"
+    context = app.context
+    relative = dockerfile if context == "." else posixpath.relpath(dockerfile, context)
+    preset = PRESETS.get(c.language, "")
+    if c.language == "java" and c.framework != "spring-boot":
+        preset = ""
+    port = variables["port"]
+    probe = {"type": "tcp"}
+    values = {"containerPort": int(str(port)), "probes": {"liveness": probe, "readiness": probe, "startup": probe}}
+    return {"suffix": variables["suffix"], "test": variables["task"], "image": image,
+            "release": image[:53].strip("-") or "app", "described": name if app.path == "." else app.path,
+            "context": context, "dockerfile": relative, "preset": preset,
+            "deploy": port is not None and str(port).isdigit(), "chart_values": json.dumps(values, sort_keys=True)}
 
 
 def _runtime_of(language: str, versions: Mapping[str, Chosen]) -> str | None:
@@ -129,8 +157,6 @@ def pipeline_name(name: str) -> str:
 
 def yaml_str(value: object) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML)."""
-    import json
-
     return json.dumps(str(value))
 
 
