@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wishstar.cli import detect_cmd, runs_cmd, serve_cmd
+from wishstar.cli import deployments_cmd, detect_cmd, runs_cmd, serve_cmd
 from wishstar.cli.common import Output, PlanOutput, UserError, err, open_store, out, print_json, report_error, settings
 from wishstar.cli.projects_cmd import projects_app
 from wishstar.cli.tasks_cmd import CatalogOpt, tasks_app
@@ -38,6 +38,7 @@ app.add_typer(tokens_app, name="tokens")
 app.command("serve")(serve_cmd.serve)
 app.command("detect")(detect_cmd.detect)
 app.command("init")(detect_cmd.init)
+app.command("deployments")(deployments_cmd.deployments)
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="where runs live (env WISHSTAR_STATE_DIR)")]
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="pipeline file relative to the project")]
@@ -77,7 +78,9 @@ def run(
     tag: Annotated[str | None, typer.Option(help="tag name for --event tag")] = None,
     target_branch: Annotated[str | None, typer.Option(
         help="--event merge_request: the branch it merges into (on.merge_request.targetBranches)")] = None,
-    executor: Annotated[str, typer.Option(help="where tasks run: local or kubernetes")] = "local",
+    executor: Annotated[str, typer.Option(
+        help="where tasks run: local, kubernetes, or podman, docker, container (each step in its image here)")]
+    = "local",
     namespace: Annotated[str | None, typer.Option(help="kubernetes: namespace (env WISHSTAR_NAMESPACE)")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="kubernetes: kubeconfig file (default: KUBECONFIG)")]
     = None,
@@ -160,6 +163,7 @@ def plan(
     from wishstar.engine.compiler.names import namespace_problems
     from wishstar.engine.compiler.types import RunContext
     from wishstar.pipelines.load import compile_run
+    from wishstar.pipelines.road import image_lookup
 
     library = _library(catalog, path)
     want = output is PlanOutput.yaml or (output is PlanOutput.json and manifests)
@@ -170,7 +174,8 @@ def plan(
         raise ValidationFailed([*exc.problems, *bad_namespace]) from None
     ctx = RunContext(params=parse_pairs(param, "--param"), namespace=namespace,
                      default_image=settings().default_image)
-    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want)
+    images = image_lookup(settings()) if want else None  # the manifests need the image entrypoints
+    compiled = compile_run(loaded, ctx, library, manifests=want, placement=want, images=images)
     resolved = [r.as_dict() for r in library.resolutions()]
     if output is PlanOutput.yaml:
         sys.stdout.write(manifests_yaml(compiled))

@@ -1,4 +1,5 @@
-"""The CLI against a remote server: ``wishstar runs list|show|cancel`` and ``wishstar logs`` with ``--server URL``.
+"""The CLI against a remote server: ``wishstar runs list|show|cancel``, ``wishstar logs`` and ``wishstar
+deployments`` with ``--server URL``.
 
 Why: people inspect and cancel runs from their own machine, through the same HTTP API (``/api/runs``) that
 tools use, with the token in ``WISHSTAR_TOKEN`` (an environment variable, never an option: command lines are
@@ -69,6 +70,17 @@ class Remote:
 
     def cancel(self, ref: str) -> dict[str, Any]:
         return dict(self._send("POST", f"/api/runs/{quote(ref, safe='')}/cancel"))
+
+    def project_deployments(self, project: str, **filters: Any) -> list[dict[str, Any]]:
+        """A project's current releases (or, with ``history=True``, one release's revisions)."""
+        return list(self._send("GET", f"/api/projects/{quote(project, safe='/')}/deployments", filters))
+
+    def find_deployments(self, **filters: Any) -> list[dict[str, Any]]:
+        """Where a ``digest`` is deployed; without one, the latest deployments."""
+        return list(self._send("GET", "/api/deployments", filters))
+
+    def run_deployments(self, ref: str) -> list[dict[str, Any]]:
+        return list(self._send("GET", f"/api/runs/{quote(ref, safe='')}/deployments"))
 
     def log_chunks(self, run_id: str, task: str, attempt: int | None) -> Iterator[bytes]:
         """A task's step logs as the server streams them (bounded memory)."""

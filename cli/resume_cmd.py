@@ -79,7 +79,7 @@ def resume(ref: str, secrets: dict[str, str], progress: bool, cfg: Settings, sto
     loaded = _stored_pipeline(origin, run_dir, library)
     ctx = road.run_context(run_id, run.number, cast(Any, run.event or "manual"), road.git_context(run.git),
                            dict(run.params), req.target(), cfg)
-    plan = road.compile_plan(loaded, ctx, library, req.target())
+    plan = road.compile_plan(loaded, ctx, library, req.target(), cfg)
     _take_over(store, origin)
     start = resume_state(plan, run, time.time(), reattach=True)
     status = drive(plan, ctx, RunPlace(run_dir, project), req, cfg, store, start=start)

@@ -149,16 +149,20 @@ def _project_name(source: str, src: Source) -> str:
     return Path(source).resolve().name or "app"
 
 
-def _notices(plan: Plan, *, local: bool) -> None:
+def _notices(plan: Plan, target: Target) -> None:
+    if target.on_kubernetes:
+        return
     images = sorted({img for t in plan.all_tasks() for s in t.steps if (img := s.image or t.image)})
-    if images and local:
+    if images and not target.in_containers:
         err.print(f"note: the local executor runs steps on this machine; images are recorded, not used "
                   f"({', '.join(images[:4])}{', ...' if len(images) > 4 else ''})", highlight=False)
     pods = [t.name for t in plan.all_tasks() if t.kubernetes.is_set()]
-    if pods and local:
-        err.print(f"note: the local executor ignores `kubernetes:` settings (service account, nodeSelector, "
-                  f"resources, ...) of {', '.join(pods[:4])}{', ...' if len(pods) > 4 else ''}", highlight=False)
-    for note in sorted({n for t in plan.all_tasks() for n in t.notes} if local else ()):
+    if pods:
+        kept = " but runAsUser/runAsGroup" if target.in_containers else ""
+        err.print(f"note: the {target.executor} executor ignores `kubernetes:` settings (service account, "
+                  f"nodeSelector, resources, ...){kept} of {', '.join(pods[:4])}{', ...' if len(pods) > 4 else ''}",
+                  highlight=False)
+    for note in sorted({n for t in plan.all_tasks() for n in t.notes}):
         err.print(f"note: {note}", highlight=False)
 
 
@@ -166,7 +170,7 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
     """Run the pipeline; returns (run id, final status), ("", "not-triggered") when ``on:`` says no."""
     target = req.target()
     if target.executor not in road.EXECUTORS:
-        raise UserError(f'--executor {target.executor}: use "local" or "kubernetes"')
+        raise UserError(f"--executor {target.executor}: use {', '.join(road.EXECUTORS)}")
     src, work, project, loaded, library = _checkout(req, cfg, library)
     try:
         trigger = _trigger(src, req)
@@ -194,12 +198,12 @@ def execute(req: RunRequest, cfg: Settings, store: Store, library: Library) -> t
         work.rename(run_dir)
         project = run_dir / project.relative_to(work)
         ctx = road.run_context(run_id, number, trigger.event, trigger.git, req.params, target, cfg)
-        plan = road.compile_plan(loaded, ctx, library, target)
+        plan = road.compile_plan(loaded, ctx, library, target, cfg)
     except BaseException as exc:
         store.set_run_status(run_id, "failed", f"could not start: {exc}")
         shutil.rmtree(work, ignore_errors=True)
         raise
-    _notices(plan, local=not target.on_kubernetes)
+    _notices(plan, target)
     status = drive(plan, ctx, RunPlace(run_dir, project), req, cfg, store)
     _prune(cfg, store)
     return run_id, status

@@ -143,16 +143,27 @@ def show(
     server: Server = None,
 ) -> None:
     """One run with its tasks, results and reasons."""
+    from wishstar.engine.store.deployments import Deployments, deployment_dict, deployment_from_json
+
     if server:
-        run, orphaned = shape.run_from_json(_remote(server).get_run(run_id)), False
+        remote = _remote(server)
+        run, orphaned = shape.run_from_json(remote.get_run(run_id)), False
+        deployed = [deployment_from_json(d) for d in remote.run_deployments(run.id)]
     else:
         with open_store(settings(state_dir)) as store:
             run = store.get_run(run_id)
             orphaned = run.id in store.orphans()
+            deployed = Deployments(store).of_run(run.id)
     if output is Output.json:
-        print_json(shape.run_dict(run) if server else {**shape.run_dict(run), "orphaned": orphaned})
-    else:
-        print_summary(run, orphaned=orphaned)
+        shown = shape.run_dict(run) if server else {**shape.run_dict(run), "orphaned": orphaned}
+        print_json({**shown, "deployments": [deployment_dict(d) for d in deployed]})
+        return
+    print_summary(run, orphaned=orphaned)
+    if deployed:
+        from wishstar.cli.deployments_cmd import print_table
+
+        out.print("[bold]deployments[/bold]")
+        print_table(deployed, with_project=True, with_current=False)
 
 
 @runs_app.command("cancel")

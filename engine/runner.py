@@ -300,8 +300,38 @@ class Runner:
                                     started_at=current.started_at, finished_at=current.finished_at,
                                     position=position - 1))
         if rows or self._pending_steps:
-            self.store.record_steps(self.ctx.run_id, self._pending_steps, rows)
+            self.store.record_steps(self.ctx.run_id, self._pending_steps, rows,
+                                    upstream=self._upstream_images(state, rows))
             self._pending_steps = []
+
+    def _upstream_images(self, state: RunState, rows: list[TaskRow]) -> dict[str, dict[str, str]]:
+        """For each succeeded Helm task being stored without its own ``IMAGE_DIGEST``: the image results of
+        the nearest upstream task that has one (an image build), so its deployment records the digest."""
+        out: dict[str, dict[str, str]] = {}
+        for row in rows:
+            if row.status == "succeeded" and "RELEASE_REVISION" in row.results and "IMAGE_DIGEST" not in row.results:
+                found = self._nearest_image(state, row.name)
+                if found:
+                    out[row.name] = found
+        return out
+
+    def _nearest_image(self, state: RunState, name: str) -> dict[str, str] | None:
+        """The image results of the closest upstream task (fewest edges away) with an ``IMAGE_DIGEST``; None
+        when there is none, or when several at that distance report different digests (no guessing)."""
+        before: dict[str, list[str]] = {}
+        for edge in self.plan.edges:
+            before.setdefault(edge.target, []).append(edge.source)
+        known = self._with_members(state)
+        seen, level = {name}, set(before.get(name, ()))
+        while level:
+            seen |= level
+            found = [known[n].results for n in sorted(level) if n in known and known[n].results.get("IMAGE_DIGEST")]
+            if found:
+                if len({r["IMAGE_DIGEST"] for r in found}) > 1:
+                    return None
+                return {k: self._mask(found[0][k]) or "" for k in ("IMAGE_DIGEST", "IMAGE_URL") if k in found[0]}
+            level = {up for n in level for up in before.get(n, ()) if up not in seen}
+        return None
 
     def _members(self, state: RunState) -> dict[str, TaskState]:
         """The states of the members of merged chains that have ended (``engine.scheduler.members``)."""

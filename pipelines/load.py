@@ -7,11 +7,12 @@ the CLI and the server both come through here, so they accept and reject exactly
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wishstar.engine.compiler.build import attach_manifests, compile_pipeline
+from wishstar.engine.compiler.images import ImageConfigs, ImageLookupFailed, lookup_message, with_image_configs
 from wishstar.engine.compiler.names import namespace_problems
 from wishstar.engine.compiler.placement import apply_placement
 from wishstar.engine.compiler.pods import ManifestError, task_manifests
@@ -56,27 +57,44 @@ def manifests_for(ctx: RunContext) -> Callable[[TaskPlan, Plan], Mapping[str, ob
 
 
 def compile_run(loaded: Loaded, ctx: RunContext, library: Library, *, manifests: bool = False,
-                placement: bool = False) -> Plan:
+                placement: bool = False, images: ImageConfigs | None = None) -> Plan:
     """The run's plan; ``placement`` (Kubernetes only) merges chains per the pipeline's ``placement:``, before
-    ``manifests`` are attached."""
+    ``manifests`` are attached. ``images`` looks up the ENTRYPOINT and CMD of steps that name only an image
+    (``engine.executors.images.ImageLookup``); without it such steps keep no command. An image that cannot
+    be looked up is an ``ImageLookupFailed``, or with ``manifests`` one more problem of its task."""
     plan = compile_pipeline(loaded.pipeline, ctx, library.expander(), file=loaded.file)
+    lookup_problems: list[Problem] = []
+    try:
+        plan = with_image_configs(plan, images, ctx.default_image)
+    except ImageLookupFailed as exc:
+        if not manifests:
+            raise
+        lookup_problems = [_task_problem(plan.task(need.task), loaded.file, lookup_message(need, reason))
+                           for need, reason in exc.failures]
     if placement:
         plan = apply_placement(plan)
-    return with_manifests(plan, ctx, loaded.file) if manifests else plan
+    return with_manifests(plan, ctx, loaded.file, lookup_problems) if manifests else plan
 
 
-def with_manifests(plan: Plan, ctx: RunContext, file: str) -> Plan:
+def _task_problem(task: TaskPlan, file: str, message: str) -> Problem:
+    return Problem(file, None, f"{'finally' if task.is_finally else 'tasks'}.{task.base}", message)
+
+
+def with_manifests(plan: Plan, ctx: RunContext, file: str, known: Sequence[Problem] = ()) -> Plan:
     """The plan with every task's Kubernetes objects; ``ValidationFailed`` lists every task that cannot become a
-    Pod, and a bad namespace, at once (each ``ManifestError`` stops only its own task)."""
-    problems = namespace_problems(ctx.namespace)
+    Pod, and a bad namespace, at once (each ``ManifestError`` stops only its own task). ``known``: problems
+    already found (an image that could not be looked up), whose tasks are not compiled again."""
+    problems = [*namespace_problems(ctx.namespace), *known]
+    reported = {p.path for p in known}
     build = manifests_for(replace(ctx, namespace="default") if problems else ctx)
     built: dict[str, Mapping[str, object]] = {}
     for task in plan.all_tasks():
+        if _task_problem(task, file, "").path in reported:
+            continue
         try:
             built[task.name] = build(task, plan)
         except ManifestError as exc:
-            section = "finally" if task.is_finally else "tasks"
-            problems.append(Problem(file, None, f"{section}.{task.base}", str(exc)))
+            problems.append(_task_problem(task, file, str(exc)))
     if problems:
         raise ValidationFailed(problems)
     return attach_manifests(plan, lambda task, _: built[task.name])

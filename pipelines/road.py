@@ -26,6 +26,7 @@ from pathlib import Path
 from wishstar.engine.compiler.placement import shared_workspaces
 from wishstar.engine.compiler.types import GitContext, Plan, RunContext
 from wishstar.engine.executors.base import Executor, NoRunObjects, RunEnv, RunObjects
+from wishstar.engine.executors.images import ImageLookup, check_host_entrypoints
 from wishstar.engine.executors.local import LocalExecutor
 from wishstar.engine.runner import Progress, Runner, RunOptions, base_env
 from wishstar.engine.spec.errors import WishstarError
@@ -48,7 +49,9 @@ from wishstar.pipelines.source import read_capped
 from wishstar.steps import entrypoint
 from wishstar.tasks import Library
 
-EXECUTORS = ("local", "kubernetes")
+EXECUTORS = ("local", "kubernetes", "podman", "docker", "container")
+CONTAINER_EXECUTORS = ("podman", "docker", "container")
+"""Each step in its image on this machine (``engine.executors.container``; ``container``: podman, else docker)."""
 KUBERNETES_CONCURRENCY = 32
 """Default tasks at once on Kubernetes: Pods wait on the cluster, not on this machine's CPUs."""
 
@@ -73,6 +76,10 @@ class Target:
     def on_kubernetes(self) -> bool:
         return self.executor == "kubernetes"
 
+    @property
+    def in_containers(self) -> bool:
+        return self.executor in CONTAINER_EXECUTORS
+
 
 def server_target(cfg: Settings, host_env: Mapping[str, str]) -> Target:
     """The target of the server's runs: the settings' executor and namespace (``KUBECONFIG`` as a fallback)."""
@@ -88,10 +95,14 @@ def check_target(target: Target) -> None:
         from wishstar.engine.executors.kubernetes.client import load_api_client
 
         load_api_client(target.kubeconfig, target.context).close()  # type: ignore[no-untyped-call]
+    if target.in_containers:  # not installed, or docker's daemon not answering: said before anything is recorded
+        from wishstar.engine.executors.container import find_runtime, probe
+
+        probe(find_runtime(target.executor, os.environ))
 
 
 def _unknown(target: Target) -> TargetError:
-    return TargetError(f'executor "{target.executor}": use "local" or "kubernetes" (--executor; for the '
+    return TargetError(f'executor "{target.executor}": use {", ".join(EXECUTORS)} (--executor; for the '
                        'server the executor setting, WISHSTAR_EXECUTOR)')
 
 
@@ -151,19 +162,32 @@ def run_context(run_id: str, number: int, event: EventKind, git: GitContext,
                       namespace=target.namespace or cfg.namespace, default_image=cfg.default_image)
 
 
-def compile_plan(loaded: Loaded, ctx: RunContext, library: Library, target: Target) -> Plan:
-    """The run's plan. The placement rule: on Kubernetes the chains ``placement:`` merges are one Pod."""
-    return compile_run(loaded, ctx, library, placement=target.on_kubernetes)
+def image_lookup(cfg: Settings) -> ImageLookup:
+    """The registry lookup of image entrypoints (steps with neither command nor script), cached under the state
+    directory; credentials from ``registry_auth_file``, else ``$DOCKER_CONFIG/config.json``, else
+    ``~/.docker/config.json``."""
+    auth = cfg.registry_auth_file or Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    insecure = [h.strip() for h in cfg.insecure_registries.split(",") if h.strip()]
+    return ImageLookup(cfg.state_dir / "cache" / "images", insecure=insecure, auth_file=auth)
+
+
+def compile_plan(loaded: Loaded, ctx: RunContext, library: Library, target: Target, cfg: Settings) -> Plan:
+    """The run's plan. The placement rule: on Kubernetes the chains ``placement:`` merges are one Pod. Steps
+    that name only an image get its ENTRYPOINT and CMD from the registry (``image_lookup``)."""
+    return compile_run(loaded, ctx, library, placement=target.on_kubernetes, images=image_lookup(cfg))
 
 
 def check_placeable(loaded: Loaded, library: Library, target: Target, cfg: Settings, event: EventKind,
                     git: GitContext, params: Mapping[str, ParamValue]) -> None:
-    """On Kubernetes, refuse before a run is recorded a pipeline whose tasks cannot become Pods, or a bad
-    namespace (``ValidationFailed`` with every problem); nothing to check for local runs."""
-    if not target.on_kubernetes:
-        return
+    """Refuse before a run is recorded what cannot run: an image whose entrypoint cannot be looked up; on
+    Kubernetes a task that cannot become a Pod, or a bad namespace (``ValidationFailed`` with every problem);
+    locally an image entrypoint that is not a program on this machine."""
     ctx = run_context("dry-run", 0, event, git, params, target, cfg)
-    with_manifests(compile_plan(loaded, ctx, library, target), ctx, loaded.file)
+    plan = compile_plan(loaded, ctx, library, target, cfg)
+    if target.on_kubernetes:
+        with_manifests(plan, ctx, loaded.file)
+    else:
+        check_host_entrypoints(plan)
 
 
 # -- executing -----------------------------------------------------------------------------------------------
@@ -181,6 +205,12 @@ def make_executor(plan: Plan, ctx: RunContext, target: Target, cfg: Settings) ->
                                         default_image=cfg.default_image, qps=cfg.kube_qps,
                                         burst=cfg.kube_burst, storage_class=cfg.storage_class,
                                         workspace_size=cfg.workspace_size)
+    if target.in_containers:
+        from wishstar.engine.executors.container import make_container_executor
+
+        insecure = tuple(r.strip() for r in cfg.container_insecure_registries.split(",") if r.strip())
+        return make_container_executor(plan, target.executor, os.environ, default_image=cfg.default_image,
+                                       network=cfg.container_network or None, insecure=insecure)
     raise _unknown(target)
 
 
@@ -198,6 +228,16 @@ def concurrency_limit(plan: Plan, target: Target, cfg: Settings, cpu_count: int 
     """Tasks at once: the caller's, the pipeline's, the settings', then 32 on Kubernetes or the CPU count."""
     default = KUBERNETES_CONCURRENCY if target.on_kubernetes else (cpu_count or 2)
     return target.concurrency or plan.concurrency or cfg.concurrency or default
+
+
+def step_env(ctx: RunContext, pipeline: str, target: Target) -> dict[str, str]:
+    """The environment every step starts from. In containers, none of this machine's variables: the image's
+    own ``PATH``, ``HOME`` and locale stay (a host ``PATH`` would hide a Go or JDK image's tools)."""
+    if not target.in_containers:
+        return base_env(ctx, pipeline, os.environ)
+    env = base_env(ctx, pipeline, {})
+    env.pop("PATH", None)
+    return env
 
 
 @dataclass
@@ -246,6 +286,6 @@ def prepare_run(plan: Plan, ctx: RunContext, target: Target, cfg: Settings, stor
     options = RunOptions(concurrency=concurrency_limit(plan, target, cfg, os.cpu_count()),
                          log_limit=cfg.log_limit_bytes, flush_each_end=extras.flush_each_end)
     runner = Runner(plan, ctx, executor, store, logs, env, secrets=extras.secrets,
-                    base_env={**base_env(ctx, plan.pipeline, os.environ), **extras.env}, options=options,
+                    base_env={**step_env(ctx, plan.pipeline, target), **extras.env}, options=options,
                     progress=extras.progress)
     return Prepared(plan, ctx, executor, runner, env)

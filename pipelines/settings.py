@@ -77,9 +77,18 @@ class Settings(BaseSettings):
     gitlab_token: str | None = Field(default=None, repr=False,
                                      description="API token for statuses and hooks (projects may have their own)")
     public_url: str = Field(default="http://127.0.0.1:8080", description="base URL of run pages in statuses")
-    executor: Literal["local", "kubernetes"] = Field(default="local",
-                                                     description="where server runs execute: local or kubernetes")
+    executor: Literal["local", "kubernetes", "podman", "docker", "container"] = Field(
+        default="local", description="where server runs execute: local, kubernetes, or podman, docker, container "
+                                     "(each step in its image on this machine)")
     namespace: str = Field(default="default", description="Kubernetes namespace for runs")
+    # -- the container executor (--executor podman|docker|container) --
+    container_network: str = Field(default="host", description="network of step containers: host (steps reach "
+                                                               "this machine's services, as local steps do), or "
+                                                               "a podman/docker network name; empty: the CLI's "
+                                                               "default")
+    container_insecure_registries: str = Field(
+        default="", description="comma-separated host:port of registries podman pulls step images from over "
+                                "plain http (docker: dockerd's own --insecure-registry)")
     kubeconfig: str | None = Field(default=None, description="kubeconfig file for the kubernetes executor "
                                                              "(default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     kube_qps: float = Field(default=50.0, gt=0, description="Kubernetes API requests per second, sustained "
@@ -89,6 +98,12 @@ class Settings(BaseSettings):
                                                                 "workspace (default: the cluster's default)")
     workspace_size: str = Field(default="1Gi", pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$",
                                 description="size of each workspace claim")
+    insecure_registries: str = Field(default="", description="registry hosts (host:port, comma-separated) "
+                                     "spoken to over plain HTTP when looking up image entrypoints; loopback "
+                                     "registries always are")
+    registry_auth_file: Path | None = Field(default=None, description="docker config file with registry "
+                                            "credentials (auths) for image entrypoint lookups (default "
+                                            "$DOCKER_CONFIG/config.json, ~/.docker/config.json)")
     workers: int = Field(default=2, ge=0, description="runs a replica drives at once (0: receive only)")
     lease_seconds: float = Field(default=15.0, gt=0, description="a replica's claim on an event or run")
     replica_id: str | None = Field(default=None, description="this replica's name (default host:pid)")

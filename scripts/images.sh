@@ -20,6 +20,7 @@
 #   wishstar/buildah:1.28.2   FROM wishstar/debian + Debian's buildah and runc (vfs storage, chroot isolation)
 #   wishstar/kaniko:v1.26.4   FROM scratch: the osscontainertools/kaniko executor (scripts/build-k8s.sh kaniko)
 #                             under /kaniko, a static busybox under /busybox, as upstream's :debug image
+#   wishstar/helm:3.19.5      FROM wishstar/debian + helm and kubectl (scripts/build-k8s.sh) + charts/app
 #   mirror/docker.io/library/python:3.11-slim-bookworm
 #                             FROM wishstar/debian + python3 3.11, pip, venv: the stand-in for Docker Hub's image
 #                             that a Harbor proxy cache would serve (<local>/mirror/REGISTRY/PATH:TAG)
@@ -41,7 +42,7 @@ MIRROR="${WISHSTAR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 DEBIAN_PACKAGES="git,python3,ca-certificates"
 ALL=(pause busybox debian)
-EXTRA=(buildah kaniko mirror-python)
+EXTRA=(buildah kaniko helm mirror-python)
 KANIKO_VERSION="${WISHSTAR_KANIKO_VERSION:-v1.26.4}"
 
 log() { echo "images.sh: $*" >&2; }
@@ -52,6 +53,7 @@ tag_of() {
     busybox) echo 1.35 ;;
     debian) echo "$SUITE" ;;
     buildah) echo 1.28.2 ;;
+    helm) echo 3.19.5 ;;
     kaniko) echo "$KANIKO_VERSION" ;;
     mirror-python) echo 3.11-slim-bookworm ;;
     *) log "unknown image '$1' (known: ${ALL[*]} ${EXTRA[*]})"; exit 2 ;;
@@ -69,7 +71,7 @@ path_of() {
 # Images built FROM another local image: that one is built first, and its stamp is one of their inputs.
 base_of() {
   case "$1" in
-    buildah | mirror-python) echo debian ;;
+    buildah | helm | mirror-python) echo debian ;;
   esac
 }
 
@@ -121,8 +123,19 @@ inputs_of() {
     pause | busybox) echo "busybox $(busybox_version)" ;;
     debian) echo "debootstrap minbase $SUITE $MIRROR $DEBIAN_PACKAGES" ;;
     kaniko) echo "kaniko $KANIKO_VERSION busybox $(busybox_version)"; sha256sum /etc/ssl/certs/ca-certificates.crt ;;
+    helm) sha256sum "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)"
+          (cd "$ROOT/charts/app" && find . -type f | LC_ALL=C sort | xargs sha256sum) ;;
   esac
   if [[ -n "$(base_of "$1")" ]]; then echo "base $(base_of "$1") $(stamp_of "$(base_of "$1")")"; fi
+}
+# A binary scripts/build-k8s.sh built (HELM, KUBECTL): its path, built first when missing.
+k8s_tool() {
+  local path
+  path="$("$ROOT/scripts/build-k8s.sh" paths | sed -n "s/^$1=//p")"
+  if [[ ! -x "$path" ]]; then
+    case "$1" in HELM) "$ROOT/scripts/build-k8s.sh" helm >&2 ;; *) "$ROOT/scripts/build-k8s.sh" kubernetes >&2 ;; esac
+  fi
+  echo "$path"
 }
 stamp_of() { inputs_of "$1" | sha256sum | cut -c1-16; }
 
@@ -216,6 +229,7 @@ build_one() {
     busybox) busybox_rootfs "$ctx/rootfs" ;;
     debian) ln "$(debian_rootfs)" "$ctx/rootfs.tar" ;;
     kaniko) kaniko_rootfs "$ctx/rootfs" ;;
+    helm) cp "$(k8s_tool HELM)" "$(k8s_tool KUBECTL)" "$ctx/"; cp -r "$ROOT/charts/app" "$ctx/app" ;;
   esac
   t0=$SECONDS
   bah bud --isolation chroot --runtime runc --layers=false --quiet \

@@ -99,7 +99,7 @@ def directory_catalog(directory: str | os.PathLike[str], *, what: str | None = N
     if not path.is_dir():
         raise LibraryDirectoryMissing(f"{what + ': ' if what else ''}task catalog directory {path} does not exist "
                                       f"(hint: check the path{' given to ' + what if what else ''})")
-    return Catalog(path, str(path), origin=str(directory), kind=kind)
+    return Catalog(path, str(path), origin=str(path.resolve()), kind=kind)  # recorded: the same from any cwd
 
 
 class Library:

@@ -12,8 +12,10 @@ asked for. Parsing and checking task files is ``tasks.catalog``'s job; this modu
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from wishstar.engine.spec.uses import is_version
 
@@ -56,6 +58,8 @@ class Entries:
 
 def scan(root: Traversable) -> dict[str, Entries]:
     """Name -> its files, from listings of ``root`` and of each ``<name>/`` directory."""
+    if isinstance(root, Path):
+        return _scan_path(root)
     found: dict[str, Entries] = {}
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         if entry.name.startswith("."):
@@ -68,4 +72,23 @@ def scan(root: Traversable) -> dict[str, Entries]:
             versions = {v: f for v, f in versions.items() if f.is_file()}
             if versions:
                 found.setdefault(entry.name, Entries()).versioned.update(versions)
+    return found
+
+
+def _scan_path(root: Path) -> dict[str, Entries]:
+    """``scan`` for a directory on disk: ``os.scandir`` knows each entry's type without a stat, so a catalog
+    of a thousand tasks lists in milliseconds (one stat per version directory, for its file)."""
+    found: dict[str, Entries] = {}
+    with os.scandir(root) as entries:
+        listed = sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    for entry in listed:
+        if entry.name.endswith(SUFFIX) and entry.is_file():
+            found.setdefault(entry.name.removesuffix(SUFFIX), Entries()).flat = root / entry.name
+        elif entry.is_dir():
+            with os.scandir(entry.path) as subs:
+                versions = [s.name for s in subs if is_version(s.name) and s.is_dir()]
+            files = {v: os.path.join(entry.path, v, entry.name + SUFFIX) for v in versions}
+            kept: dict[str, Traversable] = {v: Path(f) for v, f in files.items() if os.path.isfile(f)}
+            if kept:
+                found.setdefault(entry.name, Entries()).versioned.update(kept)
     return found

@@ -20,7 +20,8 @@ from tests.cli.conftest import ROOT
     ["bench/plan_scale.py", "--sizes", "20", "--repeat", "1", "--no-cli"],
     ["bench/runs_list.py", "--runs", "20000", "--repeat", "5", "--cli-repeat", "2"],
     ["bench/detect.py", "--files", "500", "--apps", "8", "--repeat", "1"],
-], ids=["overhead", "plan_scale", "runs_list", "detect"])
+    ["bench/deployments.py", "--projects", "10", "--repeat", "5"],
+], ids=["overhead", "plan_scale", "runs_list", "detect", "deployments"])
 def test_a_benchmark_runs_to_its_report(args: list[str]) -> None:
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -16,6 +16,7 @@ GitLab. A caller who sees a project but lacks the scope gets 403. Pure: no I/O, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -80,15 +81,16 @@ class Rule:
 
     ``open``: anyone (health). ``hook``: the route authenticates its sender itself (webhooks, with the
     project's hook secret; API tokens are refused there). ``token``: a valid API token holding ``scope``, on
-    the project of the run named by the path parameter ``run`` (or of the event named by ``event``), or on
-    every project when ``every_project``. A ``read`` rule is open to anyone when the ``api_read`` setting is
-    ``open``.
+    the project of the run named by the path parameter ``run`` (or of the event named by ``event``, or the
+    project whose path is the path parameter ``project``), or on every project when ``every_project``. A
+    ``read`` rule is open to anyone when the ``api_read`` setting is ``open``.
     """
 
     kind: Literal["open", "hook", "token"]
     scope: Scope | None = None
     run: str | None = None
     event: str | None = None
+    project: str | None = None
     every_project: bool = False
 
     @property
@@ -100,8 +102,8 @@ OPEN = Rule("open")
 HOOK = Rule("hook")
 
 
-def read(*, run: str | None = None, event: str | None = None) -> Rule:
-    return Rule("token", "read", run=run, event=event)
+def read(*, run: str | None = None, event: str | None = None, project: str | None = None) -> Rule:
+    return Rule("token", "read", run=run, event=event, project=project)
 
 
 ROUTE_RULES: dict[tuple[str, str], Rule] = {
@@ -111,6 +113,9 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/runs/{ref}"): read(run="ref"),
     ("GET", "/api/runs/{ref}/logs/{task}"): read(run="ref"),
     ("POST", "/api/runs/{ref}/cancel"): Rule("token", "operate", run="ref"),
+    ("GET", "/api/runs/{ref}/deployments"): read(run="ref"),
+    ("GET", "/api/projects/{project}/deployments"): read(project="project"),
+    ("GET", "/api/deployments"): read(),
     ("GET", "/api/events"): read(),
     ("GET", "/api/events/{event_id}"): read(event="event_id"),
     ("GET", "/api/tokens"): Rule("token", "admin", every_project=True),
@@ -118,12 +123,15 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
 }
 """Every API route's rule. A route missing here fails ``webhook.app.create_app`` and the permission tests."""
 
+_CONVERTER = re.compile(r":[a-z]+}")
 DOCUMENTATION_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """FastAPI's own pages, open to all: they describe the API and hold no data."""
 
 
 def rule_for(method: str, path: str) -> Rule | None:
-    return ROUTE_RULES.get((method.upper(), path))
+    """The rule of a route; ``path`` as the route declares it (a converter such as ``{project:path}`` is
+    the parameter ``{project}``, as in the OpenAPI document)."""
+    return ROUTE_RULES.get((method.upper(), _CONVERTER.sub("}", path)))
 
 
 def missing_rules(routes: list[tuple[str, str]]) -> list[str]:

@@ -30,7 +30,7 @@ from wishstar.pipelines.settings import Settings, get_settings
 from wishstar.webhook.access import DOCUMENTATION_PATHS, missing_rules
 from wishstar.webhook.auth import authorize
 from wishstar.webhook.deps import Clock
-from wishstar.webhook.routes import events, health, hooks, runs, tokens
+from wishstar.webhook.routes import deployments, events, health, hooks, runs, tokens
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True,
     app.state.settings = settings if settings is not None else get_settings()
     app.state.start_workers = start_workers
     app.state.clock = clock
-    for module in (hooks, runs, events, tokens, health):
+    for module in (hooks, runs, deployments, events, tokens, health):
         app.include_router(module.router)
     check_rules(app)
     app.add_exception_handler(RunNotFound, _json_error(404))

@@ -133,6 +133,19 @@ def _check_event(request: Request, principal: Principal, param: str) -> None:
         raise HTTPException(404, f'no event "{event_id}"')
 
 
+def _check_project(request: Request, rule: Rule, principal: Principal, param: str) -> None:
+    """A project named in the path: 404 when the caller does not see it (as an unknown one), 403 when it
+    sees it without the rule's scope there."""
+    project = request.path_params[param]
+    if not principal.sees(project):
+        audit("request_refused", who=principal.name, what=" ".join(_route_key(request)), source=_client(request),
+              status=404, reason="a project the token does not see")
+        raise HTTPException(404, f'no project "{project}" (hint: `wishstar projects list`)')
+    if rule.scope is not None and rule.scope not in principal.scopes_on(project):
+        _refuse(request, 403, f'this needs the "{rule.scope}" scope on project {project}', principal.name,
+                "scope missing on the project")
+
+
 async def authorize(request: Request) -> Access:
     """The app-wide dependency: apply the route's rule or refuse (see the module docstring). Open and hook
     routes pass at once, on the event loop (the receiver's latency); token routes read the store in a
@@ -160,6 +173,8 @@ def _authorize_token(request: Request, rule: Rule) -> Access:
         _check_run(request, rule, principal, rule.run)
     if rule.event is not None:
         _check_event(request, principal, rule.event)
+    if rule.project is not None:
+        _check_project(request, rule, principal, rule.project)
     return Access(principal, principal.visible_projects())
 
 

@@ -174,7 +174,7 @@ class RunDriver:
         loaded = checkout.loaded
         ctx = road.run_context(claim.run_id, run.number, cast(Any, run.event),
                                road.git_context(run.git), run.params, self.target, self.cfg)
-        plan = road.compile_plan(loaded, ctx, checkout.library, self.target)
+        plan = road.compile_plan(loaded, ctx, checkout.library, self.target, self.cfg)
         secrets = {} if found.from_fork and not project.fork_secrets else dict(self.secrets_for(project))
         start = (resume_state(plan, run, time.time(), reattach=self.target.on_kubernetes)
                  if claim.takeover and run.tasks else None)

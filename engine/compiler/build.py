@@ -20,6 +20,7 @@ from wishstar.engine.compiler.types import (
     ResultRef,
     RetryPlan,
     RunContext,
+    SidecarPlan,
     StepPlan,
     TaskPlan,
     Toleration,
@@ -44,6 +45,9 @@ class UsesExpansion:
     workspaces: tuple[tuple[str, bool, bool, str | None], ...]
     """(name, optional, read_only, mount_path) per declared workspace."""
     notes: tuple[str, ...] = ()
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    """The task's Kubernetes volumes (``spec.volumes``), parameters substituted."""
+    sidecars: tuple[SidecarPlan, ...] = ()
 
 
 Expander = Callable[[str, Mapping[str, ParamValue]], UsesExpansion]
@@ -218,12 +222,15 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
         local = {**params, **dict(combo)}
         lookup = _lookup(local, ctx, pipeline.name, inst)
         notes: tuple[str, ...] = ()
+        volumes: tuple[Mapping[str, Any], ...] = ()
+        sidecars: tuple[SidecarPlan, ...] = ()
         if task.uses:
             with_ = {k: (substitute(v, lookup) if isinstance(v, str) else v) for k, v in task.with_.items()}
             exp = expand(task.uses, {**with_, **dict(combo)})
             env_extra = _env([pipeline.env, task.env], lookup)
             steps = tuple(replace(s, env=(*env_extra, *s.env)) for s in exp.steps)
             results, workspaces, notes = exp.results, _workspaces_uses(pipeline, task, exp), exp.notes
+            volumes, sidecars = exp.volumes, exp.sidecars
         else:
             steps = _inline_steps(pipeline, task, local, lookup)
             results = tuple(r.name for r in task.results)
@@ -236,7 +243,7 @@ def _task_instances(pipeline: Pipeline, name: str, task: Task, is_finally: bool,
             timeout_s=parse_duration(task.timeout) if task.timeout else None, retries=_retry(task),
             allow_failure=task.allow_failure, matrix=combo,
             params=tuple((k, _param_text(v)) for k, v in sorted(local.items())), notes=notes,
-            kubernetes=kubernetes, interruptible=task.interruptible,
+            kubernetes=kubernetes, volumes=volumes, sidecars=sidecars, interruptible=task.interruptible,
         ))
     return out
 

@@ -15,13 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from wishstar.engine.compiler.types import EnvVar, OnError, StepPlan
+from wishstar.engine.compiler.build import UsesExpansion
+from wishstar.engine.compiler.types import EnvVar, OnError, SidecarPlan, StepPlan
 from wishstar.engine.spec import subst
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean, format_path
 from wishstar.engine.spec.model import ParamValue
 from wishstar.engine.spec.subst import Ref, substitute
-from wishstar.engine.spec.tekton import ContainerFields, EnvVarSpec, ParamSpec, Step, TektonTask, parse_go_duration
+from wishstar.engine.spec.tekton import (
+    ContainerFields,
+    EnvVarSpec,
+    ParamSpec,
+    Sidecar,
+    Step,
+    TektonTask,
+    parse_go_duration,
+)
 
 LineOf = Callable[[Path], int | None]
 
@@ -50,6 +60,8 @@ class LibraryExpansion:
     results: tuple[str, ...] = ()
     workspaces: tuple[TaskWorkspace, ...] = ()
     notes: tuple[str, ...] = ()
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    sidecars: tuple[SidecarPlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,8 +190,10 @@ def _merged_env(template: ContainerFields | None, step: ContainerFields) -> list
 
 
 def _env(step_name: str, env: list[EnvVarSpec], lookup: Callable[[Ref], str | None],
-         notes: list[str]) -> tuple[EnvVar, ...]:
+         notes: list[str]) -> tuple[tuple[EnvVar, ...], list[dict[str, Any]]]:
+    """The variables a step gets everywhere, and (as Kubernetes env entries) those only Kubernetes fills."""
     out: list[EnvVar] = []
+    kubernetes_only: list[dict[str, Any]] = []
     for var in env:
         source = var.value_from
         if source is None:
@@ -192,7 +206,47 @@ def _env(step_name: str, env: list[EnvVarSpec], lookup: Callable[[Ref], str | No
             origin = "a ConfigMap" if source.config_map_key_ref is not None else "the Pod's fields"
             notes.append(f'step "{step_name}": env {var.name} comes from {origin}, which only Kubernetes '
                          "provides; it is unset when run locally")
-    return tuple(out)
+            value_from = source.model_dump(by_alias=True, exclude_none=True)
+            kubernetes_only.append({"name": var.name, "valueFrom": substitute_deep(value_from, lookup)})
+    return tuple(out), kubernetes_only
+
+
+def substitute_deep(value: Any, lookup: Callable[[Ref], str | None]) -> Any:
+    """``value`` with references substituted in every string of it (lists and mappings walked)."""
+    if isinstance(value, str):
+        return substitute(value, lookup)
+    if isinstance(value, list):
+        return [substitute_deep(v, lookup) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute_deep(v, lookup) for k, v in value.items()}
+    return value
+
+
+_CONTAINER_FIELDS = (("security_context", "securityContext"), ("env_from", "envFrom"),
+                     ("compute_resources", "resources"), ("image_pull_policy", "imagePullPolicy"))
+_PASSED_EXTRAS = ("ports",)
+"""Unmodelled container fields a step's container keeps (probes, lifecycle hooks and tty make no sense for a
+step that runs once behind the entrypoint)."""
+
+
+def _container_fields(own: ContainerFields, template: ContainerFields | None,
+                      lookup: Callable[[Ref], str | None], env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Kubernetes-only fields of a step (or sidecar) as its container gets them: the step's own, else the
+    template's; ``volumeMounts`` merged by mount path (the step's win), as Tekton merges them."""
+    out: dict[str, Any] = {}
+    mounts = {m.get("mountPath"): m for m in (template.volume_mounts if template else [])}
+    mounts.update({m.get("mountPath"): m for m in own.volume_mounts})
+    if mounts:
+        out["volumeMounts"] = list(mounts.values())
+    for attr, key in _CONTAINER_FIELDS:
+        value = getattr(own, attr) or (getattr(template, attr) if template else None)
+        if value:
+            out[key] = value
+    extras = {**((template.model_extra or {}) if template else {}), **(own.model_extra or {})}
+    out.update({key: extras[key] for key in _PASSED_EXTRAS if key in extras})
+    if env:
+        out["env"] = env
+    return dict(substitute_deep(out, lookup))
 
 
 def _script(text: str | None, lookup: Callable[[Ref], str | None]) -> str | None:
@@ -244,6 +298,7 @@ def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, Pa
     working_dir = step.working_dir or (template.working_dir if template else None)
     timeout_s, problems = _timeout(name, step.timeout, lookup, site, index)
     notes.extend(_step_notes(name, step, template))
+    env, kubernetes_env = _env(name, _merged_env(template, step), lookup, notes)
     on_error: OnError = step.on_error or "stopAndFail"
     plan = StepPlan(
         name=name,
@@ -251,12 +306,27 @@ def _plan_step(index: int, step: Step, task: TektonTask, values: Mapping[str, Pa
         script=_script(step.script, lookup),
         command=_argv(command, values) if command is not None else None,
         args=_argv(args or [], values),
-        env=_env(name, _merged_env(template, step), lookup, notes),
+        env=env,
         working_dir=substitute(working_dir, lookup) if working_dir else None,
         timeout_s=timeout_s,
         on_error=on_error,
+        container=_container_fields(step, template, lookup, kubernetes_env),
     )
     return plan, problems
+
+
+def _sidecar(sidecar: Sidecar, lookup: Callable[[Ref], str | None], values: Mapping[str, ParamValue],
+             notes: list[str]) -> SidecarPlan:
+    env, kubernetes_env = _env(sidecar.name, list(sidecar.env), lookup, notes)
+    plain = [{"name": e.name, "value": e.value or ""} if e.secret is None else
+             {"name": e.name, "valueFrom": {"secretKeyRef": {"name": e.secret, "key": e.key}}} for e in env]
+    container = _container_fields(sidecar, None, lookup, [*plain, *kubernetes_env])
+    if sidecar.working_dir:
+        container["workingDir"] = substitute(sidecar.working_dir, lookup)
+    return SidecarPlan(name=sidecar.name, image=substitute(sidecar.image, lookup) if sidecar.image else None,
+                       script=_script(sidecar.script, lookup),
+                       command=_argv(sidecar.command, values) if sidecar.command is not None else None,
+                       args=_argv(sidecar.args or [], values), container=container)
 
 
 def _task_notes(task: TektonTask) -> list[str]:
@@ -293,6 +363,18 @@ def expand_library_task(task: TektonTask, with_: Mapping[str, ParamValue], *, fi
         raise ValidationFailed(problems)
     workspaces = tuple(TaskWorkspace(w.name, w.optional, w.read_only, w.mount_path, w.description)
                        for w in task.spec.workspaces)
+    lookup = subst.param_lookup(values)
+    sidecars = tuple(_sidecar(s, lookup, values, []) for s in task.spec.sidecars)
     return LibraryExpansion(task=task.name, steps=tuple(steps), params=values,
                             results=tuple(r.name for r in task.spec.results), workspaces=workspaces,
-                            notes=tuple(dict.fromkeys(notes)))
+                            notes=tuple(dict.fromkeys(notes)),
+                            volumes=tuple(substitute_deep(v, lookup) for v in task.spec.volumes),
+                            sidecars=sidecars)
+
+
+def uses_expansion(expansion: LibraryExpansion) -> UsesExpansion:
+    """What the compiler's ``Expander`` hook returns for a library task expanded for one use."""
+    return UsesExpansion(steps=expansion.steps, results=expansion.results, notes=expansion.notes,
+                         workspaces=tuple((w.name, w.optional, w.read_only, w.mount_path)
+                                          for w in expansion.workspaces),
+                         volumes=expansion.volumes, sidecars=expansion.sidecars)

@@ -21,8 +21,9 @@ import hashlib
 import math
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from wishstar.engine.compiler.entrypoint import (
     ENTRYPOINT_KEY,
@@ -32,7 +33,15 @@ from wishstar.engine.compiler.entrypoint import (
     entrypoint_args,
     message_limit,
 )
+from wishstar.engine.compiler.images import needs_image_config, step_image
 from wishstar.engine.compiler.resolve import reference_lookup
+from wishstar.engine.compiler.tekton_pod import (
+    TaskPartError,
+    add_container_fields,
+    sidecar_containers,
+    sidecar_scripts,
+    task_volumes,
+)
 from wishstar.engine.compiler.types import (
     AttemptPaths,
     EnvVar,
@@ -47,6 +56,7 @@ from wishstar.engine.compiler.types import (
 from wishstar.engine.spec.subst import Lookup, substitute
 
 Manifest = dict[str, Any]
+_T = TypeVar("_T")
 
 CHECKOUT_WORKSPACE = "source"
 """A bound workspace of this name (task or pipeline side) holds the checkout: the default working dir."""
@@ -230,9 +240,11 @@ def script_key(index: int) -> str:
 
 def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layout: _Layout) -> Manifest:
     step = task.steps[index]
-    if step.script is None and not step.command:
-        raise ManifestError(f'task "{task.name}", step "{step.name}": give it a script or a command; on '
-                            "Kubernetes the image's own entrypoint cannot be run in order with the others")
+    image = step_image(step, task, ctx.default_image)
+    if needs_image_config(step):
+        raise ManifestError(f'task "{task.name}", step "{step.name}": it runs the entrypoint of image {image}, '
+                            "which is not known (the image's config was not looked up, or it names neither "
+                            "ENTRYPOINT nor CMD); give the step a command or a script")
     last = index == len(task.steps) - 1
     argv = () if step.script is not None else tuple(map(layout.fill, (*(step.command or ()), *step.args)))
     args = entrypoint_args(
@@ -241,7 +253,7 @@ def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layou
         argv=argv, last_results=task.results if last else None, limit=message_limit(len(task.steps)))
     container: Manifest = {
         "name": step_container(step.name),
-        "image": step.image or task.image or ctx.default_image,
+        "image": image,
         "command": ["/bin/sh", f"{SCRIPTS_DIR}/{ENTRYPOINT_KEY}"],
         "args": args,
     }
@@ -255,6 +267,7 @@ def _container(index: int, task: TaskPlan, ctx: RunContext, pipeline: str, layou
         container["resources"] = resources
     if task.kubernetes.container_security_context:
         container["securityContext"] = copy.deepcopy(dict(task.kubernetes.container_security_context))
+    add_container_fields(container, step, task, layout.fill)
     return container
 
 
@@ -337,6 +350,14 @@ def _toleration(t: Toleration) -> Manifest:
     return {name: value for name, value in fields if value is not None}
 
 
+def _task_parts(make: Callable[[], _T], task: TaskPlan) -> _T:
+    """``make()``, with a Kubernetes-only part of the task that cannot go into the Pod as a ``ManifestError``."""
+    try:
+        return make()
+    except TaskPartError as exc:
+        raise ManifestError(f'task "{task.name}", {exc}') from None
+
+
 def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
     volumes: list[Manifest] = [
         {"name": SCRIPTS_VOLUME, "configMap": {"name": name, "defaultMode": SCRIPTS_MODE}},
@@ -354,7 +375,7 @@ def _volumes(task: TaskPlan, ctx: RunContext, name: str) -> list[Manifest]:
             continue
         claim = {"claimName": claim_name(ctx.run_id, binding.pipeline_workspace)}
         volumes.append({"name": volume, "persistentVolumeClaim": claim})
-    return volumes
+    return volumes + _task_parts(lambda: task_volumes(task, [v["name"] for v in volumes]), task)
 
 
 def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunContext, *, pipeline: str,
@@ -366,6 +387,7 @@ def config_map_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: R
     for index, step in enumerate(task.steps):
         if step.script is not None:
             data[script_key(index)] = layout.fill(step.script)
+    data.update(sidecar_scripts(task, layout.fill))
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _metadata(task, ctx, pipeline, attempt),
             "immutable": True, "data": data}
 
@@ -382,7 +404,10 @@ def pod_manifest(task: TaskPlan, plan_workspaces: tuple[str, ...], ctx: RunConte
     if task.timeout_s is not None:
         spec["activeDeadlineSeconds"] = max(1, math.ceil(task.timeout_s))
     spec.update(_placement(task.kubernetes))
-    spec["containers"] = _containers(task, ctx, pipeline, layout)
+    if task.sidecars:
+        spec["initContainers"] = _task_parts(lambda: sidecar_containers(
+            task, ctx.default_image, layout.mounts, layout.fill, lambda n: dns_label(f"sidecar-{n}")), task)
+    spec["containers"] = _task_parts(lambda: _containers(task, ctx, pipeline, layout), task)
     spec["volumes"] = _volumes(task, ctx, metadata["name"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 

@@ -44,6 +44,26 @@ class StepPlan:
     working_dir: str | None
     timeout_s: float | None
     on_error: OnError = "stopAndFail"
+    image_entrypoint: bool = False
+    """The command is the image's own ENTRYPOINT (and CMD), read from its config (``engine.compiler.images``):
+    the step gave neither a script nor a command."""
+    container: Mapping[str, Any] = field(default_factory=dict)
+    """Kubernetes container fields of a library step that its container gets as written (``volumeMounts``,
+    ``securityContext``, ``envFrom``, ``resources``, ``imagePullPolicy``, ``ports``), and in ``env`` the
+    variables only Kubernetes fills (``valueFrom`` a ConfigMap or the Pod's fields). Ignored locally."""
+
+
+@dataclass(frozen=True)
+class SidecarPlan:
+    """A library task's sidecar: a container beside the steps for as long as they run (Kubernetes only)."""
+
+    name: str
+    image: str | None
+    script: str | None
+    command: tuple[str, ...] | None
+    args: tuple[str, ...]
+    container: Mapping[str, Any] = field(default_factory=dict)
+    """Its other container fields as written (``env``, ``workingDir``, ``volumeMounts``, ``securityContext``...)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +163,9 @@ class TaskPlan:
     """For a chain merged into one Pod (``engine.compiler.placement``): the member tasks, in order."""
     local_workspaces: tuple[str, ...] = ()
     """Pipeline workspaces no other Pod of the run uses: an emptyDir in this Pod instead of the run's claim."""
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    """A library task's own Kubernetes volumes (``spec.volumes``), for its steps' ``volumeMounts``."""
+    sidecars: tuple[SidecarPlan, ...] = ()
     interruptible: bool = True
     """False (``interruptible: false``): a stop that is not forced lets the task finish (``engine.scheduler``);
     a merged chain is not interruptible when any member is not."""

@@ -22,7 +22,6 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from wishstar.engine.executors import procs
 from wishstar.engine.executors.base import (
@@ -35,6 +34,16 @@ from wishstar.engine.executors.base import (
     StepOutcome,
     TaskOutcome,
 )
+from wishstar.engine.executors.sequence import (
+    RESULT_CAP,
+    Deadline,
+    StepRun,
+    conclude,
+    exit_reason,
+    run_in_order,
+    timed_out,
+    write_file,
+)
 
 KILL_GRACE_S = 2.0
 """Between SIGTERM and SIGKILL when a step times out or is cancelled."""
@@ -42,18 +51,8 @@ KILL_GRACE_S = 2.0
 DRAIN_TIMEOUT_S = 1.0
 """How long to keep reading output after a step's group is gone (a daemon that left the group may hold it)."""
 
-RESULT_CAP = 1024 * 1024
-"""Largest result file accepted; a larger one fails the task (results are meant for small values)."""
-
 _SPAWN_RETRIES = 3
 """Spawning a just-written script can meet ETXTBSY when another thread forked while it was open."""
-
-
-@dataclass(frozen=True)
-class _StepRun:
-    outcome: StepOutcome
-    failed: bool
-    task_timed_out: bool = False
 
 
 class LocalExecutor(Executor):
@@ -100,68 +99,39 @@ class LocalExecutor(Executor):
             raise RuntimeError(f"LocalExecutor: setup() was not called for run {task.run_id!r}")
         if task.results:  # only declared results have a $(results.NAME.path); skip two mkdirs otherwise
             os.makedirs(task.results_dir, exist_ok=True)
-        loop = asyncio.get_running_loop()
-        deadline = None if task.timeout_s is None else loop.time() + task.timeout_s
         scripts = self._scripts[task.run_id]
-        steps: list[StepOutcome] = []
-        failure: StepOutcome | None = None
-        for step in task.steps:
-            if failure is not None:
-                steps.append(StepOutcome(step.name, None, None, None, reason="skipped"))
-                continue
-            ran = await self._run_step(task, step, scripts, deadline, sink)
-            steps.append(ran.outcome)
-            if ran.failed and (ran.task_timed_out or step.on_error != "continue"):
-                failure = ran.outcome
-        return self._conclude(task, tuple(steps), failure)
 
-    def _conclude(self, task: ResolvedTask, steps: tuple[StepOutcome, ...],
-                  failure: StepOutcome | None) -> TaskOutcome:
-        results, problem = read_results(task, failed=failure is not None, cap=self.result_cap)
-        if failure is not None:
-            return TaskOutcome("failed", failure.exit_code, failure.reason, results, steps)
-        if problem is not None:
-            return TaskOutcome("failed", None, problem, results, steps)
-        return TaskOutcome("succeeded", 0, None, results, steps)
+        async def run_step(index: int, deadline: Deadline) -> StepRun:
+            return await self._run_step(task, task.steps[index], scripts, deadline, sink)
 
-    async def _run_step(self, task: ResolvedTask, step: ResolvedStep, scripts: ScriptFiles,
-                        task_deadline: float | None, sink: LogSink) -> _StepRun:
-        loop = asyncio.get_running_loop()
-        step_deadline = None if step.timeout_s is None else loop.time() + step.timeout_s
-        task_bound = task_deadline is not None and (step_deadline is None or task_deadline <= step_deadline)
-        deadline = task_deadline if task_bound else step_deadline
+        steps, failure = await run_in_order(task, run_step)
+        return conclude(task, steps, failure, results_dir=task.results_dir, cap=self.result_cap)
+
+    async def _run_step(self, task: ResolvedTask, step: ResolvedStep, scripts: ScriptFiles, deadline: Deadline,
+                        sink: LogSink) -> StepRun:
         writer = sink.open_step(step.name)
         started = self._clock()
         try:
-            if deadline is not None and deadline <= loop.time():
-                return self._timed_out(task, step, task_bound, started)
+            if deadline.passed():
+                return timed_out(task, step, deadline, started, self._clock())
             try:
                 argv = _argv(step, scripts)
                 if not os.path.isdir(step.working_dir):
                     os.makedirs(step.working_dir, exist_ok=True)
-                code, timed_out = await self._spawn_and_wait(argv, step, deadline, writer)
+                code, stopped = await self._spawn_and_wait(argv, step, deadline.at, writer)
             except _CannotStart as exc:
                 writer.write(f"wishstar: {exc}\n".encode())
-                return _StepRun(StepOutcome(step.name, exc.exit_code, started, self._clock(), str(exc)), True)
+                return StepRun(StepOutcome(step.name, exc.exit_code, started, self._clock(), str(exc)), True)
             except OSError as exc:
                 why = f"step {step.name} could not start: {exc.strerror or exc}"
                 writer.write(f"wishstar: {why}\n".encode())
-                return _StepRun(StepOutcome(step.name, 126, started, self._clock(), why), True)
+                return StepRun(StepOutcome(step.name, 126, started, self._clock(), why), True)
         finally:
             writer.close()
-        if timed_out:
-            return self._timed_out(task, step, task_bound, started)
-        exit_code, reason = _exit_reason(step.name, code)
-        outcome = StepOutcome(step.name, exit_code, started, self._clock(), reason)
-        return _StepRun(outcome, exit_code != 0)
-
-    def _timed_out(self, task: ResolvedTask, step: ResolvedStep, task_bound: bool,
-                   started: float) -> _StepRun:
-        if task_bound:
-            reason = f"task {task.name} timed out after {task.timeout_s:g}s"
-        else:
-            reason = f"step {step.name} timed out after {step.timeout_s:g}s"
-        return _StepRun(StepOutcome(step.name, None, started, self._clock(), reason), True, task_bound)
+        if stopped:
+            return timed_out(task, step, deadline, started, self._clock())
+        exit_code, reason = exit_reason(step.name, code)
+        return StepRun(StepOutcome(step.name, exit_code, started, self._clock(), reason), exit_code != 0)
 
     async def _spawn_and_wait(self, argv: list[str], step: ResolvedStep, deadline: float | None,
                               writer: LogWriter) -> tuple[int, bool]:
@@ -176,12 +146,7 @@ class LocalExecutor(Executor):
             os.close(write_fd)
         pump = procs.OutputPump(read_fd, writer.write)
         try:
-            timed_out = False
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await child.wait()
-            except TimeoutError:
-                timed_out = True
+            timed_out = await procs.wait_by(child, deadline)
             await procs.stop_group(child, self.kill_grace_s)  # also whatever the step left in the background
             if not await pump.drain(self.drain_timeout_s):
                 writer.write(b"\nwishstar: stopped reading output held open by a process outside the step\n")
@@ -250,64 +215,3 @@ class ScriptFiles:
             write_file(path, data)
             self._written.add(path)
         return path
-
-
-def write_file(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0700 in one pass."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
-    try:
-        os.fchmod(fd, 0o700)  # whatever the umask, or an earlier file, left
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-
-
-def _exit_reason(step: str, status: int) -> tuple[int, str | None]:
-    """Exit code and reason from a ``subprocess`` status; death by signal N reads as 128+N, as in shells."""
-    if status == 0:
-        return 0, None
-    if status > 0:
-        return status, f"step {step} exited with {status}"
-    try:
-        name = signal.Signals(-status).name
-    except ValueError:
-        name = f"signal {-status}"
-    return 128 - status, f"step {step} was killed by {name}"
-
-
-def _component(name: str) -> str:
-    """A task or step name as one safe path component (names are validated; paths must not rely on it)."""
-    safe = name.replace("/", "%2F").replace("\0", "%00")
-    return safe if safe not in ("", ".", "..") else f"%{safe}"
-
-
-def read_results(task: ResolvedTask, *, failed: bool,
-                 cap: int = RESULT_CAP) -> tuple[dict[str, str], str | None]:
-    """Read the declared results of an attempt: (values, reason to fail or None). One trailing newline is
-    dropped. A missing result is only a problem when the attempt otherwise succeeded."""
-    results: dict[str, str] = {}
-    for name in task.results:
-        path = os.path.join(task.results_dir, _component(name))
-        try:
-            with open(path, "rb") as f:
-                data = f.read(cap + 1)
-        except FileNotFoundError:
-            if failed:
-                continue
-            return results, f'result "{name}" was not written'
-        except OSError as exc:
-            return results, f'result "{name}" could not be read: {exc.strerror or exc}'
-        if len(data) > cap:
-            return results, f'result "{name}" is larger than the {_size(cap)} limit'
-        try:
-            text = data.decode()
-        except UnicodeDecodeError:
-            return results, f'result "{name}" is not UTF-8 text'
-        results[name] = text[:-1] if text.endswith("\n") else text
-    return results, None
-
-
-def _size(n: int) -> str:
-    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n} bytes"

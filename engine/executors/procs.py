@@ -103,6 +103,17 @@ def _devnull() -> int:
     return _DEVNULL_FD
 
 
+async def wait_by(child: Child, deadline: float | None) -> bool:
+    """Wait for the leader to exit until ``deadline`` (event-loop time; None: no limit); True when the
+    deadline came first (the child is then still running)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await child.wait()
+    except TimeoutError:
+        return True
+    return False
+
+
 def signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to the group; False when no process of it is left."""
     try:

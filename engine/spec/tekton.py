@@ -23,6 +23,7 @@ from wishstar.engine.spec.durations import parse_duration
 from wishstar.engine.spec.errors import Path, Problem, ValidationFailed, did_you_mean
 from wishstar.engine.spec.loader import YamlDocument, load_yaml
 from wishstar.engine.spec.model import ParamValue, scalar_to_str
+from wishstar.engine.spec.subst import find_refs, param_ref
 
 API_VERSIONS = ("tekton.dev/v1", "tekton.dev/v1beta1")
 ParamType = Literal["string", "array", "object"]
@@ -364,6 +365,34 @@ def _structure_problems(loaded: YamlDocument) -> list[Problem]:
     return problems
 
 
+def _strings(node: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, (*path, i))
+
+
+def _param_reference_problems(loaded: YamlDocument, task: TektonTask) -> list[Problem]:
+    """A ``$(params.x)`` in the steps, the step template, the sidecars or the volumes naming no declared param,
+    which Tekton refuses too (it would otherwise reach the Pod verbatim, e.g. as a Secret's name)."""
+    declared = {p.name for p in task.spec.params}
+    spec = loaded.data["spec"]
+    problems: list[Problem] = []
+    for key in ("steps", "stepTemplate", "sidecars", "volumes"):
+        for path, text in _strings(spec.get(key), ("spec", key)):
+            for ref in find_refs(text) if "$(" in text else ():
+                found = param_ref(ref)
+                if found is not None and found.name not in declared:
+                    listing = "declared params: " + (", ".join(sorted(declared)) or "none")
+                    problems.append(loaded.problem(path, f'{ref.text} names no param of this task',
+                                                   did_you_mean(found.name, declared) or listing))
+    return problems
+
+
 def parse_task(loaded: YamlDocument) -> TektonTask:
     """Validate already-parsed YAML as a Task; ``ValidationFailed`` lists every problem with its line."""
     if not isinstance(loaded.data, dict):
@@ -374,6 +403,8 @@ def parse_task(loaded: YamlDocument) -> TektonTask:
         task = TektonTask.model_validate(_v1beta1_renames(loaded.data))
     except ValidationError as exc:
         problems.extend(_problems(loaded, exc))
+    else:
+        problems.extend(_param_reference_problems(loaded, task))
     if problems:
         raise ValidationFailed(problems)
     return task

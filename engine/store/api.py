@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wishstar.engine.records import RunRecord, RunSummary, StepRecord
 from wishstar.engine.status import ACTIVE_RUN_STATUSES, RUN_STATUSES, TASK_STATUSES
-from wishstar.engine.store import db
+from wishstar.engine.store import db, deploy_record
 from wishstar.engine.store.errors import AmbiguousRun, InvalidStatus, RunNotFound
 from wishstar.engine.store.logs import LogStore
 from wishstar.engine.store.models import pipelines, run_leases, runs, steps, tasks
@@ -346,23 +346,29 @@ class Store:
 
     # -- tasks and steps ------------------------------------------------------------------------------
 
-    def upsert_tasks(self, run_id: str, rows: Iterable[TaskRow | Mapping[str, Any]]) -> None:
-        """Insert or update many task rows in one transaction (one statement, executemany)."""
+    def upsert_tasks(self, run_id: str, rows: Iterable[TaskRow | Mapping[str, Any]], *,
+                     upstream: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Insert or update many task rows in one transaction (one statement, executemany). A succeeded task
+        with ``RELEASE_NAME`` and ``RELEASE_REVISION`` results records its deployment in the same transaction
+        (``engine.store.deploy_record``; ``upstream``: task -> the image results of its upstream image task)."""
         items = [r if isinstance(r, TaskRow) else TaskRow(**r) for r in rows]
         if not items:
             return
         try:
             with db.write(self._engine) as conn:
-                self._upsert_tasks(conn, run_id, items)
+                self._upsert_tasks(conn, run_id, items, upstream or {})
         except IntegrityError as exc:
             raise RunNotFound(run_id) from exc
 
-    def _upsert_tasks(self, conn: Connection, run_id: str, items: list[TaskRow]) -> None:
+    def _upsert_tasks(self, conn: Connection, run_id: str, items: list[TaskRow],
+                      upstream: Mapping[str, Mapping[str, str]]) -> None:
         for item in items:
             _check("task", item.status, TASK_STATUSES)
+        deployed, warnings = deploy_record.prepare(conn, run_id, items, upstream)
         positions = self._positions(conn, run_id, items)
         values = [{**_shallow(item), "run_id": run_id, "base": item.base or item.name,
-                   "results": dict(item.results), "position": positions[item.name]}
+                   "results": dict(item.results), "position": positions[item.name],
+                   "reason": deploy_record.with_warnings(item.reason, warnings.get(item.name, ()))}
                   for item in items]
         stmt = _insert(conn, tasks)
         keep = {"run_id", "name", "position"}
@@ -370,6 +376,7 @@ class Store:
             index_elements=["run_id", "name"],
             set_={c.name: stmt.excluded[c.name] for c in tasks.c if c.name not in keep})
         conn.execute(stmt, values)
+        deploy_record.insert(conn, deployed)
 
     @staticmethod
     def _positions(conn: Connection, run_id: str, items: list[TaskRow]) -> dict[str, int]:
@@ -397,9 +404,10 @@ class Store:
         self.record_steps(run_id, [StepRow(task, attempt, name, exit_code, started_at, finished_at, log_path,
                                            truncated, size, position)])
 
-    def record_steps(self, run_id: str, rows: Iterable[StepRow], tasks_rows: Iterable[TaskRow] = ()) -> None:
-        """Insert or update many steps (and, optionally, task rows) in one transaction: the runner batches
-        what happened since its last flush into one write."""
+    def record_steps(self, run_id: str, rows: Iterable[StepRow], tasks_rows: Iterable[TaskRow] = (), *,
+                     upstream: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Insert or update many steps (and, optionally, task rows, recording deployments as ``upsert_tasks``
+        does) in one transaction: the runner batches what happened since its last flush into one write."""
         items = [{"run_id": run_id, **_shallow(row)} for row in rows]
         task_items = list(tasks_rows)
         if not items and not task_items:
@@ -407,7 +415,7 @@ class Store:
         try:
             with db.write(self._engine) as conn:
                 if task_items:
-                    self._upsert_tasks(conn, run_id, task_items)
+                    self._upsert_tasks(conn, run_id, task_items, upstream or {})
                 if items:
                     stmt = _insert(conn, steps)
                     key = ("run_id", "task", "attempt", "name")

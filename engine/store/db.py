@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Programm
 
 from wishstar.engine.store.errors import StoreUnavailable
 
-HEAD = "0006_api_tokens"
+HEAD = "0007_deployments"
 """The newest migration in ``migrations/versions``; a test checks it against Alembic's own idea of head."""
 
 _PACKAGE_DIR = Path(__file__).resolve().parent

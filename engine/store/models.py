@@ -275,3 +275,48 @@ class ApiToken(Base):
 
 
 api_tokens = cast(Table, ApiToken.__table__)
+
+
+# -- which run deployed which image as which Helm revision (migration 0007) -----------------------------------
+
+class Deployment(Base):
+    """A Helm release revision that a succeeded task installed (its ``RELEASE_NAME`` and ``RELEASE_REVISION``
+    results): "what is deployed where" without listing Helm's release secrets. Kept when its run is deleted
+    (``run_id`` becomes NULL): the history outlives run retention."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("runs.id", ondelete="SET NULL"))
+    pipeline: Mapped[str] = mapped_column(String(200), nullable=False)
+    run_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    task: Mapped[str] = mapped_column(String(255), nullable=False)
+    project: Mapped[str] = mapped_column(String(500), nullable=False)
+    """The server project's path (``group/app``), else the run's pipeline name (a ``wishstar run``)."""
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    """The server project (``projects.id``) whose run it was; NULL for a ``wishstar run``: only callers of
+    every project see those, as with runs."""
+    namespace: Mapped[str] = mapped_column(String(253), nullable=False)
+    release: Mapped[str] = mapped_column(String(253), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    chart: Mapped[str | None] = mapped_column(String(255))
+    chart_version: Mapped[str | None] = mapped_column(String(128))
+    image: Mapped[str | None] = mapped_column(String(500))
+    """The image repository (``registry/path``, without tag or digest)."""
+    image_digest: Mapped[str | None] = mapped_column(String(100))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    ref: Mapped[str | None] = mapped_column(String(255))
+    """The branch (or tag) the run built."""
+    deployed_at: Mapped[float] = mapped_column(Float, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "task", "revision", name="uq_deployments_run_task_revision"),
+        Index("ix_deployments_project_release", "project", "namespace", "release", "id"),
+        Index("ix_deployments_release", "namespace", "release", "id"),
+        Index("ix_deployments_digest", "image_digest", "id"),
+    )
+
+
+deployments = cast(Table, Deployment.__table__)

@@ -25,7 +25,9 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-DOCKER_HUB = "registry-1.docker.io"
+from wishstar.engine.executors.registry import DOCKER_HUB as DOCKER_HUB  # re-exported: the tests name it
+from wishstar.engine.executors.registry import RegistryError, parse_reference
+
 ACCEPT = ", ".join((
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -52,26 +54,16 @@ class Reference:
 
 
 def parse(text: str) -> Reference:
-    """Split an image reference the way Docker does: the first part is a registry when it has a ``.`` or a
-    ``:`` or is ``localhost``; a one-part Docker Hub name is under ``library/``."""
+    """Split an image reference the way Docker does (``engine.executors.registry.parse_reference``: the first
+    part is a registry when it has a ``.`` or a ``:`` or is ``localhost``; a one-part Docker Hub name is under
+    ``library/``)."""
     if "@" in text:
         raise PinError("already pinned to a digest")
-    name, tag = text, "latest"
-    last = text.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = text[: -len(last)] + last.split(":", 1)[0], last.split(":", 1)[1]
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, rest
-    else:
-        registry, repository = DOCKER_HUB, name
-    if registry in ("docker.io", "index.docker.io"):
-        registry = DOCKER_HUB
-    if registry == DOCKER_HUB and "/" not in repository:
-        repository = f"library/{repository}"
-    if not repository or not tag:
-        raise PinError(f"{text!r} is not an image reference (hint: name:tag)")
-    return Reference(registry, repository, tag, text)
+    try:
+        ref = parse_reference(text)
+    except RegistryError as exc:
+        raise PinError(str(exc)) from None
+    return Reference(ref.registry, ref.repository, ref.tag or "latest", text)
 
 
 def pin_image(text: str, *, mirror: str | None = None, timeout: float = 10.0) -> str:

@@ -171,7 +171,7 @@ def test_logs_follow_streams_a_running_task_until_the_run_ends(cli, make_repo, t
     (["runs", "show", "nosuchrun"], "nosuchrun"),
     (["runs", "list", "--status", "exploded"], "--status exploded"),
     (["run", "/nonexistent/dir"], "no such directory"),
-    (["run", ".", "--executor", "nomad"], 'use "local" or "kubernetes"'),
+    (["run", ".", "--executor", "nomad"], "use local, kubernetes, podman, docker, container"),
 ], ids=["unknown-run", "bad-status", "missing-dir", "unknown-executor"])
 def test_user_errors_are_one_line_messages_without_traceback(cli, args, message):
     result = cli(*args)

@@ -377,7 +377,7 @@ def test_a_retry_gets_its_own_object_name() -> None:
     ("plan", "workspaces", "message"),
     [
         (task("t", ()), (), "has no steps"),
-        (task("t", (step("run"),)), (), "give it a script or a command"),
+        (task("t", (step("run"),)), (), "give the step a command or a script"),
         (task("t", (step("a", script="x"), step("a", script="y"))), (), "two steps are named"),
         (
             task("t", (step("a", script="x"),), workspaces=(WorkspaceBinding("src", "sauce"),)),

@@ -112,9 +112,9 @@ class TestTheRoadsRules:
         cfg = Settings()
         local, kube = road.Target("local"), road.Target("kubernetes", "ci")
         on_local = road.compile_plan(CHAIN, road.run_context("r1", 1, "manual", GitContext(), {}, local, cfg),
-                                     LIBRARY, local)
+                                     LIBRARY, local, cfg)
         on_kube = road.compile_plan(CHAIN, road.run_context("r1", 1, "manual", GitContext(), {}, kube, cfg),
-                                    LIBRARY, kube)
+                                    LIBRARY, kube, cfg)
         assert sorted(on_local.tasks) == ["a", "b"]
         assert len(on_kube.tasks) == 1
 
@@ -128,7 +128,7 @@ class TestTheRoadsRules:
     def test_concurrency_defaults_to_32_on_kubernetes_and_the_cpu_count_locally(self) -> None:
         cfg = Settings()
         ctx = road.run_context("r", 1, "manual", GitContext(), {}, road.Target(), cfg)
-        plan = road.compile_plan(CHAIN, ctx, LIBRARY, road.Target())
+        plan = road.compile_plan(CHAIN, ctx, LIBRARY, road.Target(), cfg)
         assert road.concurrency_limit(plan, road.Target("kubernetes"), cfg, 3) == 32
         assert road.concurrency_limit(plan, road.Target("local"), cfg, 3) == 3
         assert road.concurrency_limit(plan, road.Target("local"), cfg, None) == 2
@@ -136,5 +136,5 @@ class TestTheRoadsRules:
         assert road.concurrency_limit(plan, road.Target("local"), Settings(concurrency=4), 3) == 4
 
     def test_an_unknown_executor_is_refused_with_the_names_that_work(self) -> None:
-        with pytest.raises(road.TargetError, match='use "local" or "kubernetes"'):
+        with pytest.raises(road.TargetError, match="use local, kubernetes, podman, docker, container"):
             road.check_target(road.Target("nomad"))

@@ -7,51 +7,20 @@ two equal.
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import pytest
 
-from tests.conformance import conformance_dir
+from tests.compiler.catalog_pods import CONFORMANCE, FILES, LOADABLE, MISSING, documented_failures, dummy_values, label
 from wishstar.engine.compiler.library import expand_library_task
 from wishstar.engine.spec.errors import ValidationFailed
-from wishstar.engine.spec.model import ParamValue
-from wishstar.engine.spec.tekton import TektonTask, load_task
+from wishstar.engine.spec.tekton import load_task
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFORMANCE = (conformance_dir() or ROOT / "no-conformance-data") / "tekton"
-FILES = sorted([*CONFORMANCE.glob("catalog/*.yaml"), *CONFORMANCE.glob("catalog-more/*.yaml")])
-COMPATIBILITY = ROOT / "docs" / "compatibility.md"
-
-_MISSING = not FILES and os.environ.get("CI_REQUIRE_CONFORMANCE") != "1"
-pytestmark = pytest.mark.skipif(_MISSING, reason="no conformance data (../shared/conformance or env)")
+pytestmark = pytest.mark.skipif(MISSING, reason="no conformance data (../shared/conformance or env)")
 
 
 def test_the_conformance_data_is_there() -> None:
     assert FILES, "conformance data not found (../shared/conformance or WISHSTAR_CONFORMANCE_DIR)"
-
-
-def _documented_failures() -> set[str]:
-    """File names listed as `- \\`dir/name.yaml\\`: reason` under the heading in docs/compatibility.md."""
-    text = COMPATIBILITY.read_text(encoding="utf-8")
-    section = text.split("## Catalog tasks that do not load", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^- `([^`]+\.yaml)`", section, flags=re.MULTILINE))
-
-
-def _label(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"
-
-
-def _dummy_values(task: TektonTask) -> dict[str, ParamValue]:
-    """Values for required params only: the rest come from defaults."""
-    values: dict[str, ParamValue] = {}
-    for param in task.spec.params:
-        if param.default is None:
-            values[param.name] = (["dummy"] if param.kind == "array" else
-                                  {k: "dummy" for k in param.properties or {}} if param.kind == "object" else
-                                  "dummy")
-    return values
 
 
 def test_conformance_sample_is_the_expected_size() -> None:
@@ -64,16 +33,14 @@ def test_exactly_the_documented_catalog_tasks_fail_to_load() -> None:
         try:
             load_task(path.read_text(encoding="utf-8"), str(path))
         except ValidationFailed:
-            failures.add(_label(path))
-    assert failures == _documented_failures()
+            failures.add(label(path))
+    assert failures == documented_failures()
 
 
-@pytest.mark.parametrize("path", FILES, ids=_label)
+@pytest.mark.parametrize("path", LOADABLE, ids=label)
 def test_catalog_task_expands_to_one_plan_per_step(path: Path) -> None:
-    if _label(path) in _documented_failures():
-        pytest.skip(reason="documented as not loadable")
     task = load_task(path.read_text(encoding="utf-8"), str(path))
-    expansion = expand_library_task(task, _dummy_values(task), file=str(path))
+    expansion = expand_library_task(task, dummy_values(task), file=str(path))
     names = [s.name or f"unnamed-{i}" for i, s in enumerate(task.spec.steps)]
     assert [s.name for s in expansion.steps] == names
     assert expansion.results == tuple(r.name for r in task.spec.results)
@@ -101,6 +68,16 @@ def test_old_style_whole_array_reference_spreads_over_args() -> None:
 def test_sidecars_and_volumes_become_notes() -> None:
     path = CONFORMANCE / "catalog-more" / "dockerslim-build.yaml"
     task = load_task(path.read_text(encoding="utf-8"), str(path))
-    notes = " ".join(expand_library_task(task, _dummy_values(task)).notes)
+    notes = " ".join(expand_library_task(task, dummy_values(task)).notes)
     assert 'sidecar "server"' in notes
     assert "volumes (dind-certs, dslim-state)" in notes
+
+
+def test_a_reference_to_an_undeclared_param_is_refused_with_its_line_as_tekton_refuses_it() -> None:
+    path = CONFORMANCE / "catalog-more" / "anchore-cli.yaml"
+    with pytest.raises(ValidationFailed) as failed:
+        load_task(path.read_text(encoding="utf-8"), str(path))
+    first = failed.value.problems[0]
+    assert (first.line, first.path) == (57, "spec.steps[0].env[0].valueFrom.secretKeyRef.name")
+    assert first.message == "$(params.anchore-cli-secret) names no param of this task"
+    assert first.hint is not None and "ANCHORE_CLI_URL" in first.hint

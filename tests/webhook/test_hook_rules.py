@@ -96,6 +96,8 @@ def test_an_unexpected_error_is_answered_as_json_without_a_trace(tmp_path: Path,
 
 def test_the_openapi_schema_lists_every_route(tmp_path: Path) -> None:
     paths = create_app(Settings(state_dir=tmp_path), start_workers=False).openapi()["paths"]
-    assert sorted(paths) == ["/api/events", "/api/events/{event_id}", "/api/runs", "/api/runs/{ref}",
-                             "/api/runs/{ref}/cancel", "/api/runs/{ref}/logs/{task}", "/api/tokens",
+    assert sorted(paths) == ["/api/deployments", "/api/events", "/api/events/{event_id}",
+                             "/api/projects/{project}/deployments", "/api/runs", "/api/runs/{ref}",
+                             "/api/runs/{ref}/cancel", "/api/runs/{ref}/deployments",
+                             "/api/runs/{ref}/logs/{task}", "/api/tokens",
                              "/api/tokens/{name}", "/healthz", "/hooks/gitlab"]

@@ -69,7 +69,7 @@ class World:
     def url(self, path: str) -> str:
         victim = ApiTokens(self.store).create(f"victim-{uuid.uuid4().hex[:8]}", ["read"], None, now=time.time(),
                                               expires_at=None)[0].name
-        return path.format(ref=self.run_id, task="test", event_id=self.event_id, name=victim)
+        return path.format(ref=self.run_id, task="test", event_id=self.event_id, name=victim, project=MINE)
 
 
 def _server_run(store: Store, project_id: int, pipeline: str, *, run_id: str | None = None) -> str:
@@ -120,7 +120,7 @@ def expected(rule: Rule, caller: str) -> int | str:
     if caller == "another project":
         if rule.every_project:
             return 403
-        if rule.run is not None or rule.event is not None:
+        if rule.run is not None or rule.event is not None or rule.project is not None:
             return 404
     return "allowed"
 
@@ -141,7 +141,7 @@ def test_every_route_answers_each_caller_as_its_rule_says(world: World, method: 
         assert response.status_code == want, (response.status_code, response.text)
     if want == 401:
         assert response.headers["www-authenticate"].startswith("Bearer"), response.headers
-    if caller == "another project" and want == "allowed" and path.endswith(("/runs", "/events")):
+    if caller == "another project" and want == "allowed" and path.endswith(("/runs", "/events", "/api/deployments")):
         assert response.json() == [], "a list shows nothing of a project the token does not see"
 
 
@@ -168,6 +168,8 @@ def test_the_rules_are_the_documented_policy() -> None:
         "POST /hooks/gitlab": "hook", "GET /healthz": "open",
         "GET /api/runs": "read", "GET /api/runs/{ref}": "read", "GET /api/runs/{ref}/logs/{task}": "read",
         "GET /api/events": "read", "GET /api/events/{event_id}": "read",
+        "GET /api/runs/{ref}/deployments": "read", "GET /api/projects/{project}/deployments": "read",
+        "GET /api/deployments": "read",
         "POST /api/runs/{ref}/cancel": "operate",
         "GET /api/tokens": "admin*", "DELETE /api/tokens/{name}": "admin*",
     }

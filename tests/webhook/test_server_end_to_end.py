@@ -13,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import git
@@ -71,11 +73,7 @@ def test_a_push_hook_becomes_a_run_and_its_statuses_reach_gitlab_in_order(gitlab
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert added.returncode == 0, added.stderr
     assert TOKEN not in added.stdout + added.stderr and "s3cret" not in added.stdout + added.stderr
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait(lambda: _healthy(base), 30, "the server to start")
+    with running_server(cli, port, env) as base:
         payload = push_to("main", project_id=42, after=sha)
         headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "s3cret-hook-token",
                    "X-Gitlab-Instance": gitlab.url, "Idempotency-Key": "delivery-1",
@@ -99,6 +97,17 @@ def test_a_push_hook_becomes_a_run_and_its_statuses_reach_gitlab_in_order(gitlab
         assert run["tasks"][0]["results"] == {"branch": "main"}
         final = [s for s in gitlab.statuses if s.get("sha", sha) == sha][-1]
         assert final["target_url"].endswith(f"/runs/{run['id']}") and final["name"] == "wishstar/app"
+
+
+@contextmanager
+def running_server(cli: list[str], port: int, env: dict[str, str]) -> Iterator[str]:
+    """``wishstar serve --port PORT`` until the block ends (SIGTERM, then SIGKILL after 20 s); yields its URL."""
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(lambda: _healthy(base), 30, "the server to start")
+        yield base
     finally:
         server.send_signal(signal.SIGTERM)
         try:
