@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from wishstar.engine.compiler.build import Expander, UsesExpansion
-from wishstar.engine.compiler.library import expand_library_task, with_issues
+from wishstar.engine.compiler.library import expand_library_task, uses_expansion, with_issues
 from wishstar.engine.spec.errors import Problem, ValidationFailed, WishstarError, did_you_mean
 from wishstar.engine.spec.loader import YamlDocument, load_yaml
 from wishstar.engine.spec.model import ParamValue, Task
@@ -263,11 +263,7 @@ class Library:
         """The compiler's hook: (``uses``, with values) -> steps, results, workspaces and notes."""
 
         def expand(uses: str, with_: Mapping[str, ParamValue]) -> UsesExpansion:
-            expansion = expand_library_task(self.get(uses), with_, file=self.source(uses))
-            return UsesExpansion(
-                steps=expansion.steps, results=expansion.results, notes=expansion.notes,
-                workspaces=tuple((w.name, w.optional, w.read_only, w.mount_path)
-                                 for w in expansion.workspaces))
+            return uses_expansion(expand_library_task(self.get(uses), with_, file=self.source(uses)))
 
         return expand
 

@@ -124,3 +124,12 @@ def test_kaniko_refuses_to_run_outside_its_own_container(tmp_path: Path, mirror:
     data, log = run_local(tmp_path, work)
     assert data["status"] == "failed"
     assert "kaniko runs only inside its own container image" in log, log[-2000:]
+
+
+def test_an_image_param_with_a_tag_is_refused_before_any_build(tmp_path: Path) -> None:
+    work = project(tmp_path, "127.0.0.1:1/wishstar-test/app:1.0", "buildah", DOCKERFILE)
+    data, log = run_local(tmp_path, work)
+    assert data["status"] == "failed"
+    assert ("image-build: IMAGE '127.0.0.1:1/wishstar-test/app:1.0' carries a tag or digest: give the repository "
+            "alone and the tag as TAG") in log
+    assert "STEP 1" not in log

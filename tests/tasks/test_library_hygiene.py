@@ -1,7 +1,7 @@
 """Every built-in library task, every version, is fit to publish: it says what it does, pins its images by
 exact version (a tag with at least major.minor, or a digest; never ``latest``), describes every param,
 workspace and result, carries the version and part-of labels of its directory, and its step scripts pass
-shellcheck as POSIX sh (shellcheck is installed by .ci/run)."""
+shellcheck as POSIX sh at .ci/run's severity (shellcheck is installed by .ci/run)."""
 
 from __future__ import annotations
 
@@ -91,5 +91,8 @@ def test_step_scripts_pass_shellcheck(tmp_path: Path, name: str, version: str) -
             files[-1].write_text(step.script)
     if not files:
         return
-    done = subprocess.run(["shellcheck", "-s", "sh", *map(str, files)], capture_output=True, text=True, check=False)
+    # The severity .ci/run uses for the project's own scripts. SC3013 (`test A -ef B` is not POSIX) is let
+    # through: the sh of every step image (dash, busybox ash, bash) has -ef.
+    argv = ["shellcheck", "-s", "sh", "--severity=warning", "--exclude=SC3013", *map(str, files)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
