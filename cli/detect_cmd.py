@@ -149,7 +149,7 @@ def _generated_before(target: Path) -> bool:
         return False
 
 
-_IMAGE_LINE = re.compile(r"^\s*(?:FROM\s+(?:--platform=\S+\s+)?|image:\s*)\"?([^\s\"]+)", re.MULTILINE)
+_IMAGE_LINE = re.compile(r"^\s*(?:FROM\s+(?:--platform=\S+\s+)?|image:[ \t]+)\"?([^\s\"]+)", re.MULTILINE)
 
 
 def _pins(files: Generated, mirror: str | None) -> dict[str, str]:

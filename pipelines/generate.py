@@ -88,8 +88,9 @@ def _app_vars(app: App, single: bool, pins: Mapping[str, str]) -> dict[str, obje
     }
 
 
-PRESETS = {"java": "spring-boot", "node": "node", "python": "python", "go": "go", "dotnet": "dotnet"}
-"""Language to charts/app preset; Java gets the Spring Boot preset only for Spring Boot (JVM flags, actuator)."""
+PRESETS = {"javascript": "node", "typescript": "node", "python": "python", "go": "go", "dotnet": "dotnet"}
+"""Language to charts/app preset. JVM apps get the spring-boot preset (JVM flags, actuator probes) only when they
+are Spring Boot; a Dockerfile-only app or a static site gets the chart's plain defaults."""
 
 
 def delivery_vars(app: App, variables: Mapping[str, object], name: str) -> dict[str, object]:
@@ -101,16 +102,16 @@ def delivery_vars(app: App, variables: Mapping[str, object], name: str) -> dict[
     dockerfile = f"{app.path}/Dockerfile" if app.path != "." else "Dockerfile"
     context = app.context
     relative = dockerfile if context == "." else posixpath.relpath(dockerfile, context)
-    preset = PRESETS.get(c.language, "")
-    if c.language == "java" and c.framework != "spring-boot":
-        preset = ""
-    port = variables["port"]
+    preset = "spring-boot" if c.framework == "spring-boot" else PRESETS.get(c.language, "")
+    port = str(variables["port"] or "")
+    deploy = port.isdigit() and 0 < int(port) < 65536  # a server: something that listens
     probe = {"type": "tcp"}
-    values = {"containerPort": int(str(port)), "probes": {"liveness": probe, "readiness": probe, "startup": probe}}
+    values = {"containerPort": int(port), "probes": {"liveness": probe, "readiness": probe, "startup": probe}} \
+        if deploy else {}
     return {"suffix": variables["suffix"], "test": variables["task"], "image": image,
             "release": image[:53].strip("-") or "app", "described": name if app.path == "." else app.path,
-            "context": context, "dockerfile": relative, "preset": preset,
-            "deploy": port is not None and str(port).isdigit(), "chart_values": json.dumps(values, sort_keys=True)}
+            "context": context, "dockerfile": relative, "preset": preset, "deploy": deploy,
+            "chart_values": json.dumps(values, sort_keys=True)}
 
 
 def _runtime_of(language: str, versions: Mapping[str, Chosen]) -> str | None:

@@ -59,6 +59,7 @@ def _run_upgrade(tmp_path: Path, **params: str) -> subprocess.CompletedProcess[s
         "KUBECONFIG": str(tmp_path / "no-cluster-here"), "WORKSPACE_SOURCE_BOUND": "true",
         "WORKSPACE_SOURCE_PATH": str(tmp_path / "src"), "PARAM_RELEASE": "shop", "PARAM_NAMESPACE": "",
         "PARAM_CHART": str(APP_CHART), "PARAM_CHART_VERSION": "", "PARAM_PRESET": "go", "PARAM_VALUES_FILE": "",
+        "PARAM_VALUES": "",
         "PARAM_REPOSITORY": "127.0.0.1:5000/shop/api", "PARAM_TAG": "abc123", "PARAM_DIGEST": DIGEST,
         "PARAM_TIMEOUT": "1m", "PARAM_PLAIN_HTTP": "false",
         **{f"RESULT_{r}": str(results / r) for r in UPGRADE_RESULTS},
@@ -93,6 +94,26 @@ def test_bad_params_are_refused_by_name_before_helm_runs(tmp_path: Path, params:
     assert done.returncode == 2
     assert said in done.stderr
     assert not any((tmp_path / "results").iterdir())
+
+
+def test_the_values_param_is_checked_against_the_schema_like_a_values_file(tmp_path: Path) -> None:
+    done = _run_upgrade(tmp_path, values='{"containerPort": 3000, "probes": {"liveness": {"typ": "tcp"}}}')
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "additional properties 'typ' not allowed" in done.stderr
+    assert "nothing was deployed" in done.stderr
+
+
+def test_the_values_param_overrides_the_preset_and_reaches_the_manifests(tmp_path: Path) -> None:
+    """A shell-looking value is data: it lands in the Deployment, and nothing runs it."""
+    values = '{"containerPort": 3000, "env": {"GREETING": "$(touch pwned); `id`"}}'
+    done = _run_upgrade(tmp_path, values=values)
+    assert "helm upgrade --install shop" in done.stdout, done.stderr
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / "v.yaml").write_text(values)
+    rendered = helm("template", "shop", str(APP_CHART), "--values", str(APP_CHART / "ci" / "go-values.yaml"),
+                    "--values", str(tmp_path / "v.yaml"), "--set-string", "image.repository=r/a,image.tag=1")
+    assert "containerPort: 3000" in rendered.stdout, rendered.stderr
+    assert "$(touch pwned); `id`" in rendered.stdout
 
 
 def test_with_good_values_it_gets_as_far_as_the_cluster_and_no_further(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def test_a_push_without_a_pipeline_file_runs_the_generated_pipeline(tmp_path: Pa
         _work(cfg, store)
         run = store.get_run(str(Events(store).get(event_id).run_id))
         assert run.status == "succeeded", run
-        assert [t.name for t in run.tasks] == ["test"]
+        # the delivery tasks wait for a registry, which this project does not give: skipped, saying why
+        assert {t.name: t.status for t in run.tasks} == {"test": "succeeded", "image": "skipped"}
         assert store.origin(run.id).file == GENERATED
     logs = LogStore(cfg.state_dir)
     text = "".join(p.read_text() for p in logs.run_dir(run.id).rglob("*.log"))

@@ -30,7 +30,7 @@ def test_generated_files_match_the_golden_files(case: str) -> None:
 def test_the_generated_pipeline_passes_the_validator(case: str) -> None:
     generated = render(DETECTOR, case, gradle_on_path=CASES[case])
     loaded = validate(generated.pipeline, ".wishstar.yaml", Library())
-    assert all(task.image for task in loaded.pipeline.tasks.values())
+    assert all(task.image for task in loaded.pipeline.tasks.values() if not task.uses)
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
