@@ -202,10 +202,12 @@ def test_real_containers_pass_a_result_and_logs_shows_their_stdout_after_the_pod
     tasks = {t["name"]: t for t in run["tasks"]}
     assert tasks["version"]["results"] == {"tag": "1.0.42"}, tasks
     wait_until(lambda: not run_pods(cluster, namespace, run["id"]), 60, f"the Pods of run {run['id']} to go")
-    logs = wishstar("logs", run["id"], "show")
-    assert logs.code == 0, logs.stderr
-    assert logs.stdout == "the version is 1.0.42, uid 1000\n"
     # the engine's own "wishstar: waiting: ..." lines (a slow kubelet: FailedMount while its ConfigMap cache
-    # syncs) may precede the step's output; the step's output is exactly its own
-    shown = wishstar("logs", run["id"], "version").stdout.splitlines(keepends=True)
-    assert [line for line in shown if not line.startswith("wishstar: waiting: ")] == ["making a version\n"]
+    # syncs) may precede a step's output; the step's output is exactly its own
+    def step_output(task: str) -> list[str]:
+        logs = wishstar("logs", run["id"], task)
+        assert logs.code == 0, logs.stderr
+        return [line for line in logs.stdout.splitlines(keepends=True) if not line.startswith("wishstar: waiting: ")]
+
+    assert step_output("show") == ["the version is 1.0.42, uid 1000\n"]
+    assert step_output("version") == ["making a version\n"]
