@@ -9,6 +9,7 @@ chart's strict schema, for every fixture repository.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from wishstar.tasks.catalog import Library
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and detect_repository(p).apps)
 
 
+@cache  # collection and several facts read the same case: detect, generate and validate it once
 def _pipeline(case: str) -> dict[str, dict[str, object]]:
     root = FIXTURES / case
     text = generate(detect_repository(root), name=case, has_file=lambda rel: (root / rel).is_file()).pipeline
